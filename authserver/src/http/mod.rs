@@ -1,0 +1,85 @@
+//! The axum router: one module per endpoint family, the same router for the HTTP server
+//! and for Lambda.
+
+mod admin;
+mod discovery;
+mod error;
+mod health;
+mod token;
+
+pub use admin::ApiDoc;
+pub use error::oauth_error_response;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::authority::Authority;
+
+/// Request bodies above this size are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The client's address, put into request extensions by the server or Lambda adapter.
+#[derive(Debug, Clone)]
+pub struct SourceAddress(pub String);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub authority: Arc<Authority>,
+    pub metrics: Option<PrometheusHandle>,
+    discovery: bytes::Bytes,
+}
+
+/// Build the router. `metrics` enables `/metrics` (server mode).
+pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> Router {
+    let discovery = discovery::document(authority.settings());
+    let state = AppState { authority, metrics, discovery };
+    Router::new()
+        .route("/oauth2/token", post(token::token))
+        .route("/connect/token", post(token::token))
+        .route("/oauth2/introspect", post(token::introspect))
+        .route("/oauth2/revoke", post(token::revoke))
+        .route("/.well-known/openid-configuration", get(discovery::discovery))
+        .route("/.well-known/oauth-authorization-server", get(discovery::discovery))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .nest("/admin/v1", admin::routes())
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(track))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(state)
+}
+
+/// Record request metrics and put the peer address into extensions (when not already set
+/// by the Lambda adapter).
+async fn track(mut req: Request, next: Next) -> Response {
+    if req.extensions().get::<SourceAddress>().is_none()
+        && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
+    {
+        let ip = addr.ip().to_string();
+        req.extensions_mut().insert(SourceAddress(ip));
+    }
+    let path = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("authserver_http_request_duration_seconds", "path" => path.clone(), "status" => status.clone())
+        .record(started.elapsed().as_secs_f64());
+    response
+}

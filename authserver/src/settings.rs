@@ -1,0 +1,90 @@
+//! Runtime settings of an authority (the CLI and the Lambda adapter fill them from flags
+//! and environment variables; see `main.rs` for the names).
+
+use std::time::Duration;
+
+use crate::keys::Algorithm;
+use crate::throttle::ThrottleSettings;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuer identifier, exactly as configured (RFC 8414 §2: `iss` and discovery use it).
+    pub issuer: String,
+    pub signing_alg: Algorithm,
+    /// Access token lifetime when the client sets none.
+    pub default_token_ttl: i64,
+    /// Upper bound for any client's TTL; retired keys stay published this long.
+    pub max_token_ttl: i64,
+    /// How long an instance may serve a cached client or resource-server catalogue.
+    pub cache_ttl: Duration,
+    /// How often an instance reloads signing keys (to follow rotations by others).
+    pub key_refresh: Duration,
+    /// `Cache-Control: max-age` of the JWKS and discovery documents.
+    pub jwks_max_age: u64,
+    /// Total time a request may spend retrying an unavailable database before a 503.
+    pub db_retry_deadline: Duration,
+    pub throttle: ThrottleSettings,
+    /// Longest accepted lifetime of a `private_key_jwt` assertion (exp − now).
+    pub assertion_max_lifetime: i64,
+}
+
+impl Settings {
+    pub fn new(issuer: impl Into<String>) -> Settings {
+        Settings {
+            issuer: issuer.into(),
+            signing_alg: Algorithm::RS256,
+            default_token_ttl: 3600,
+            max_token_ttl: 86_400,
+            cache_ttl: Duration::from_secs(5),
+            key_refresh: Duration::from_secs(30),
+            jwks_max_age: 300,
+            db_retry_deadline: Duration::from_secs(20),
+            throttle: ThrottleSettings::default(),
+            assertion_max_lifetime: 3600,
+        }
+    }
+
+    /// `issuer` + `path`, without doubling a trailing slash.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+
+    /// Check the issuer per RFC 8414 §2: an `https` URL (or `http` on loopback, for local
+    /// use) with no query or fragment.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.issuer)
+            .map_err(|e| format!("issuer `{}` is not an absolute URL: {e}", self.issuer))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("issuer `{}` must not have a query or fragment (RFC 8414 §2)", self.issuer));
+        }
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(format!(
+                "issuer `{}` must use https (http is accepted only for localhost / 127.0.0.1)",
+                self.issuer
+            ));
+        }
+        if self.default_token_ttl <= 0 || self.default_token_ttl > self.max_token_ttl {
+            return Err(format!(
+                "default token TTL {} s must be positive and at most the maximum TTL {} s",
+                self.default_token_ttl, self.max_token_ttl
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(Settings::new("https://auth.example.com").validate().is_ok());
+        assert!(Settings::new("http://127.0.0.1:8080").validate().is_ok());
+        assert!(Settings::new("http://auth.example.com").validate().unwrap_err().contains("https"));
+        assert!(Settings::new("https://a.example.com/?x=1").validate().unwrap_err().contains("query"));
+        assert!(Settings::new("not a url").validate().unwrap_err().contains("not an absolute URL"));
+        assert_eq!(Settings::new("https://a.example.com/").endpoint("/oauth2/token"), "https://a.example.com/oauth2/token");
+    }
+}
