@@ -22,13 +22,18 @@ use crate::throttle::Throttle;
 
 /// Unix time in seconds.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `n` random bytes, base64url.
 pub fn random_token(n: usize) -> String {
     let mut bytes = vec![0u8; n];
-    SystemRandom::new().fill(&mut bytes).expect("system randomness");
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("system randomness");
     B64.encode(bytes)
 }
 
@@ -72,7 +77,9 @@ pub struct Authority {
 
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority").field("issuer", &self.settings.issuer).finish_non_exhaustive()
+        f.debug_struct("Authority")
+            .field("issuer", &self.settings.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,7 +151,10 @@ impl Authority {
         {
             return Ok(Some(c.value.clone()));
         }
-        let found = self.with_retry(|| self.store.get_client(client_id)).await.map_err(|e| self.store_failure(e))?;
+        let found = self
+            .with_retry(|| self.store.get_client(client_id))
+            .await
+            .map_err(|e| self.store_failure(e))?;
         let mut cache = self.clients.write().expect("cache lock");
         match found {
             Some(record) => {
@@ -152,7 +162,13 @@ impl Authority {
                     cache.clear();
                 }
                 let value = Arc::new(record);
-                cache.insert(client_id.to_owned(), Cached { at: Instant::now(), value: value.clone() });
+                cache.insert(
+                    client_id.to_owned(),
+                    Cached {
+                        at: Instant::now(),
+                        value: value.clone(),
+                    },
+                );
                 Ok(Some(value))
             }
             None => {
@@ -168,18 +184,32 @@ impl Authority {
         {
             return Ok(c.value.clone());
         }
-        let servers = self.with_retry(|| self.store.list_resource_servers()).await.map_err(|e| self.store_failure(e))?;
-        let catalog = Arc::new(Catalog::new(
-            servers.iter().map(|r| (r.identifier.as_str(), r.scopes.iter().map(|s| s.name.as_str()).collect())),
-        ));
-        *self.catalog.write().expect("cache lock") = Some(Cached { at: Instant::now(), value: catalog.clone() });
+        let servers = self
+            .with_retry(|| self.store.list_resource_servers())
+            .await
+            .map_err(|e| self.store_failure(e))?;
+        let catalog = Arc::new(Catalog::new(servers.iter().map(|r| {
+            (
+                r.identifier.as_str(),
+                r.scopes.iter().map(|s| s.name.as_str()).collect(),
+            )
+        })));
+        *self.catalog.write().expect("cache lock") = Some(Cached {
+            at: Instant::now(),
+            value: catalog.clone(),
+        });
         Ok(catalog)
     }
 
     /// The signing keys, reloaded every `key_refresh` (one request reloads, others go on
     /// with the previous ring).
     pub async fn keyring(&self) -> Result<Arc<KeyRing>, OAuthError> {
-        let current = self.keyring.read().expect("cache lock").as_ref().map(|c| (c.at.elapsed(), c.value.clone()));
+        let current = self
+            .keyring
+            .read()
+            .expect("cache lock")
+            .as_ref()
+            .map(|c| (c.at.elapsed(), c.value.clone()));
         match current {
             Some((age, ring)) if age < self.settings.key_refresh => Ok(ring),
             Some((_, ring)) => match self.keyring_refresh.try_lock() {
@@ -191,7 +221,9 @@ impl Authority {
                 if let Some(c) = self.keyring.read().expect("cache lock").as_ref() {
                     return Ok(c.value.clone());
                 }
-                self.reload_keyring().await.ok_or_else(|| OAuthError::unavailable(5))
+                self.reload_keyring()
+                    .await
+                    .ok_or_else(|| OAuthError::unavailable(5))
             }
         }
     }
@@ -207,7 +239,10 @@ impl Authority {
         match KeyRing::load(&stored, self.settings.signing_alg, &self.kek, now()) {
             Ok(ring) => {
                 let ring = Arc::new(ring);
-                *self.keyring.write().expect("cache lock") = Some(Cached { at: Instant::now(), value: ring.clone() });
+                *self.keyring.write().expect("cache lock") = Some(Cached {
+                    at: Instant::now(),
+                    value: ring.clone(),
+                });
                 Some(ring)
             }
             Err(e) => {
@@ -233,9 +268,10 @@ impl Authority {
         let t = now();
         let changed = self
             .with_retry(|| {
-                self.store.ensure_keys(alg, t, t + self.settings.max_token_ttl, |state| {
-                    StoredKey::generate(alg, state, &self.kek, t)
-                })
+                self.store
+                    .ensure_keys(alg, t, t + self.settings.max_token_ttl, |state| {
+                        StoredKey::generate(alg, state, &self.kek, t)
+                    })
             })
             .await;
         let changed = match changed {
@@ -254,8 +290,13 @@ impl Authority {
         self.ensure_keys().await?;
         let alg = self.settings.signing_alg;
         let t = now();
-        let next = StoredKey::generate(alg, KeyState::Next, &self.kek, t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.with_retry(|| self.store.rotate_keys(alg, &next, t, t + self.settings.max_token_ttl)).await?;
+        let next = StoredKey::generate(alg, KeyState::Next, &self.kek, t)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.with_retry(|| {
+            self.store
+                .rotate_keys(alg, &next, t, t + self.settings.max_token_ttl)
+        })
+        .await?;
         self.invalidate();
         let keys = self.store.list_keys().await?;
         keys.into_iter()
@@ -274,23 +315,35 @@ impl Authority {
         let header = credentials.used_authorization_header();
         let started = Instant::now();
         let claimed = credentials.claimed_client_id();
-        if let Err(t) = self.throttle.check(claimed, ctx.source_address.as_deref(), started) {
+        if let Err(t) = self
+            .throttle
+            .check(claimed, ctx.source_address.as_deref(), started)
+        {
             metrics::counter!("authserver_client_auth_throttled_total").increment(1);
             let secs = t.retry_after.as_secs().max(1);
             let mut e = OAuthError::new(
                 crate::oauth::ErrorCode::TooManyAttempts,
-                format!("too many failed client authentications from this {}; retry after {secs} s", t.subject),
+                format!(
+                    "too many failed client authentications from this {}; retry after {secs} s",
+                    t.subject
+                ),
             )
             .with_header(header);
             e.retry_after = Some(secs);
             return Err(e);
         }
         let outcome = match credentials {
-            PresentedCredentials::Basic { client_id, secret } | PresentedCredentials::Post { client_id, secret } => {
-                self.authenticate_secret(client_id, secret, credentials.method()).await
+            PresentedCredentials::Basic { client_id, secret }
+            | PresentedCredentials::Post { client_id, secret } => {
+                self.authenticate_secret(client_id, secret, credentials.method())
+                    .await
             }
-            PresentedCredentials::Assertion { client_id, assertion } => {
-                self.authenticate_assertion(client_id.as_deref(), assertion, ctx).await
+            PresentedCredentials::Assertion {
+                client_id,
+                assertion,
+            } => {
+                self.authenticate_assertion(client_id.as_deref(), assertion, ctx)
+                    .await
             }
         };
         match outcome {
@@ -298,7 +351,11 @@ impl Authority {
             Err(e) => {
                 if e.code == crate::oauth::ErrorCode::InvalidClient {
                     metrics::counter!("authserver_client_auth_failures_total").increment(1);
-                    self.throttle.record_failure(claimed, ctx.source_address.as_deref(), Instant::now());
+                    self.throttle.record_failure(
+                        claimed,
+                        ctx.source_address.as_deref(),
+                        Instant::now(),
+                    );
                     tracing::info!(client_id = claimed.unwrap_or("-"), reason = %e.description, "client authentication failed");
                 }
                 Err(e.with_header(header))
@@ -306,16 +363,24 @@ impl Authority {
         }
     }
 
-    async fn authenticate_secret(&self, client_id: &str, secret: &str, method: &str) -> Result<Arc<ClientRecord>, OAuthError> {
+    async fn authenticate_secret(
+        &self,
+        client_id: &str,
+        secret: &str,
+        method: &str,
+    ) -> Result<Arc<ClientRecord>, OAuthError> {
         let presented = self.kek.hash_secret(secret);
         let client = self.client(client_id).await?;
         let Some(client) = client else {
-            return Err(OAuthError::invalid_client("client authentication failed (unknown client or wrong secret)"));
+            return Err(OAuthError::invalid_client(
+                "client authentication failed (unknown client or wrong secret)",
+            ));
         };
         // Compare against every stored secret in constant time, without an early exit.
         let mut matched = false;
         for s in &client.secrets {
-            matched |= aws_lc_rs::constant_time::verify_slices_are_equal(&s.hash, &presented).is_ok();
+            matched |=
+                aws_lc_rs::constant_time::verify_slices_are_equal(&s.hash, &presented).is_ok();
         }
         if client.auth_method != method {
             return Err(OAuthError::invalid_client(format!(
@@ -324,7 +389,9 @@ impl Authority {
             )));
         }
         if !matched {
-            return Err(OAuthError::invalid_client("client authentication failed (unknown client or wrong secret)"));
+            return Err(OAuthError::invalid_client(
+                "client authentication failed (unknown client or wrong secret)",
+            ));
         }
         Ok(client)
     }
@@ -336,10 +403,25 @@ impl Authority {
         ctx: &RequestContext,
     ) -> Result<Arc<ClientRecord>, OAuthError> {
         use jsonwebtoken::{Algorithm as A, Validation};
-        let bad = |why: &str| OAuthError::invalid_client(format!("client assertion rejected: {why}"));
-        let header = jsonwebtoken::decode_header(assertion).map_err(|_| bad("not a compact JWS with a valid header"))?;
-        if !matches!(header.alg, A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512 | A::ES256 | A::ES384 | A::EdDSA) {
-            return Err(bad("`alg` must be an asymmetric algorithm (RS*, PS*, ES256, ES384, EdDSA)"));
+        let bad =
+            |why: &str| OAuthError::invalid_client(format!("client assertion rejected: {why}"));
+        let header = jsonwebtoken::decode_header(assertion)
+            .map_err(|_| bad("not a compact JWS with a valid header"))?;
+        if !matches!(
+            header.alg,
+            A::RS256
+                | A::RS384
+                | A::RS512
+                | A::PS256
+                | A::PS384
+                | A::PS512
+                | A::ES256
+                | A::ES384
+                | A::EdDSA
+        ) {
+            return Err(bad(
+                "`alg` must be an asymmetric algorithm (RS*, PS*, ES256, ES384, EdDSA)",
+            ));
         }
         // Read `iss` before verification only to find the client whose keys verify it.
         let unverified: serde_json::Value = assertion
@@ -348,13 +430,19 @@ impl Authority {
             .and_then(|p| B64.decode(p).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| bad("the payload is not base64url JSON"))?;
-        let client_id = unverified["iss"].as_str().ok_or_else(|| bad("`iss` is missing"))?.to_owned();
+        let client_id = unverified["iss"]
+            .as_str()
+            .ok_or_else(|| bad("`iss` is missing"))?
+            .to_owned();
         if let Some(id) = body_client_id
             && id != client_id
         {
             return Err(bad("`client_id` differs from the assertion's `iss`"));
         }
-        let client = self.client(&client_id).await?.ok_or_else(|| bad("unknown client"))?;
+        let client = self
+            .client(&client_id)
+            .await?
+            .ok_or_else(|| bad("unknown client"))?;
         if client.auth_method != "private_key_jwt" {
             return Err(OAuthError::invalid_client(format!(
                 "the client is registered for `{}`, not `private_key_jwt`",
@@ -363,39 +451,59 @@ impl Authority {
         }
         let jwks = self.client_jwks(&client, header.kid.as_deref()).await?;
         let jwk = match &header.kid {
-            Some(kid) => jwks.find(kid).ok_or_else(|| bad("no key with the assertion's `kid` in the client's JWKS"))?,
+            Some(kid) => jwks
+                .find(kid)
+                .ok_or_else(|| bad("no key with the assertion's `kid` in the client's JWKS"))?,
             None if jwks.keys.len() == 1 => &jwks.keys[0],
-            None => return Err(bad("the assertion has no `kid` and the client's JWKS has several keys")),
+            None => {
+                return Err(bad(
+                    "the assertion has no `kid` and the client's JWKS has several keys",
+                ));
+            }
         };
-        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|_| bad("the client's JWK is not usable"))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk)
+            .map_err(|_| bad("the client's JWK is not usable"))?;
         let mut validation = Validation::new(header.alg);
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.set_issuer(&[&client_id]);
         validation.sub = Some(client_id.clone());
         let token_url = self.settings.endpoint("/oauth2/token");
-        validation.set_audience(&[self.settings.issuer.as_str(), token_url.as_str(), ctx.endpoint_url.as_str()]);
+        validation.set_audience(&[
+            self.settings.issuer.as_str(),
+            token_url.as_str(),
+            ctx.endpoint_url.as_str(),
+        ]);
         validation.leeway = 30;
-        let data = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::ExpiredSignature => bad("it has expired"),
-                K::InvalidAudience => bad("`aud` must be the issuer or the endpoint URL"),
-                K::InvalidIssuer | K::InvalidSubject => bad("`iss` and `sub` must both be the client id"),
-                K::InvalidSignature => bad("the signature does not verify with the client's key"),
-                K::MissingRequiredClaim(c) => bad(&format!("claim `{c}` is required")),
-                K::ImmatureSignature => bad("it is not valid yet (`nbf`)"),
-                _ => bad("it is not a valid JWT"),
-            }
-        })?;
+        let data = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                match e.kind() {
+                    K::ExpiredSignature => bad("it has expired"),
+                    K::InvalidAudience => bad("`aud` must be the issuer or the endpoint URL"),
+                    K::InvalidIssuer | K::InvalidSubject => {
+                        bad("`iss` and `sub` must both be the client id")
+                    }
+                    K::InvalidSignature => {
+                        bad("the signature does not verify with the client's key")
+                    }
+                    K::MissingRequiredClaim(c) => bad(&format!("claim `{c}` is required")),
+                    K::ImmatureSignature => bad("it is not valid yet (`nbf`)"),
+                    _ => bad("it is not a valid JWT"),
+                }
+            })?;
         let t = now();
-        let exp = data.claims["exp"].as_i64().ok_or_else(|| bad("`exp` must be a number"))?;
+        let exp = data.claims["exp"]
+            .as_i64()
+            .ok_or_else(|| bad("`exp` must be a number"))?;
         if exp - t > self.settings.assertion_max_lifetime {
             return Err(bad(&format!(
                 "`exp` is more than {} s in the future",
                 self.settings.assertion_max_lifetime
             )));
         }
-        let jti = data.claims["jti"].as_str().ok_or_else(|| bad("claim `jti` is required (RFC 7523 §3)"))?;
+        let jti = data.claims["jti"]
+            .as_str()
+            .ok_or_else(|| bad("claim `jti` is required (RFC 7523 §3)"))?;
         let first_use = self
             .with_retry(|| self.store.use_assertion(&client_id, jti, exp + 30, t))
             .await
@@ -406,15 +514,28 @@ impl Authority {
         Ok(client)
     }
 
-    async fn client_jwks(&self, client: &ClientRecord, kid: Option<&str>) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, OAuthError> {
-        let bad = |why: String| OAuthError::invalid_client(format!("client assertion rejected: {why}"));
+    async fn client_jwks(
+        &self,
+        client: &ClientRecord,
+        kid: Option<&str>,
+    ) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, OAuthError> {
+        let bad =
+            |why: String| OAuthError::invalid_client(format!("client assertion rejected: {why}"));
         if let Some(inline) = &client.jwks {
-            let set: jsonwebtoken::jwk::JwkSet =
-                serde_json::from_str(inline).map_err(|_| bad("the client's registered JWKS is not valid".into()))?;
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(inline)
+                .map_err(|_| bad("the client's registered JWKS is not valid".into()))?;
             return Ok(Arc::new(set));
         }
-        let uri = client.jwks_uri.as_deref().ok_or_else(|| bad("the client has neither `jwks` nor `jwks_uri`".into()))?;
-        let cached = self.remote_jwks.read().expect("cache lock").get(uri).map(|c| (c.at.elapsed(), c.value.clone()));
+        let uri = client
+            .jwks_uri
+            .as_deref()
+            .ok_or_else(|| bad("the client has neither `jwks` nor `jwks_uri`".into()))?;
+        let cached = self
+            .remote_jwks
+            .read()
+            .expect("cache lock")
+            .get(uri)
+            .map(|c| (c.at.elapsed(), c.value.clone()));
         if let Some((age, set)) = &cached {
             let has_kid = kid.is_none_or(|k| set.find(k).is_some());
             // Refetch at most every 10 s when an unknown kid appears (key rotation at the client).
@@ -423,20 +544,30 @@ impl Authority {
             }
         }
         let fetched = async {
-            let resp = self.http.get(uri).send().await.map_err(|e| format!("fetching jwks_uri failed: {e}"))?;
+            let resp = self
+                .http
+                .get(uri)
+                .send()
+                .await
+                .map_err(|e| format!("fetching jwks_uri failed: {e}"))?;
             if !resp.status().is_success() {
                 return Err(format!("jwks_uri answered HTTP {}", resp.status().as_u16()));
             }
-            resp.json::<jsonwebtoken::jwk::JwkSet>().await.map_err(|_| "jwks_uri did not return a JWKS".to_owned())
+            resp.json::<jsonwebtoken::jwk::JwkSet>()
+                .await
+                .map_err(|_| "jwks_uri did not return a JWKS".to_owned())
         }
         .await;
         match fetched {
             Ok(set) => {
                 let set = Arc::new(set);
-                self.remote_jwks
-                    .write()
-                    .expect("cache lock")
-                    .insert(uri.to_owned(), Cached { at: Instant::now(), value: set.clone() });
+                self.remote_jwks.write().expect("cache lock").insert(
+                    uri.to_owned(),
+                    Cached {
+                        at: Instant::now(),
+                        value: set.clone(),
+                    },
+                );
                 Ok(set)
             }
             Err(why) => match cached {
@@ -451,24 +582,40 @@ impl Authority {
 
     // ---- token endpoint --------------------------------------------------------------
 
-    pub async fn issue_token(&self, request: &TokenRequest, ctx: &RequestContext) -> Result<TokenResponse, OAuthError> {
+    pub async fn issue_token(
+        &self,
+        request: &TokenRequest,
+        ctx: &RequestContext,
+    ) -> Result<TokenResponse, OAuthError> {
         let header = request.credentials.used_authorization_header();
         let client = self.authenticate(&request.credentials, ctx).await?;
-        if !client.grant_types.iter().any(|g| g == crate::oauth::request::GRANT_CLIENT_CREDENTIALS) {
-            return Err(OAuthError::unauthorized_client("the client is not allowed the client_credentials grant")
-                .with_header(header));
+        if !client
+            .grant_types
+            .iter()
+            .any(|g| g == crate::oauth::request::GRANT_CLIENT_CREDENTIALS)
+        {
+            return Err(OAuthError::unauthorized_client(
+                "the client is not allowed the client_credentials grant",
+            )
+            .with_header(header));
         }
         let catalog = self.catalog().await?;
         let grant = grant::resolve(
             &catalog,
-            ClientPolicy { allowed_scopes: &client.allowed_scopes, default_scopes: &client.default_scopes },
+            ClientPolicy {
+                allowed_scopes: &client.allowed_scopes,
+                default_scopes: &client.default_scopes,
+            },
             request.scopes.as_deref(),
             &request.resources,
         )
         .map_err(|e| e.with_header(header))?;
         let ring = self.keyring().await?;
         let iat = now();
-        let ttl = client.token_ttl_seconds.unwrap_or(self.settings.default_token_ttl).min(self.settings.max_token_ttl);
+        let ttl = client
+            .token_ttl_seconds
+            .unwrap_or(self.settings.default_token_ttl)
+            .min(self.settings.max_token_ttl);
         let scope = grant.scope_string();
         let claims = AccessTokenClaims {
             iss: self.settings.issuer.clone(),
@@ -481,25 +628,49 @@ impl Authority {
             scope: scope.clone(),
         };
         let payload = serde_json::to_vec(&claims).expect("serialisable");
-        let access_token = ring.active().sign_jwt(&payload).map_err(|_| OAuthError::server_error("signing failed"))?;
-        metrics::counter!("authserver_tokens_issued_total", "alg" => ring.active().alg().as_str()).increment(1);
-        Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: ttl, scope })
+        let access_token = ring
+            .active()
+            .sign_jwt(&payload)
+            .map_err(|_| OAuthError::server_error("signing failed"))?;
+        metrics::counter!("authserver_tokens_issued_total", "alg" => ring.active().alg().as_str())
+            .increment(1);
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope,
+        })
     }
 
     // ---- our own tokens --------------------------------------------------------------
 
     /// Verify an access token we issued: signature by a published key, issuer, expiry.
     /// Does not consult the revocation list (see `is_revoked`).
-    pub async fn verify_access_token(&self, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
-        let Some(header) = crate::keys::peek_header(token) else { return Ok(None) };
-        let Some(kid) = header["kid"].as_str() else { return Ok(None) };
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccessTokenClaims>, OAuthError> {
+        let Some(header) = crate::keys::peek_header(token) else {
+            return Ok(None);
+        };
+        let Some(kid) = header["kid"].as_str() else {
+            return Ok(None);
+        };
         let ring = self.keyring().await?;
-        let Some(key) = ring.get(kid) else { return Ok(None) };
-        if header["alg"].as_str() != Some(key.alg().as_str()) || header["typ"].as_str() != Some("at+jwt") {
+        let Some(key) = ring.get(kid) else {
+            return Ok(None);
+        };
+        if header["alg"].as_str() != Some(key.alg().as_str())
+            || header["typ"].as_str() != Some("at+jwt")
+        {
             return Ok(None);
         }
-        let Some(payload) = key.verify_jwt(token) else { return Ok(None) };
-        let Ok(claims) = serde_json::from_slice::<AccessTokenClaims>(&payload) else { return Ok(None) };
+        let Some(payload) = key.verify_jwt(token) else {
+            return Ok(None);
+        };
+        let Ok(claims) = serde_json::from_slice::<AccessTokenClaims>(&payload) else {
+            return Ok(None);
+        };
         if claims.iss != self.settings.issuer || claims.exp <= now() {
             return Ok(None);
         }
@@ -507,14 +678,22 @@ impl Authority {
     }
 
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
-        self.with_retry(|| self.store.is_revoked(jti)).await.map_err(|e| self.store_failure(e))
+        self.with_retry(|| self.store.is_revoked(jti))
+            .await
+            .map_err(|e| self.store_failure(e))
     }
 
     /// RFC 7662 introspection. Any authenticated client may introspect.
-    pub async fn introspect(&self, request: &TokenReference, ctx: &RequestContext) -> Result<serde_json::Value, OAuthError> {
+    pub async fn introspect(
+        &self,
+        request: &TokenReference,
+        ctx: &RequestContext,
+    ) -> Result<serde_json::Value, OAuthError> {
         self.authenticate(&request.credentials, ctx).await?;
         let inactive = serde_json::json!({ "active": false });
-        let Some(claims) = self.verify_access_token(&request.token).await? else { return Ok(inactive) };
+        let Some(claims) = self.verify_access_token(&request.token).await? else {
+            return Ok(inactive);
+        };
         if self.is_revoked(&claims.jti).await? {
             return Ok(inactive);
         }
@@ -527,7 +706,11 @@ impl Authority {
 
     /// RFC 7009 revocation: a client may revoke only its own tokens; unknown or invalid
     /// tokens are answered with success (§2.2).
-    pub async fn revoke(&self, request: &TokenReference, ctx: &RequestContext) -> Result<(), OAuthError> {
+    pub async fn revoke(
+        &self,
+        request: &TokenReference,
+        ctx: &RequestContext,
+    ) -> Result<(), OAuthError> {
         let client = self.authenticate(&request.credentials, ctx).await?;
         if let Some(hint) = request.token_type_hint.as_deref()
             && hint != "access_token"
@@ -535,18 +718,27 @@ impl Authority {
         {
             return Err(OAuthError::new(
                 crate::oauth::ErrorCode::UnsupportedTokenType,
-                format!("token_type_hint `{hint}` is not supported (this server issues access tokens only)"),
+                format!(
+                    "token_type_hint `{hint}` is not supported (this server issues access tokens only)"
+                ),
             ));
         }
-        let Some(claims) = self.verify_access_token(&request.token).await? else { return Ok(()) };
+        let Some(claims) = self.verify_access_token(&request.token).await? else {
+            return Ok(());
+        };
         if claims.client_id != client.client_id {
-            return Err(OAuthError::unauthorized_client("the token was not issued to this client")
-                .with_header(request.credentials.used_authorization_header()));
+            return Err(
+                OAuthError::unauthorized_client("the token was not issued to this client")
+                    .with_header(request.credentials.used_authorization_header()),
+            );
         }
         let t = now();
-        self.with_retry(|| self.store.revoke_token(&claims.jti, &claims.client_id, claims.exp, t))
-            .await
-            .map_err(|e| self.store_failure(e))?;
+        self.with_retry(|| {
+            self.store
+                .revoke_token(&claims.jti, &claims.client_id, claims.exp, t)
+        })
+        .await
+        .map_err(|e| self.store_failure(e))?;
         metrics::counter!("authserver_tokens_revoked_total").increment(1);
         Ok(())
     }

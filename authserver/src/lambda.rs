@@ -41,10 +41,13 @@ pub async fn run(authority: Arc<Authority>) -> Result<(), lambda_runtime::Error>
         async move {
             let LambdaEvent { payload, context } = event;
             if let Some(command) = payload.get(management::EVENT_KEY) {
-                return Ok::<Value, lambda_runtime::Error>(management::handle(&authority, command.clone()).await);
+                return Ok::<Value, lambda_runtime::Error>(
+                    management::handle(&authority, command.clone()).await,
+                );
             }
-            let request: LambdaRequest = serde_json::from_value(payload)
-                .map_err(|e| format!("the event is neither an API Gateway request nor a management event: {e}"))?;
+            let request: LambdaRequest = serde_json::from_value(payload).map_err(|e| {
+                format!("the event is neither an API Gateway request nor a management event: {e}")
+            })?;
             let response = adapter.call(LambdaEvent::new(request, context)).await?;
             Ok(serde_json::to_value(response)?)
         }

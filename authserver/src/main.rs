@@ -15,7 +15,11 @@ use authserver::{Authority, Settings};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "authserver", version, about = "AuthDomain OAuth 2.0 client-credentials / OIDC server")]
+#[command(
+    name = "authserver",
+    version,
+    about = "AuthDomain OAuth 2.0 client-credentials / OIDC server"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -27,7 +31,12 @@ struct Cli {
 #[derive(Args, Debug, Clone)]
 struct Global {
     /// Database: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "AUTHSERVER_DATABASE_URL", default_value = "sqlite://authserver.db", global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_DATABASE_URL",
+        default_value = "sqlite://authserver.db",
+        global = true
+    )]
     database_url: String,
     /// Issuer identifier: the exact public base URL (default: http://<listen address>).
     #[arg(long, env = "AUTHSERVER_ISSUER", global = true)]
@@ -40,22 +49,47 @@ struct Global {
     #[arg(long, env = "AUTHSERVER_KEK_FILE", global = true)]
     kek_file: Option<PathBuf>,
     /// Access token signing algorithm.
-    #[arg(long, env = "AUTHSERVER_SIGNING_ALG", default_value = "RS256", global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_SIGNING_ALG",
+        default_value = "RS256",
+        global = true
+    )]
     signing_alg: Algorithm,
     /// Default access token lifetime in seconds.
-    #[arg(long, env = "AUTHSERVER_TOKEN_TTL", default_value_t = 3600, global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_TOKEN_TTL",
+        default_value_t = 3600,
+        global = true
+    )]
     token_ttl: i64,
     /// Maximum access token lifetime; retired keys stay published this long.
-    #[arg(long, env = "AUTHSERVER_MAX_TOKEN_TTL", default_value_t = 86_400, global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_MAX_TOKEN_TTL",
+        default_value_t = 86_400,
+        global = true
+    )]
     max_token_ttl: i64,
     /// Seconds a client or catalogue read may be served from this instance's cache.
     #[arg(long, env = "AUTHSERVER_CACHE_TTL", default_value_t = 5, global = true)]
     cache_ttl: u64,
     /// Seconds a request keeps retrying an unavailable database before answering 503.
-    #[arg(long, env = "AUTHSERVER_DB_RETRY_SECONDS", default_value_t = 20, global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_DB_RETRY_SECONDS",
+        default_value_t = 20,
+        global = true
+    )]
     db_retry_seconds: u64,
     /// Maximum database connections per instance.
-    #[arg(long, env = "AUTHSERVER_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     db_max_connections: u32,
     /// Log format (default: json on Lambda, text elsewhere). Levels via RUST_LOG.
     #[arg(long, env = "AUTHSERVER_LOG_FORMAT", global = true)]
@@ -191,9 +225,13 @@ enum KeysCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let lambda = authserver::lambda::detected() && matches!(cli.command, None | Some(Command::Serve { .. }));
+    let lambda =
+        authserver::lambda::detected() && matches!(cli.command, None | Some(Command::Serve { .. }));
     init_logging(&cli, lambda);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -214,8 +252,13 @@ fn init_logging(cli: &Cli, lambda: bool) {
     let serving = lambda || matches!(cli.command, None | Some(Command::Serve { .. }));
     let default = if serving { "info,sqlx=warn" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let json = cli.global.log_format.map_or(lambda, |f| f == LogFormat::Json);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let json = cli
+        .global
+        .log_format
+        .map_or(lambda, |f| f == LogFormat::Json);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().with_current_span(false).init();
     } else {
@@ -228,7 +271,8 @@ fn resolve_kek(g: &Global) -> anyhow::Result<Kek> {
         return Kek::from_base64(text).context("AUTHSERVER_KEK");
     }
     if let Some(path) = &g.kek_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading the KEK file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the KEK file {}", path.display()))?;
         return Kek::from_base64(&text).with_context(|| format!("the KEK file {}", path.display()));
     }
     if let Some(db_path) = sqlite_file(&g.database_url) {
@@ -237,18 +281,24 @@ fn resolve_kek(g: &Global) -> anyhow::Result<Kek> {
             write_private(&path, &Kek::generate_base64())?;
             tracing::warn!(path = %path.display(), "created a key-encryption key beside the SQLite database; keep it with the database");
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return Kek::from_base64(&text).with_context(|| format!("the KEK file {}", path.display()));
     }
     if g.database_url.starts_with("sqlite:") {
         // In-memory database: its keys die with the process, so can the KEK.
         return Ok(Kek::from_base64(&Kek::generate_base64())?);
     }
-    bail!("a key-encryption key is required with {}: set AUTHSERVER_KEK or AUTHSERVER_KEK_FILE", redact_url(&g.database_url))
+    bail!(
+        "a key-encryption key is required with {}: set AUTHSERVER_KEK or AUTHSERVER_KEK_FILE",
+        redact_url(&g.database_url)
+    )
 }
 
 fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
 }
@@ -273,34 +323,54 @@ async fn authority(g: &Global, default_issuer: String) -> anyhow::Result<Arc<Aut
     settings.max_token_ttl = g.max_token_ttl;
     settings.cache_ttl = Duration::from_secs(g.cache_ttl);
     settings.db_retry_deadline = Duration::from_secs(g.db_retry_seconds);
-    settings.validate().map_err(anyhow::Error::msg).context("AUTHSERVER_ISSUER / --issuer")?;
+    settings
+        .validate()
+        .map_err(anyhow::Error::msg)
+        .context("AUTHSERVER_ISSUER / --issuer")?;
     let kek = resolve_kek(g)?;
-    let options = StoreOptions { max_connections: g.db_max_connections, ..StoreOptions::default() };
+    let options = StoreOptions {
+        max_connections: g.db_max_connections,
+        ..StoreOptions::default()
+    };
     let store = Store::open(&g.database_url, &options).await?;
     Ok(Arc::new(Authority::new(store, kek, settings)))
 }
 
 fn print_json<T: serde::Serialize>(value: &T) {
-    println!("{}", serde_json::to_string_pretty(value).expect("serialisable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serialisable")
+    );
 }
 
 async fn run(cli: Cli, lambda: bool) -> anyhow::Result<()> {
     let g = &cli.global;
-    let command = cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, no_migrate: false });
+    let command = cli.command.unwrap_or(Command::Serve {
+        listen: "127.0.0.1:8080".parse()?,
+        no_migrate: false,
+    });
     if lambda {
-        let issuer = g.issuer.clone().context("AUTHSERVER_ISSUER must be set in Lambda mode (the API's public URL)")?;
+        let issuer = g
+            .issuer
+            .clone()
+            .context("AUTHSERVER_ISSUER must be set in Lambda mode (the API's public URL)")?;
         let authority = authority(g, issuer).await?;
         if std::env::var("AUTHSERVER_PREPARE_ON_START").is_ok_and(|v| v == "true") {
             authority.prepare().await?;
         }
-        return authserver::lambda::run(authority).await.map_err(|e| anyhow::anyhow!("{e}"));
+        return authserver::lambda::run(authority)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"));
     }
     match command {
         Command::Serve { listen, no_migrate } => serve(g, listen, no_migrate).await,
         Command::Migrate => {
             let a = authority(g, "http://127.0.0.1:8080".into()).await?;
             a.prepare().await?;
-            eprintln!("database migrated; signing keys ready ({})", a.settings().signing_alg);
+            eprintln!(
+                "database migrated; signing keys ready ({})",
+                a.settings().signing_alg
+            );
             Ok(())
         }
         other => {
@@ -321,9 +391,13 @@ async fn serve(g: &Global, listen: SocketAddr, no_migrate: bool) -> anyhow::Resu
     if let Err(e) = authority.keyring().await {
         tracing::warn!(error = %e, "signing keys not loaded yet; will retry on first request");
     }
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
     let app = authserver::http::router(authority.clone(), metrics);
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     tracing::info!(
         listen = %listener.local_addr()?,
         issuer = %authority.settings().issuer,
@@ -332,9 +406,12 @@ async fn serve(g: &Global, listen: SocketAddr, no_migrate: bool) -> anyhow::Resu
         startup_ms = started.elapsed().as_millis() as u64,
         "authserver listening"
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     authority.store().close().await;
     tracing::info!("authserver stopped");
     Ok(())
@@ -342,7 +419,8 @@ async fn serve(g: &Global, listen: SocketAddr, no_migrate: bool) -> anyhow::Resu
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = ctrl_c => {},
         _ = term.recv() => {},
@@ -374,8 +452,11 @@ async fn manage(a: &Authority, command: Command) -> anyhow::Result<()> {
         }) => {
             let jwks = match jwks_file {
                 Some(p) => Some(
-                    serde_json::from_str(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
-                        .with_context(|| format!("{} is not JSON", p.display()))?,
+                    serde_json::from_str(
+                        &std::fs::read_to_string(&p)
+                            .with_context(|| format!("reading {}", p.display()))?,
+                    )
+                    .with_context(|| format!("{} is not JSON", p.display()))?,
                 ),
                 None => None,
             };
@@ -408,7 +489,13 @@ async fn manage(a: &Authority, command: Command) -> anyhow::Result<()> {
                 print_json(&clients);
             } else {
                 for c in clients {
-                    println!("{}\t{}\t{}\t{}", c.client_id, c.name, c.token_endpoint_auth_method, c.scopes.join(" "));
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        c.client_id,
+                        c.name,
+                        c.token_endpoint_auth_method,
+                        c.scopes.join(" ")
+                    );
                 }
             }
         }
@@ -425,23 +512,51 @@ async fn manage(a: &Authority, command: Command) -> anyhow::Result<()> {
                 println!("client_secret: {}   (shown once)", s.client_secret);
             }
         }
-        Command::Clients(ClientsCommand::RevokeSecret { client_id, secret_id }) => {
+        Command::Clients(ClientsCommand::RevokeSecret {
+            client_id,
+            secret_id,
+        }) => {
             a.revoke_client_secret(&client_id, &secret_id).await?;
             eprintln!("revoked secret {secret_id} of client {client_id}");
         }
-        Command::ResourceServers(ResourceServersCommand::Create { identifier, name, scopes, json }) => {
+        Command::ResourceServers(ResourceServersCommand::Create {
+            identifier,
+            name,
+            scopes,
+            json,
+        }) => {
             let scopes = scopes
                 .iter()
                 .map(|s| match s.split_once('=') {
-                    Some((n, d)) => ScopeInput { name: n.to_owned(), description: d.to_owned() },
-                    None => ScopeInput { name: s.clone(), description: String::new() },
+                    Some((n, d)) => ScopeInput {
+                        name: n.to_owned(),
+                        description: d.to_owned(),
+                    },
+                    None => ScopeInput {
+                        name: s.clone(),
+                        description: String::new(),
+                    },
                 })
                 .collect();
-            let r = a.create_resource_server(ResourceServerInput { identifier, name, scopes }).await?;
+            let r = a
+                .create_resource_server(ResourceServerInput {
+                    identifier,
+                    name,
+                    scopes,
+                })
+                .await?;
             if json {
                 print_json(&r);
             } else {
-                println!("{}\t{}", r.identifier, r.scopes.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "));
+                println!(
+                    "{}\t{}",
+                    r.identifier,
+                    r.scopes
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
             }
         }
         Command::ResourceServers(ResourceServersCommand::List { json }) => {
@@ -450,7 +565,15 @@ async fn manage(a: &Authority, command: Command) -> anyhow::Result<()> {
                 print_json(&list);
             } else {
                 for r in list {
-                    println!("{}\t{}", r.identifier, r.scopes.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "));
+                    println!(
+                        "{}\t{}",
+                        r.identifier,
+                        r.scopes
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
                 }
             }
         }

@@ -22,9 +22,13 @@ pub enum ManagementEvent {
         name: Option<String>,
     },
     /// Create or replace a resource server.
-    PutResourceServer { resource_server: ResourceServerInput },
+    PutResourceServer {
+        resource_server: ResourceServerInput,
+    },
     /// Create a client.
-    CreateClient { client: ClientInput },
+    CreateClient {
+        client: ClientInput,
+    },
     RotateKeys,
     ListKeys,
 }
@@ -42,20 +46,27 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
                 authority.prepare().await?;
                 json!({ "prepared": true })
             }
-            ManagementEvent::CreateAdminClient { name } => {
-                serde_json::to_value(authority.create_admin_client(name.as_deref().unwrap_or("admin")).await?)
-                    .expect("serialisable")
-            }
-            ManagementEvent::PutResourceServer { resource_server } => {
-                serde_json::to_value(authority.put_resource_server(resource_server, false).await?).expect("serialisable")
-            }
+            ManagementEvent::CreateAdminClient { name } => serde_json::to_value(
+                authority
+                    .create_admin_client(name.as_deref().unwrap_or("admin"))
+                    .await?,
+            )
+            .expect("serialisable"),
+            ManagementEvent::PutResourceServer { resource_server } => serde_json::to_value(
+                authority
+                    .put_resource_server(resource_server, false)
+                    .await?,
+            )
+            .expect("serialisable"),
             ManagementEvent::CreateClient { client } => {
                 serde_json::to_value(authority.create_client(client).await?).expect("serialisable")
             }
             ManagementEvent::RotateKeys => {
                 serde_json::to_value(authority.rotate_signing_keys().await?).expect("serialisable")
             }
-            ManagementEvent::ListKeys => serde_json::to_value(authority.list_keys().await?).expect("serialisable"),
+            ManagementEvent::ListKeys => {
+                serde_json::to_value(authority.list_keys().await?).expect("serialisable")
+            }
         })
     }
     .await;

@@ -14,7 +14,11 @@ pub const ADMIN_SCOPE: &str = "authdomain:admin";
 pub const ADMIN_AUDIENCE: &str = "urn:authdomain:admin";
 /// A client holds at most this many secrets: the current one and the one being rotated in.
 pub const MAX_SECRETS: i64 = 2;
-pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+pub const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -38,7 +42,10 @@ impl From<StoreError> for RegistryError {
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> RegistryError {
-    RegistryError::Invalid { field: field.into(), message: message.into() }
+    RegistryError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 // ---- wire types ---------------------------------------------------------------------
@@ -182,7 +189,14 @@ fn client_view(c: &ClientRecord) -> Client {
         grant_types: c.grant_types.clone(),
         jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
         jwks_uri: c.jwks_uri.clone(),
-        secrets: c.secrets.iter().map(|s| SecretInfo { secret_id: s.secret_id.clone(), created_at: s.created_at }).collect(),
+        secrets: c
+            .secrets
+            .iter()
+            .map(|s| SecretInfo {
+                secret_id: s.secret_id.clone(),
+                created_at: s.created_at,
+            })
+            .collect(),
         created_at: c.created_at,
         updated_at: c.updated_at,
     }
@@ -192,25 +206,39 @@ fn rs_view(r: &ResourceServerRecord) -> ResourceServer {
     ResourceServer {
         identifier: r.identifier.clone(),
         name: r.name.clone(),
-        scopes: r.scopes.iter().map(|s| ScopeInput { name: s.name.clone(), description: s.description.clone() }).collect(),
+        scopes: r
+            .scopes
+            .iter()
+            .map(|s| ScopeInput {
+                name: s.name.clone(),
+                description: s.description.clone(),
+            })
+            .collect(),
         created_at: r.created_at,
         updated_at: r.updated_at,
     }
 }
 
 fn is_scope_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 fn valid_client_id(s: &str) -> bool {
-    (3..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+    (3..=128).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
 }
 
 fn check_url(field: &str, value: &str) -> Result<(), RegistryError> {
     let u = url::Url::parse(value).map_err(|_| invalid(field, "expected an absolute URL"))?;
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
-        return Err(invalid(field, "expected an https URL (http only for localhost)"));
+        return Err(invalid(
+            field,
+            "expected an https URL (http only for localhost)",
+        ));
     }
     Ok(())
 }
@@ -221,7 +249,12 @@ impl Authority {
     fn validate_resource_server(input: &ResourceServerInput) -> Result<(), RegistryError> {
         match url::Url::parse(&input.identifier) {
             Ok(u) if u.fragment().is_none() => {}
-            _ => return Err(invalid("identifier", "expected an absolute URI without a fragment (RFC 8707)")),
+            _ => {
+                return Err(invalid(
+                    "identifier",
+                    "expected an absolute URI without a fragment (RFC 8707)",
+                ));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, s) in input.scopes.iter().enumerate() {
@@ -232,50 +265,88 @@ impl Authority {
                 ));
             }
             if !seen.insert(&s.name) {
-                return Err(invalid(format!("scopes[{i}].name"), format!("scope `{}` is listed twice", s.name)));
+                return Err(invalid(
+                    format!("scopes[{i}].name"),
+                    format!("scope `{}` is listed twice", s.name),
+                ));
             }
         }
         Ok(())
     }
 
-    pub async fn create_resource_server(&self, input: ResourceServerInput) -> Result<ResourceServer, RegistryError> {
+    pub async fn create_resource_server(
+        &self,
+        input: ResourceServerInput,
+    ) -> Result<ResourceServer, RegistryError> {
         self.put_resource_server(input, true).await
     }
 
     /// Create or replace (`create_only` = false) a resource server.
-    pub async fn put_resource_server(&self, input: ResourceServerInput, create_only: bool) -> Result<ResourceServer, RegistryError> {
+    pub async fn put_resource_server(
+        &self,
+        input: ResourceServerInput,
+        create_only: bool,
+    ) -> Result<ResourceServer, RegistryError> {
         Self::validate_resource_server(&input)?;
         let t = now();
         let existing = self.store.get_resource_server(&input.identifier).await?;
         let record = ResourceServerRecord {
-            name: input.name.clone().unwrap_or_else(|| input.identifier.clone()),
-            scopes: input.scopes.iter().map(|s| ScopeDef { name: s.name.clone(), description: s.description.clone() }).collect(),
+            name: input
+                .name
+                .clone()
+                .unwrap_or_else(|| input.identifier.clone()),
+            scopes: input
+                .scopes
+                .iter()
+                .map(|s| ScopeDef {
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                })
+                .collect(),
             created_at: existing.as_ref().map_or(t, |e| e.created_at),
             updated_at: t,
             identifier: input.identifier,
         };
-        self.with_retry(|| self.store.put_resource_server(&record, create_only)).await?;
+        self.with_retry(|| self.store.put_resource_server(&record, create_only))
+            .await?;
         self.invalidate();
         Ok(rs_view(&record))
     }
 
     pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServer>, RegistryError> {
-        Ok(self.with_retry(|| self.store.list_resource_servers()).await?.iter().map(rs_view).collect())
+        Ok(self
+            .with_retry(|| self.store.list_resource_servers())
+            .await?
+            .iter()
+            .map(rs_view)
+            .collect())
     }
 
-    pub async fn get_resource_server(&self, identifier: &str) -> Result<ResourceServer, RegistryError> {
+    pub async fn get_resource_server(
+        &self,
+        identifier: &str,
+    ) -> Result<ResourceServer, RegistryError> {
         self.with_retry(|| self.store.get_resource_server(identifier))
             .await?
             .map(|r| rs_view(&r))
-            .ok_or_else(|| RegistryError::NotFound(format!("resource server `{identifier}` does not exist")))
+            .ok_or_else(|| {
+                RegistryError::NotFound(format!("resource server `{identifier}` does not exist"))
+            })
     }
 
     pub async fn delete_resource_server(&self, identifier: &str) -> Result<(), RegistryError> {
         if identifier == ADMIN_AUDIENCE {
-            return Err(RegistryError::Conflict("the admin API's resource server cannot be deleted".into()));
+            return Err(RegistryError::Conflict(
+                "the admin API's resource server cannot be deleted".into(),
+            ));
         }
-        if !self.with_retry(|| self.store.delete_resource_server(identifier)).await? {
-            return Err(RegistryError::NotFound(format!("resource server `{identifier}` does not exist")));
+        if !self
+            .with_retry(|| self.store.delete_resource_server(identifier))
+            .await?
+        {
+            return Err(RegistryError::NotFound(format!(
+                "resource server `{identifier}` does not exist"
+            )));
         }
         self.invalidate();
         Ok(())
@@ -283,13 +354,21 @@ impl Authority {
 
     /// Make sure the admin API's resource server exists.
     pub async fn ensure_admin_resource_server(&self) -> Result<(), RegistryError> {
-        if self.store.get_resource_server(ADMIN_AUDIENCE).await?.is_some() {
+        if self
+            .store
+            .get_resource_server(ADMIN_AUDIENCE)
+            .await?
+            .is_some()
+        {
             return Ok(());
         }
         let input = ResourceServerInput {
             identifier: ADMIN_AUDIENCE.into(),
             name: Some("AuthDomain admin API".into()),
-            scopes: vec![ScopeInput { name: ADMIN_SCOPE.into(), description: "Manage clients, resource servers and keys".into() }],
+            scopes: vec![ScopeInput {
+                name: ADMIN_SCOPE.into(),
+                description: "Manage clients, resource servers and keys".into(),
+            }],
         };
         match self.put_resource_server(input, true).await {
             Ok(_) | Err(RegistryError::Conflict(_)) => Ok(()),
@@ -303,21 +382,36 @@ impl Authority {
         if input.name.trim().is_empty() || input.name.len() > 200 {
             return Err(invalid("name", "expected 1 to 200 characters"));
         }
-        let method = input.token_endpoint_auth_method.clone().unwrap_or_else(|| "client_secret_basic".into());
+        let method = input
+            .token_endpoint_auth_method
+            .clone()
+            .unwrap_or_else(|| "client_secret_basic".into());
         if !AUTH_METHODS.contains(&method.as_str()) {
-            return Err(invalid("token_endpoint_auth_method", format!("expected one of {}", AUTH_METHODS.join(", "))));
+            return Err(invalid(
+                "token_endpoint_auth_method",
+                format!("expected one of {}", AUTH_METHODS.join(", ")),
+            ));
         }
         let catalog = self.store.list_resource_servers().await?;
         let known = |s: &str| catalog.iter().any(|r| r.scopes.iter().any(|d| d.name == s));
         for (i, s) in input.scopes.iter().enumerate() {
             if !known(s) {
-                return Err(invalid(format!("scopes[{i}]"), format!("scope `{s}` is not defined by any resource server")));
+                return Err(invalid(
+                    format!("scopes[{i}]"),
+                    format!("scope `{s}` is not defined by any resource server"),
+                ));
             }
         }
-        let defaults = input.default_scopes.clone().unwrap_or_else(|| input.scopes.clone());
+        let defaults = input
+            .default_scopes
+            .clone()
+            .unwrap_or_else(|| input.scopes.clone());
         for (i, s) in defaults.iter().enumerate() {
             if !input.scopes.contains(s) {
-                return Err(invalid(format!("default_scopes[{i}]"), format!("`{s}` is not in `scopes`")));
+                return Err(invalid(
+                    format!("default_scopes[{i}]"),
+                    format!("`{s}` is not in `scopes`"),
+                ));
             }
         }
         if let Some(ttl) = input.token_ttl_seconds
@@ -328,19 +422,40 @@ impl Authority {
                 format!("expected 60 to {} seconds", self.settings.max_token_ttl),
             ));
         }
-        let grant_types = input.grant_types.clone().unwrap_or_else(|| vec!["client_credentials".into()]);
-        if let Some((i, g)) = grant_types.iter().enumerate().find(|(_, g)| *g != "client_credentials") {
-            return Err(invalid(format!("grant_types[{i}]"), format!("`{g}` is not supported; expected `client_credentials`")));
+        let grant_types = input
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec!["client_credentials".into()]);
+        if let Some((i, g)) = grant_types
+            .iter()
+            .enumerate()
+            .find(|(_, g)| *g != "client_credentials")
+        {
+            return Err(invalid(
+                format!("grant_types[{i}]"),
+                format!("`{g}` is not supported; expected `client_credentials`"),
+            ));
         }
         let jwks = match &input.jwks {
             Some(v) => {
-                let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(v.clone())
-                    .map_err(|e| invalid("jwks", format!("expected a JWKS object with a `keys` array: {e}")))?;
+                let set: jsonwebtoken::jwk::JwkSet =
+                    serde_json::from_value(v.clone()).map_err(|e| {
+                        invalid(
+                            "jwks",
+                            format!("expected a JWKS object with a `keys` array: {e}"),
+                        )
+                    })?;
                 if set.keys.is_empty() {
                     return Err(invalid("jwks", "expected at least one key"));
                 }
-                if v["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some())) {
-                    return Err(invalid("jwks", "contains a private key (`d`); register public keys only"));
+                if v["keys"]
+                    .as_array()
+                    .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()))
+                {
+                    return Err(invalid(
+                        "jwks",
+                        "contains a private key (`d`); register public keys only",
+                    ));
                 }
                 Some(v.to_string())
             }
@@ -350,14 +465,23 @@ impl Authority {
             check_url("jwks_uri", uri)?;
         }
         if method == "private_key_jwt" && jwks.is_none() && input.jwks_uri.is_none() {
-            return Err(invalid("jwks", "private_key_jwt needs `jwks` or `jwks_uri`"));
+            return Err(invalid(
+                "jwks",
+                "private_key_jwt needs `jwks` or `jwks_uri`",
+            ));
         }
         if jwks.is_some() && input.jwks_uri.is_some() {
-            return Err(invalid("jwks_uri", "give either `jwks` or `jwks_uri`, not both"));
+            return Err(invalid(
+                "jwks_uri",
+                "give either `jwks` or `jwks_uri`, not both",
+            ));
         }
         let client_id = match &input.client_id {
             Some(id) if !valid_client_id(id) => {
-                return Err(invalid("client_id", "expected 3 to 128 characters of A-Z a-z 0-9 - _ . ~"));
+                return Err(invalid(
+                    "client_id",
+                    "expected 3 to 128 characters of A-Z a-z 0-9 - _ . ~",
+                ));
             }
             Some(id) => id.clone(),
             None => random_token(16),
@@ -381,7 +505,14 @@ impl Authority {
 
     fn new_secret(&self) -> (SecretRecord, String) {
         let secret = random_token(32);
-        (SecretRecord { secret_id: random_token(9), hash: self.kek.hash_secret(&secret), created_at: now() }, secret)
+        (
+            SecretRecord {
+                secret_id: random_token(9),
+                hash: self.kek.hash_secret(&secret),
+                created_at: now(),
+            },
+            secret,
+        )
     }
 
     pub async fn create_client(&self, input: ClientInput) -> Result<CreatedClient, RegistryError> {
@@ -393,13 +524,22 @@ impl Authority {
             record.secrets.push(s);
             Some(plain)
         };
-        self.with_retry(|| self.store.insert_client(&record)).await?;
+        self.with_retry(|| self.store.insert_client(&record))
+            .await?;
         tracing::info!(client_id = %record.client_id, name = %record.name, "client created");
-        Ok(CreatedClient { client: client_view(&record), client_secret: secret })
+        Ok(CreatedClient {
+            client: client_view(&record),
+            client_secret: secret,
+        })
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>, RegistryError> {
-        Ok(self.with_retry(|| self.store.list_clients()).await?.iter().map(client_view).collect())
+        Ok(self
+            .with_retry(|| self.store.list_clients())
+            .await?
+            .iter()
+            .map(client_view)
+            .collect())
     }
 
     pub async fn get_client(&self, client_id: &str) -> Result<Client, RegistryError> {
@@ -410,25 +550,42 @@ impl Authority {
     }
 
     /// Replace a client's settings; its id and secrets stay.
-    pub async fn update_client(&self, client_id: &str, input: ClientInput) -> Result<Client, RegistryError> {
-        let existing = self
-            .store
-            .get_client(client_id)
-            .await?
-            .ok_or_else(|| RegistryError::NotFound(format!("client `{client_id}` does not exist")))?;
-        let mut record = self.validate_client(&ClientInput { client_id: Some(client_id.to_owned()), ..input }).await?;
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        input: ClientInput,
+    ) -> Result<Client, RegistryError> {
+        let existing = self.store.get_client(client_id).await?.ok_or_else(|| {
+            RegistryError::NotFound(format!("client `{client_id}` does not exist"))
+        })?;
+        let mut record = self
+            .validate_client(&ClientInput {
+                client_id: Some(client_id.to_owned()),
+                ..input
+            })
+            .await?;
         record.created_at = existing.created_at;
         record.secrets = existing.secrets;
-        if !self.with_retry(|| self.store.update_client(&record)).await? {
-            return Err(RegistryError::NotFound(format!("client `{client_id}` does not exist")));
+        if !self
+            .with_retry(|| self.store.update_client(&record))
+            .await?
+        {
+            return Err(RegistryError::NotFound(format!(
+                "client `{client_id}` does not exist"
+            )));
         }
         self.invalidate();
         Ok(client_view(&record))
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<(), RegistryError> {
-        if !self.with_retry(|| self.store.delete_client(client_id)).await? {
-            return Err(RegistryError::NotFound(format!("client `{client_id}` does not exist")));
+        if !self
+            .with_retry(|| self.store.delete_client(client_id))
+            .await?
+        {
+            return Err(RegistryError::NotFound(format!(
+                "client `{client_id}` does not exist"
+            )));
         }
         self.invalidate();
         tracing::info!(client_id, "client deleted");
@@ -439,22 +596,44 @@ impl Authority {
     pub async fn add_client_secret(&self, client_id: &str) -> Result<NewSecret, RegistryError> {
         let client = self.get_client(client_id).await?;
         if client.token_endpoint_auth_method == "private_key_jwt" {
-            return Err(RegistryError::Conflict("the client authenticates with private_key_jwt and has no secrets".into()));
+            return Err(RegistryError::Conflict(
+                "the client authenticates with private_key_jwt and has no secrets".into(),
+            ));
         }
         let (record, plain) = self.new_secret();
-        match self.with_retry(|| self.store.add_secret(client_id, &record, MAX_SECRETS)).await? {
+        match self
+            .with_retry(|| self.store.add_secret(client_id, &record, MAX_SECRETS))
+            .await?
+        {
             Some(_) => {}
-            None => return Err(RegistryError::NotFound(format!("client `{client_id}` does not exist"))),
+            None => {
+                return Err(RegistryError::NotFound(format!(
+                    "client `{client_id}` does not exist"
+                )));
+            }
         }
         self.invalidate();
         tracing::info!(client_id, secret_id = %record.secret_id, "client secret added");
-        Ok(NewSecret { secret_id: record.secret_id, client_secret: plain, created_at: record.created_at })
+        Ok(NewSecret {
+            secret_id: record.secret_id,
+            client_secret: plain,
+            created_at: record.created_at,
+        })
     }
 
     /// Revoke one secret (rotation step 2).
-    pub async fn revoke_client_secret(&self, client_id: &str, secret_id: &str) -> Result<(), RegistryError> {
-        if !self.with_retry(|| self.store.delete_secret(client_id, secret_id)).await? {
-            return Err(RegistryError::NotFound(format!("client `{client_id}` has no secret `{secret_id}`")));
+    pub async fn revoke_client_secret(
+        &self,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<(), RegistryError> {
+        if !self
+            .with_retry(|| self.store.delete_secret(client_id, secret_id))
+            .await?
+        {
+            return Err(RegistryError::NotFound(format!(
+                "client `{client_id}` has no secret `{secret_id}`"
+            )));
         }
         self.invalidate();
         tracing::info!(client_id, secret_id, "client secret revoked");
@@ -464,7 +643,12 @@ impl Authority {
     // ---- keys ------------------------------------------------------------------------
 
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, RegistryError> {
-        Ok(self.with_retry(|| self.store.list_keys()).await?.iter().map(KeyInfo::from).collect())
+        Ok(self
+            .with_retry(|| self.store.list_keys())
+            .await?
+            .iter()
+            .map(KeyInfo::from)
+            .collect())
     }
 
     pub async fn rotate_signing_keys(&self) -> Result<KeyInfo, RegistryError> {

@@ -55,7 +55,10 @@ impl Settings {
         let url = url::Url::parse(&self.issuer)
             .map_err(|e| format!("issuer `{}` is not an absolute URL: {e}", self.issuer))?;
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("issuer `{}` must not have a query or fragment (RFC 8414 §2)", self.issuer));
+            return Err(format!(
+                "issuer `{}` must not have a query or fragment (RFC 8414 §2)",
+                self.issuer
+            ));
         }
         let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
         if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
@@ -82,9 +85,27 @@ mod tests {
     fn issuer_rules() {
         assert!(Settings::new("https://auth.example.com").validate().is_ok());
         assert!(Settings::new("http://127.0.0.1:8080").validate().is_ok());
-        assert!(Settings::new("http://auth.example.com").validate().unwrap_err().contains("https"));
-        assert!(Settings::new("https://a.example.com/?x=1").validate().unwrap_err().contains("query"));
-        assert!(Settings::new("not a url").validate().unwrap_err().contains("not an absolute URL"));
-        assert_eq!(Settings::new("https://a.example.com/").endpoint("/oauth2/token"), "https://a.example.com/oauth2/token");
+        assert!(
+            Settings::new("http://auth.example.com")
+                .validate()
+                .unwrap_err()
+                .contains("https")
+        );
+        assert!(
+            Settings::new("https://a.example.com/?x=1")
+                .validate()
+                .unwrap_err()
+                .contains("query")
+        );
+        assert!(
+            Settings::new("not a url")
+                .validate()
+                .unwrap_err()
+                .contains("not an absolute URL")
+        );
+        assert_eq!(
+            Settings::new("https://a.example.com/").endpoint("/oauth2/token"),
+            "https://a.example.com/oauth2/token"
+        );
     }
 }

@@ -19,7 +19,11 @@ pub struct ThrottleSettings {
 
 impl Default for ThrottleSettings {
     fn default() -> Self {
-        Self { per_client: 10, per_address: 30, window: Duration::from_secs(60) }
+        Self {
+            per_client: 10,
+            per_address: 30,
+            window: Duration::from_secs(60),
+        }
     }
 }
 
@@ -46,7 +50,10 @@ const MAX_TRACKED: usize = 100_000;
 
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
-        Self { settings, windows: Mutex::new(HashMap::new()) }
+        Self {
+            settings,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     fn key(kind: &str, value: &str) -> String {
@@ -54,13 +61,21 @@ impl Throttle {
     }
 
     /// Err when either the client or the address has used up its failures.
-    pub fn check(&self, client_id: Option<&str>, address: Option<&str>, now: Instant) -> Result<(), Throttled> {
+    pub fn check(
+        &self,
+        client_id: Option<&str>,
+        address: Option<&str>,
+        now: Instant,
+    ) -> Result<(), Throttled> {
         let windows = self.windows.lock().expect("throttle lock");
         let over = |kind: &'static str, value: &str, limit: u32| -> Result<(), Throttled> {
             if let Some(w) = windows.get(&Self::key(kind, value)) {
                 let elapsed = now.saturating_duration_since(w.started);
                 if elapsed < self.settings.window && w.failures >= limit {
-                    return Err(Throttled { subject: kind, retry_after: self.settings.window - elapsed });
+                    return Err(Throttled {
+                        subject: kind,
+                        retry_after: self.settings.window - elapsed,
+                    });
                 }
             }
             Ok(())
@@ -80,13 +95,22 @@ impl Throttle {
             let window = self.settings.window;
             windows.retain(|_, w| now.saturating_duration_since(w.started) < window);
         }
-        for key in [client_id.map(|c| Self::key("client", c)), address.map(|a| Self::key("address", a))]
-            .into_iter()
-            .flatten()
+        for key in [
+            client_id.map(|c| Self::key("client", c)),
+            address.map(|a| Self::key("address", a)),
+        ]
+        .into_iter()
+        .flatten()
         {
-            let w = windows.entry(key).or_insert(Window { started: now, failures: 0 });
+            let w = windows.entry(key).or_insert(Window {
+                started: now,
+                failures: 0,
+            });
             if now.saturating_duration_since(w.started) >= self.settings.window {
-                *w = Window { started: now, failures: 0 };
+                *w = Window {
+                    started: now,
+                    failures: 0,
+                };
             }
             w.failures += 1;
         }
@@ -99,7 +123,11 @@ mod tests {
 
     #[test]
     fn throttles_per_client_and_address_then_recovers() {
-        let t = Throttle::new(ThrottleSettings { per_client: 2, per_address: 3, window: Duration::from_secs(10) });
+        let t = Throttle::new(ThrottleSettings {
+            per_client: 2,
+            per_address: 3,
+            window: Duration::from_secs(10),
+        });
         let t0 = Instant::now();
         t.record_failure(Some("c"), Some("1.2.3.4"), t0);
         assert!(t.check(Some("c"), Some("1.2.3.4"), t0).is_ok());
@@ -108,7 +136,13 @@ mod tests {
         assert_eq!(err.subject, "client");
         assert!(t.check(Some("other"), Some("9.9.9.9"), t0).is_ok());
         t.record_failure(Some("d"), Some("1.2.3.4"), t0);
-        assert_eq!(t.check(Some("e"), Some("1.2.3.4"), t0).unwrap_err().subject, "address");
-        assert!(t.check(Some("c"), Some("1.2.3.4"), t0 + Duration::from_secs(11)).is_ok());
+        assert_eq!(
+            t.check(Some("e"), Some("1.2.3.4"), t0).unwrap_err().subject,
+            "address"
+        );
+        assert!(
+            t.check(Some("c"), Some("1.2.3.4"), t0 + Duration::from_secs(11))
+                .is_ok()
+        );
     }
 }

@@ -15,22 +15,33 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use super::AppState;
 use super::error::{bad_request, oauth_error_response};
 use crate::registry::{
-    ADMIN_AUDIENCE, ADMIN_SCOPE, Client, ClientInput, CreatedClient, KeyInfo, NewSecret, ResourceServer,
-    ResourceServerInput, ScopeInput, SecretInfo,
+    ADMIN_AUDIENCE, ADMIN_SCOPE, Client, ClientInput, CreatedClient, KeyInfo, NewSecret,
+    ResourceServer, ResourceServerInput, ScopeInput, SecretInfo,
 };
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/resource-servers", get(list_resource_servers).post(create_resource_server))
+        .route(
+            "/resource-servers",
+            get(list_resource_servers).post(create_resource_server),
+        )
         .route(
             "/resource-servers/{identifier}",
-            get(get_resource_server).put(put_resource_server).delete(delete_resource_server),
+            get(get_resource_server)
+                .put(put_resource_server)
+                .delete(delete_resource_server),
         )
         .route("/clients", get(list_clients).post(create_client))
-        .route("/clients/{client_id}", get(get_client).put(update_client).delete(delete_client))
+        .route(
+            "/clients/{client_id}",
+            get(get_client).put(update_client).delete(delete_client),
+        )
         .route("/clients/{client_id}/secrets", post(add_secret))
-        .route("/clients/{client_id}/secrets/{secret_id}", delete(revoke_secret))
+        .route(
+            "/clients/{client_id}/secrets/{secret_id}",
+            delete(revoke_secret),
+        )
         .route("/keys", get(list_keys))
         .route("/keys/rotate", post(rotate_keys))
 }
@@ -54,7 +65,10 @@ struct BearerAuth;
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -68,8 +82,14 @@ pub struct Admin {
 }
 
 fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer realm=\"authdomain-admin\", error=\"{error}\"")) {
+    let mut resp = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "Bearer realm=\"authdomain-admin\", error=\"{error}\""
+    )) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     resp
@@ -78,15 +98,25 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| {
-                bearer_error(StatusCode::UNAUTHORIZED, "invalid_request", "the admin API needs `Authorization: Bearer <access token>`")
+                bearer_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_request",
+                    "the admin API needs `Authorization: Bearer <access token>`",
+                )
             })?;
         let authority = &state.authority;
         let issuer = &authority.settings().issuer;
@@ -94,9 +124,23 @@ impl FromRequestParts<AppState> for Admin {
             .verify_access_token(token)
             .await
             .map_err(|e| oauth_error_response(&e, issuer))?
-            .ok_or_else(|| bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token is invalid or expired"))?;
-        if authority.is_revoked(&claims.jti).await.map_err(|e| oauth_error_response(&e, issuer))? {
-            return Err(bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token has been revoked"));
+            .ok_or_else(|| {
+                bearer_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "the access token is invalid or expired",
+                )
+            })?;
+        if authority
+            .is_revoked(&claims.jti)
+            .await
+            .map_err(|e| oauth_error_response(&e, issuer))?
+        {
+            return Err(bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token has been revoked",
+            ));
         }
         if !claims.aud.contains(ADMIN_AUDIENCE) || !claims.scopes().any(|s| s == ADMIN_SCOPE) {
             return Err(bearer_error(
@@ -105,23 +149,23 @@ impl FromRequestParts<AppState> for Admin {
                 "the access token lacks the `authdomain:admin` scope",
             ));
         }
-        Ok(Admin { client_id: claims.client_id })
+        Ok(Admin {
+            client_id: claims.client_id,
+        })
     }
-}
-
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
-    json.map(|Json(v)| v).map_err(|rejection| bad_request(rejection.body_text()))
 }
 
 fn created<T: serde::Serialize>(value: T) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
 }
 
+/// Unwrap a JSON body or return a 400 that says what is wrong with it (serde's message
+/// names the field and position).
 macro_rules! try_body {
     ($e:expr) => {
-        match body($e) {
-            Ok(v) => v,
-            Err(resp) => return resp,
+        match $e {
+            Ok(Json(v)) => v,
+            Err(rejection) => return bad_request(JsonRejection::body_text(&rejection)),
         }
     };
 }
@@ -129,7 +173,11 @@ macro_rules! try_body {
 #[utoipa::path(get, path = "/admin/v1/resource-servers", tag = "resource servers",
     responses((status = 200, body = [ResourceServer])))]
 async fn list_resource_servers(_: Admin, State(s): State<AppState>) -> Response {
-    s.authority.list_resource_servers().await.map(Json).into_response()
+    s.authority
+        .list_resource_servers()
+        .await
+        .map(Json)
+        .into_response()
 }
 
 #[utoipa::path(post, path = "/admin/v1/resource-servers", tag = "resource servers", request_body = ResourceServerInput,
@@ -141,14 +189,26 @@ async fn create_resource_server(
     input: Result<Json<ResourceServerInput>, JsonRejection>,
 ) -> Response {
     let input = try_body!(input);
-    s.authority.create_resource_server(input).await.map(created).into_response()
+    s.authority
+        .create_resource_server(input)
+        .await
+        .map(created)
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/admin/v1/resource-servers/{identifier}", tag = "resource servers",
     params(("identifier" = String, Path, description = "percent-encoded identifier")),
     responses((status = 200, body = ResourceServer), (status = 404)))]
-async fn get_resource_server(_: Admin, State(s): State<AppState>, Path(identifier): Path<String>) -> Response {
-    s.authority.get_resource_server(&identifier).await.map(Json).into_response()
+async fn get_resource_server(
+    _: Admin,
+    State(s): State<AppState>,
+    Path(identifier): Path<String>,
+) -> Response {
+    s.authority
+        .get_resource_server(&identifier)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 #[utoipa::path(put, path = "/admin/v1/resource-servers/{identifier}", tag = "resource servers", request_body = ResourceServerInput,
@@ -168,14 +228,26 @@ async fn put_resource_server(
         }
         .into_response();
     }
-    s.authority.put_resource_server(input, false).await.map(Json).into_response()
+    s.authority
+        .put_resource_server(input, false)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 #[utoipa::path(delete, path = "/admin/v1/resource-servers/{identifier}", tag = "resource servers",
     params(("identifier" = String, Path, description = "percent-encoded identifier")),
     responses((status = 204), (status = 404)))]
-async fn delete_resource_server(_: Admin, State(s): State<AppState>, Path(identifier): Path<String>) -> Response {
-    s.authority.delete_resource_server(&identifier).await.map(|()| StatusCode::NO_CONTENT).into_response()
+async fn delete_resource_server(
+    _: Admin,
+    State(s): State<AppState>,
+    Path(identifier): Path<String>,
+) -> Response {
+    s.authority
+        .delete_resource_server(&identifier)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/admin/v1/clients", tag = "clients", responses((status = 200, body = [Client])))]
@@ -185,13 +257,18 @@ async fn list_clients(_: Admin, State(s): State<AppState>) -> Response {
 
 #[utoipa::path(post, path = "/admin/v1/clients", tag = "clients", request_body = ClientInput,
     responses((status = 201, body = CreatedClient, description = "the secret is shown once"), (status = 409), (status = 422)))]
-async fn create_client(admin: Admin, State(s): State<AppState>, input: Result<Json<ClientInput>, JsonRejection>) -> Response {
+async fn create_client(
+    admin: Admin,
+    State(s): State<AppState>,
+    input: Result<Json<ClientInput>, JsonRejection>,
+) -> Response {
     let input = try_body!(input);
     tracing::info!(by = %admin.client_id, "admin: create client");
     match s.authority.create_client(input).await {
         Ok(c) => {
             let mut resp = created(c);
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(e) => e.into_response(),
@@ -213,13 +290,21 @@ async fn update_client(
     input: Result<Json<ClientInput>, JsonRejection>,
 ) -> Response {
     let input = try_body!(input);
-    s.authority.update_client(&id, input).await.map(Json).into_response()
+    s.authority
+        .update_client(&id, input)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 #[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)), responses((status = 204), (status = 404)))]
 async fn delete_client(_: Admin, State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    s.authority.delete_client(&id).await.map(|()| StatusCode::NO_CONTENT).into_response()
+    s.authority
+        .delete_client(&id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .into_response()
 }
 
 #[utoipa::path(post, path = "/admin/v1/clients/{client_id}/secrets", tag = "clients",
@@ -230,7 +315,8 @@ async fn add_secret(_: Admin, State(s): State<AppState>, Path(id): Path<String>)
     match s.authority.add_client_secret(&id).await {
         Ok(secret) => {
             let mut resp = created(secret);
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(e) => e.into_response(),
@@ -239,8 +325,16 @@ async fn add_secret(_: Admin, State(s): State<AppState>, Path(id): Path<String>)
 
 #[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/secrets/{secret_id}", tag = "clients",
     params(("client_id" = String, Path), ("secret_id" = String, Path)), responses((status = 204), (status = 404)))]
-async fn revoke_secret(_: Admin, State(s): State<AppState>, Path((id, secret_id)): Path<(String, String)>) -> Response {
-    s.authority.revoke_client_secret(&id, &secret_id).await.map(|()| StatusCode::NO_CONTENT).into_response()
+async fn revoke_secret(
+    _: Admin,
+    State(s): State<AppState>,
+    Path((id, secret_id)): Path<(String, String)>,
+) -> Response {
+    s.authority
+        .revoke_client_secret(&id, &secret_id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/admin/v1/keys", tag = "keys", responses((status = 200, body = [KeyInfo])))]
@@ -251,5 +345,9 @@ async fn list_keys(_: Admin, State(s): State<AppState>) -> Response {
 #[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys",
     responses((status = 200, body = KeyInfo, description = "the new active key (it was published as `next` before)")))]
 async fn rotate_keys(_: Admin, State(s): State<AppState>) -> Response {
-    s.authority.rotate_signing_keys().await.map(Json).into_response()
+    s.authority
+        .rotate_signing_keys()
+        .await
+        .map(Json)
+        .into_response()
 }

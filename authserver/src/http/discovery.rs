@@ -9,8 +9,14 @@ use super::AppState;
 use super::error::oauth_error_response;
 use crate::settings::Settings;
 
-const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
-const ASSERTION_ALGS: [&str; 9] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+const ASSERTION_ALGS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// The metadata document, computed once: it depends only on settings.
 pub fn document(s: &Settings) -> bytes::Bytes {
@@ -41,23 +47,35 @@ pub fn document(s: &Settings) -> bytes::Bytes {
 fn cacheable(body: bytes::Bytes, max_age: u64) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     resp
 }
 
 pub async fn discovery(State(state): State<AppState>) -> Response {
-    cacheable(state.discovery.clone(), state.authority.settings().jwks_max_age)
+    cacheable(
+        state.discovery.clone(),
+        state.authority.settings().jwks_max_age,
+    )
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
     match state.authority.keyring().await {
         Ok(ring) => {
             let mut resp = cacheable(ring.jwks(), state.authority.settings().jwks_max_age);
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwk-set+json"),
+            );
             resp
         }
         Err(e) => oauth_error_response(&e, &state.authority.settings().issuer),

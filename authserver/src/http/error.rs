@@ -20,12 +20,22 @@ pub fn oauth_error_response(e: &OAuthError, realm: &str) -> Response {
     if e.code == ErrorCode::InvalidClient {
         status = StatusCode::UNAUTHORIZED;
     }
-    let mut resp = (status, Json(json!({ "error": e.code.as_str(), "error_description": e.description }))).into_response();
+    let mut resp = (
+        status,
+        Json(json!({ "error": e.code.as_str(), "error_description": e.description })),
+    )
+        .into_response();
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, NO_STORE);
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    if e.code == ErrorCode::InvalidClient && e.used_authorization_header && status == StatusCode::UNAUTHORIZED {
-        let challenge = format!("Basic realm=\"{}\", charset=\"UTF-8\"", realm.replace('"', ""));
+    if e.code == ErrorCode::InvalidClient
+        && e.used_authorization_header
+        && status == StatusCode::UNAUTHORIZED
+    {
+        let challenge = format!(
+            "Basic realm=\"{}\", charset=\"UTF-8\"",
+            realm.replace('"', "")
+        );
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             h.insert(header::WWW_AUTHENTICATE, v);
         }
@@ -39,10 +49,18 @@ pub fn oauth_error_response(e: &OAuthError, realm: &str) -> Response {
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let (status, code, field) = match &self {
-            RegistryError::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field.clone())),
+            RegistryError::Invalid { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                Some(field.clone()),
+            ),
             RegistryError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             RegistryError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
-            RegistryError::Store(e) if e.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", None),
+            RegistryError::Store(e) if e.is_unavailable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                None,
+            ),
             RegistryError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
         };
         let description = match &self {
@@ -50,7 +68,9 @@ impl IntoResponse for RegistryError {
                 tracing::error!(error = %e, "admin API store error");
                 "internal error".to_owned()
             }
-            RegistryError::Store(_) => "the database is temporarily unavailable; retry shortly".to_owned(),
+            RegistryError::Store(_) => {
+                "the database is temporarily unavailable; retry shortly".to_owned()
+            }
             RegistryError::Invalid { message, .. } => message.clone(),
             other => other.to_string(),
         };
@@ -60,7 +80,8 @@ impl IntoResponse for RegistryError {
         }
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(5));
         }
         resp
     }
@@ -76,11 +97,18 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "server_error", "error_description": "internal error" })))
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": "server_error", "error_description": "internal error" })),
+    )
         .into_response()
 }
 
 /// Admin API request errors (malformed JSON and the like), naming what was expected.
 pub fn bad_request(description: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_request", "error_description": description }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": "invalid_request", "error_description": description })),
+    )
+        .into_response()
 }

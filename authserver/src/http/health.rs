@@ -18,7 +18,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let db = state.authority.store().ping().await;
     let keys = state.authority.keyring().await;
     match (db, keys) {
-        (Ok(()), Ok(_)) => Json(json!({ "status": "ready", "database": state.authority.store().backend() })).into_response(),
+        (Ok(()), Ok(_)) => {
+            Json(json!({ "status": "ready", "database": state.authority.store().backend() }))
+                .into_response()
+        }
         (db, keys) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({

@@ -41,14 +41,24 @@ pub struct AppState {
 /// Build the router. `metrics` enables `/metrics` (server mode).
 pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> Router {
     let discovery = discovery::document(authority.settings());
-    let state = AppState { authority, metrics, discovery };
+    let state = AppState {
+        authority,
+        metrics,
+        discovery,
+    };
     Router::new()
         .route("/oauth2/token", post(token::token))
         .route("/connect/token", post(token::token))
         .route("/oauth2/introspect", post(token::introspect))
         .route("/oauth2/revoke", post(token::revoke))
-        .route("/.well-known/openid-configuration", get(discovery::discovery))
-        .route("/.well-known/oauth-authorization-server", get(discovery::discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::discovery),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::discovery),
+        )
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))

@@ -14,9 +14,15 @@ use crate::oauth::OAuthError;
 use crate::oauth::request;
 
 /// Check the request's framing: form content type and a readable body within the limit.
-fn form_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, OAuthError> {
+fn form_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, OAuthError> {
     let used_header = headers.contains_key(header::AUTHORIZATION);
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(OAuthError::invalid_request(if content_type.is_empty() {
@@ -32,7 +38,10 @@ fn form_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
     body.map_err(|rejection| {
         let limit = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
         let mut e = OAuthError::invalid_request(if limit {
-            format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES)
+            format!(
+                "the request body is larger than {} bytes",
+                super::MAX_BODY_BYTES
+            )
         } else {
             "the request body could not be read".to_owned()
         });
@@ -41,7 +50,11 @@ fn form_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
     })
 }
 
-fn context(state: &AppState, source: Option<Extension<SourceAddress>>, path: &str) -> RequestContext {
+fn context(
+    state: &AppState,
+    source: Option<Extension<SourceAddress>>,
+    path: &str,
+) -> RequestContext {
     RequestContext {
         source_address: source.map(|Extension(SourceAddress(a))| a),
         endpoint_url: state.authority.settings().endpoint(path),
@@ -66,7 +79,10 @@ pub async fn token(
     let ctx = context(&state, source, "/oauth2/token");
     let result = async {
         let body = form_body(&headers, body)?;
-        let req = request::token_request(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()), &body)?;
+        let req = request::token_request(
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            &body,
+        )?;
         state.authority.issue_token(&req, &ctx).await
     }
     .await;
@@ -74,7 +90,8 @@ pub async fn token(
         Ok(tokens) => {
             let mut resp = Json(tokens).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
-            resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             resp
         }
         Err(e) => fail(&state, &e, "token"),
@@ -90,7 +107,10 @@ pub async fn introspect(
     let ctx = context(&state, source, "/oauth2/introspect");
     let result = async {
         let body = form_body(&headers, body)?;
-        let req = request::token_reference(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()), &body)?;
+        let req = request::token_reference(
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            &body,
+        )?;
         state.authority.introspect(&req, &ctx).await
     }
     .await;
@@ -113,7 +133,10 @@ pub async fn revoke(
     let ctx = context(&state, source, "/oauth2/revoke");
     let result = async {
         let body = form_body(&headers, body)?;
-        let req = request::token_reference(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()), &body)?;
+        let req = request::token_reference(
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            &body,
+        )?;
         state.authority.revoke(&req, &ctx).await
     }
     .await;

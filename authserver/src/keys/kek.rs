@@ -10,9 +10,13 @@ const VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KekError {
-    #[error("the key-encryption key must be 32 bytes encoded as base64 (standard or URL-safe), e.g. the output of `openssl rand -base64 32`; got {0}")]
+    #[error(
+        "the key-encryption key must be 32 bytes encoded as base64 (standard or URL-safe), e.g. the output of `openssl rand -base64 32`; got {0}"
+    )]
     Format(String),
-    #[error("a stored private key could not be decrypted: the key-encryption key is not the one it was encrypted with, or the record is corrupt")]
+    #[error(
+        "a stored private key could not be decrypted: the key-encryption key is not the one it was encrypted with, or the record is corrupt"
+    )]
     Decrypt,
 }
 
@@ -46,7 +50,9 @@ impl Kek {
         let t = text.trim();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(t)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
+            .or_else(|_| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))
+            })
             .map_err(|_| KekError::Format("text that is not base64".into()))?;
         Kek::from_bytes(&bytes)
     }
@@ -54,17 +60,25 @@ impl Kek {
     /// A fresh random KEK, base64-encoded (for `authserver` to write on first local start).
     pub fn generate_base64() -> String {
         let mut bytes = [0u8; 32];
-        SystemRandom::new().fill(&mut bytes).expect("system randomness");
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("system randomness");
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
     /// Encrypt `plaintext`, binding it to `context` (the key id) as associated data.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).expect("system randomness");
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .expect("system randomness");
         let mut buf = plaintext.to_vec();
         self.aead
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut buf,
+            )
             .expect("AES-GCM seal");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(VERSION);
@@ -77,7 +91,8 @@ impl Kek {
         if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
             return Err(KekError::Decrypt);
         }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN]).map_err(|_| KekError::Decrypt)?;
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
+            .map_err(|_| KekError::Decrypt)?;
         let mut buf = sealed[1 + NONCE_LEN..].to_vec();
         let plain = self
             .aead
@@ -88,7 +103,9 @@ impl Kek {
 
     /// The keyed hash (HMAC-SHA-256) under which client secrets are stored.
     pub fn hash_secret(&self, secret: &str) -> Vec<u8> {
-        hmac::sign(&self.pepper, secret.as_bytes()).as_ref().to_vec()
+        hmac::sign(&self.pepper, secret.as_bytes())
+            .as_ref()
+            .to_vec()
     }
 }
 

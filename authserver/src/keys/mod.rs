@@ -39,7 +39,9 @@ impl std::str::FromStr for Algorithm {
             "RS256" => Ok(Algorithm::RS256),
             "ES256" => Ok(Algorithm::ES256),
             "EdDSA" => Ok(Algorithm::EdDSA),
-            other => Err(format!("unsupported signing algorithm `{other}`: expected RS256, ES256 or EdDSA")),
+            other => Err(format!(
+                "unsupported signing algorithm `{other}`: expected RS256, ES256 or EdDSA"
+            )),
         }
     }
 }
@@ -81,7 +83,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +97,8 @@ impl SigningKey {
             Algorithm::RS256 => {
                 let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                     .map_err(|_| KeyError::Generate(alg))?;
-                let der: aws_lc_rs::encoding::Pkcs8V1Der = kp.as_der().map_err(|_| KeyError::Generate(alg))?;
+                let der: aws_lc_rs::encoding::Pkcs8V1Der =
+                    kp.as_der().map_err(|_| KeyError::Generate(alg))?;
                 der.as_ref().to_vec()
             }
             Algorithm::ES256 => EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
@@ -111,11 +117,19 @@ impl SigningKey {
     }
 
     /// Load a key from PKCS#8. `kid` defaults to the RFC 7638 thumbprint of the public JWK.
-    pub fn from_pkcs8(kid: Option<&str>, alg: Algorithm, der: &[u8]) -> Result<SigningKey, KeyError> {
-        let err = |why: String| KeyError::Parse { kid: kid.unwrap_or("<new>").to_owned(), why };
+    pub fn from_pkcs8(
+        kid: Option<&str>,
+        alg: Algorithm,
+        der: &[u8],
+    ) -> Result<SigningKey, KeyError> {
+        let err = |why: String| KeyError::Parse {
+            kid: kid.unwrap_or("<new>").to_owned(),
+            why,
+        };
         let (pair, mut jwk, public_bytes) = match alg {
             Algorithm::RS256 => {
-                let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| err(e.to_string()))?;
+                let kp =
+                    aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| err(e.to_string()))?;
                 let public = kp.public_key();
                 let jwk = json!({
                     "e": B64.encode(public.exponent().big_endian_without_leading_zero()),
@@ -157,7 +171,15 @@ impl SigningKey {
         obj.insert("alg".into(), json!(alg.as_str()));
         let header = json!({ "alg": alg.as_str(), "typ": "at+jwt", "kid": kid });
         let header_b64 = B64.encode(serde_json::to_vec(&header).expect("serialisable"));
-        Ok(SigningKey { kid, alg, pair, header_b64, public_jwk: jwk, public_bytes, rng: SystemRandom::new() })
+        Ok(SigningKey {
+            kid,
+            alg,
+            pair,
+            header_b64,
+            public_jwk: jwk,
+            public_bytes,
+            rng: SystemRandom::new(),
+        })
     }
 
     pub fn kid(&self) -> &str {
@@ -174,7 +196,8 @@ impl SigningKey {
 
     /// Sign `claims` (serialised JSON) as a compact JWS with this key's `at+jwt` header.
     pub fn sign_jwt(&self, claims_json: &[u8]) -> Result<String, KeyError> {
-        let mut token = String::with_capacity(self.header_b64.len() + claims_json.len() * 4 / 3 + 400);
+        let mut token =
+            String::with_capacity(self.header_b64.len() + claims_json.len() * 4 / 3 + 400);
         token.push_str(&self.header_b64);
         token.push('.');
         B64.encode_string(claims_json, &mut token);
@@ -188,10 +211,15 @@ impl SigningKey {
         match &self.pair {
             Pair::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
-                kp.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig).map_err(|_| KeyError::Sign)?;
+                kp.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
                 Ok(sig)
             }
-            Pair::Ec(kp) => Ok(kp.sign(&self.rng, message).map_err(|_| KeyError::Sign)?.as_ref().to_vec()),
+            Pair::Ec(kp) => Ok(kp
+                .sign(&self.rng, message)
+                .map_err(|_| KeyError::Sign)?
+                .as_ref()
+                .to_vec()),
             Pair::Ed(kp) => Ok(kp.sign(message).as_ref().to_vec()),
         }
     }
@@ -206,7 +234,9 @@ impl SigningKey {
             Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::EdDSA => &signature::ED25519,
         };
-        UnparsedPublicKey::new(alg, &self.public_bytes).verify(signing_input.as_bytes(), &sig).ok()?;
+        UnparsedPublicKey::new(alg, &self.public_bytes)
+            .verify(signing_input.as_bytes(), &sig)
+            .ok()?;
         B64.decode(payload_b64).ok()
     }
 }
@@ -215,7 +245,10 @@ impl SigningKey {
 /// holds in lexicographic order already.
 fn thumbprint(jwk: &serde_json::Value) -> String {
     let canonical = serde_json::to_vec(jwk).expect("serialisable");
-    B64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &canonical))
+    B64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &canonical,
+    ))
 }
 
 /// Decode the JOSE header of a compact JWS without verifying it.
@@ -257,6 +290,9 @@ mod tests {
             "e": "AQAB", "kty": "RSA",
             "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
         });
-        assert_eq!(thumbprint(&jwk), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(&jwk),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

@@ -63,7 +63,12 @@ impl std::fmt::Debug for StoredKey {
 
 impl StoredKey {
     /// Generate a new key in `state`, sealed under `kek`.
-    pub fn generate(alg: Algorithm, state: KeyState, kek: &Kek, now: i64) -> Result<StoredKey, KeyError> {
+    pub fn generate(
+        alg: Algorithm,
+        state: KeyState,
+        kek: &Kek,
+        now: i64,
+    ) -> Result<StoredKey, KeyError> {
         let (key, der) = SigningKey::generate(alg)?;
         Ok(StoredKey {
             kid: key.kid().to_owned(),
@@ -85,7 +90,9 @@ impl StoredKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
-    #[error("no active {0} signing key is stored (run `authserver migrate` or `authserver keys rotate`)")]
+    #[error(
+        "no active {0} signing key is stored (run `authserver migrate` or `authserver keys rotate`)"
+    )]
     NoActiveKey(Algorithm),
     #[error(transparent)]
     Kek(#[from] super::KekError),
@@ -103,12 +110,24 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Build from stored records: decrypt every published key, pick the active one for `alg`.
-    pub fn load(stored: &[StoredKey], alg: Algorithm, kek: &Kek, now: i64) -> Result<KeyRing, KeyRingError> {
+    pub fn load(
+        stored: &[StoredKey],
+        alg: Algorithm,
+        kek: &Kek,
+        now: i64,
+    ) -> Result<KeyRing, KeyRingError> {
         let mut by_kid = HashMap::new();
         let mut active = None;
-        let mut published: Vec<&StoredKey> = stored.iter().filter(|k| k.is_published(now)).collect();
+        let mut published: Vec<&StoredKey> =
+            stored.iter().filter(|k| k.is_published(now)).collect();
         // JWKS order: active first (clients that take the first key get the right one), then next, then retired.
-        published.sort_by_key(|k| (k.state != KeyState::Active, k.state != KeyState::Next, -k.created_at));
+        published.sort_by_key(|k| {
+            (
+                k.state != KeyState::Active,
+                k.state != KeyState::Next,
+                -k.created_at,
+            )
+        });
         let mut jwks = Vec::with_capacity(published.len());
         for record in published {
             let der = kek.open(&record.kid, &record.private_sealed)?;
@@ -120,8 +139,14 @@ impl KeyRing {
             by_kid.insert(record.kid.clone(), key);
         }
         let active = active.ok_or(KeyRingError::NoActiveKey(alg))?;
-        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks })).expect("serialisable").into();
-        Ok(KeyRing { active, by_kid, jwks })
+        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
+            .expect("serialisable")
+            .into();
+        Ok(KeyRing {
+            active,
+            by_kid,
+            jwks,
+        })
     }
 
     pub fn active(&self) -> &Arc<SigningKey> {
@@ -148,26 +173,53 @@ mod tests {
         let now = 1_000;
         let active = StoredKey::generate(Algorithm::ES256, KeyState::Active, &kek, now).unwrap();
         let next = StoredKey::generate(Algorithm::ES256, KeyState::Next, &kek, now).unwrap();
-        let mut retired = StoredKey::generate(Algorithm::ES256, KeyState::Retired, &kek, now - 10).unwrap();
+        let mut retired =
+            StoredKey::generate(Algorithm::ES256, KeyState::Retired, &kek, now - 10).unwrap();
         retired.expires_at = Some(now + 60);
-        let mut expired = StoredKey::generate(Algorithm::ES256, KeyState::Retired, &kek, now - 20).unwrap();
+        let mut expired =
+            StoredKey::generate(Algorithm::ES256, KeyState::Retired, &kek, now - 20).unwrap();
         expired.expires_at = Some(now - 1);
-        let ring = KeyRing::load(&[retired.clone(), next.clone(), expired.clone(), active.clone()], Algorithm::ES256, &kek, now)
-            .unwrap();
+        let ring = KeyRing::load(
+            &[
+                retired.clone(),
+                next.clone(),
+                expired.clone(),
+                active.clone(),
+            ],
+            Algorithm::ES256,
+            &kek,
+            now,
+        )
+        .unwrap();
         assert_eq!(ring.active().kid(), active.kid);
         let jwks: serde_json::Value = serde_json::from_slice(&ring.jwks()).unwrap();
-        let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-        assert_eq!(kids, [active.kid.as_str(), next.kid.as_str(), retired.kid.as_str()]);
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kids,
+            [active.kid.as_str(), next.kid.as_str(), retired.kid.as_str()]
+        );
         assert!(ring.get(&expired.kid).is_none());
-        assert!(jwks["keys"][0].get("d").is_none(), "no private member is published");
+        assert!(
+            jwks["keys"][0].get("d").is_none(),
+            "no private member is published"
+        );
     }
 
     #[test]
     fn load_fails_clearly_without_active_key_or_with_wrong_kek() {
         let kek = Kek::from_bytes(&[9u8; 32]).unwrap();
         let next = StoredKey::generate(Algorithm::EdDSA, KeyState::Next, &kek, 0).unwrap();
-        let err = KeyRing::load(&[next.clone()], Algorithm::EdDSA, &kek, 0).unwrap_err();
-        assert!(err.to_string().contains("no active EdDSA signing key"), "{err}");
+        let err =
+            KeyRing::load(std::slice::from_ref(&next), Algorithm::EdDSA, &kek, 0).unwrap_err();
+        assert!(
+            err.to_string().contains("no active EdDSA signing key"),
+            "{err}"
+        );
         let active = StoredKey::generate(Algorithm::EdDSA, KeyState::Active, &kek, 0).unwrap();
         let other = Kek::from_bytes(&[8u8; 32]).unwrap();
         let err = KeyRing::load(&[active], Algorithm::EdDSA, &other, 0).unwrap_err();

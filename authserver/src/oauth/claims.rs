@@ -12,7 +12,11 @@ pub enum Audience {
 
 impl Audience {
     pub fn from_list(mut list: Vec<String>) -> Audience {
-        if list.len() == 1 { Audience::One(list.remove(0)) } else { Audience::Many(list) }
+        if list.len() == 1 {
+            Audience::One(list.remove(0))
+        } else {
+            Audience::Many(list)
+        }
     }
     pub fn contains(&self, value: &str) -> bool {
         match self {

@@ -67,7 +67,12 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), used_authorization_header: false, retry_after: None }
+        Self {
+            code,
+            description: description.into(),
+            used_authorization_header: false,
+            retry_after: None,
+        }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)

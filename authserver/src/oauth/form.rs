@@ -22,12 +22,18 @@ pub struct Form {
 impl Form {
     /// The single value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name` (for parameters that may repeat, such as RFC 8707 `resource`).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.params.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -67,7 +73,10 @@ pub fn parse_form(body: &[u8], repeatable: &[&str]) -> Result<Form, OAuthError> 
             ))
         })?;
         let value = decode_component(raw_value).map_err(|why| {
-            OAuthError::invalid_request(format!("parameter `{}` is malformed: {why}", printable(&name)))
+            OAuthError::invalid_request(format!(
+                "parameter `{}` is malformed: {why}",
+                printable(&name)
+            ))
         })?;
         if name.is_empty() {
             return Err(OAuthError::invalid_request(format!(
@@ -123,9 +132,12 @@ pub fn decode_component(raw: &[u8]) -> Result<Cow<'_, str>, String> {
             }
         }
     }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|e| format!("decodes to bytes that are not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
+    String::from_utf8(out).map(Cow::Owned).map_err(|e| {
+        format!(
+            "decodes to bytes that are not valid UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -172,18 +184,38 @@ mod tests {
     fn duplicates_are_rejected_unless_repeatable() {
         let err = parse_form(b"scope=a&scope=b", &[]).unwrap_err();
         assert_eq!(err.code, super::super::error::ErrorCode::InvalidRequest);
-        assert!(err.description.contains("`scope` is included more than once"), "{}", err.description);
+        assert!(
+            err.description
+                .contains("`scope` is included more than once"),
+            "{}",
+            err.description
+        );
         let f = parse_form(b"resource=https://a&resource=https://b", &["resource"]).unwrap();
-        assert_eq!(f.get_all("resource").collect::<Vec<_>>(), ["https://a", "https://b"]);
+        assert_eq!(
+            f.get_all("resource").collect::<Vec<_>>(),
+            ["https://a", "https://b"]
+        );
     }
 
     #[test]
     fn malformed_percent_encoding_names_the_parameter() {
         let err = parse_form(b"grant_type=client%2", &[]).unwrap_err();
-        assert!(err.description.contains("`grant_type`"), "{}", err.description);
-        assert!(err.description.contains("two hexadecimal digits"), "{}", err.description);
+        assert!(
+            err.description.contains("`grant_type`"),
+            "{}",
+            err.description
+        );
+        assert!(
+            err.description.contains("two hexadecimal digits"),
+            "{}",
+            err.description
+        );
         let err = parse_form(b"scope=%FF%FE", &[]).unwrap_err();
-        assert!(err.description.contains("not valid UTF-8"), "{}", err.description);
+        assert!(
+            err.description.contains("not valid UTF-8"),
+            "{}",
+            err.description
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ pub fn resolve(
 ) -> Result<Grant, OAuthError> {
     for r in resources {
         if !catalog.has_resource(r) {
-            return Err(OAuthError::invalid_target(format!("`{r}` is not a resource server of this domain")));
+            return Err(OAuthError::invalid_target(format!(
+                "`{r}` is not a resource server of this domain"
+            )));
         }
     }
     let in_resources = |owner: &str| resources.is_empty() || resources.iter().any(|r| r == owner);
@@ -80,10 +82,14 @@ pub fn resolve(
         Some(requested) => {
             for s in requested {
                 let Some(owner) = catalog.owner_of(s) else {
-                    return Err(OAuthError::invalid_scope(format!("scope `{s}` is not defined by any resource server")));
+                    return Err(OAuthError::invalid_scope(format!(
+                        "scope `{s}` is not defined by any resource server"
+                    )));
                 };
                 if !client.allowed_scopes.iter().any(|a| a == s) {
-                    return Err(OAuthError::invalid_scope(format!("the client is not allowed scope `{s}`")));
+                    return Err(OAuthError::invalid_scope(format!(
+                        "the client is not allowed scope `{s}`"
+                    )));
                 }
                 if !in_resources(owner) {
                     return Err(OAuthError::invalid_scope(format!(
@@ -104,9 +110,14 @@ pub fn resolve(
 
     // Every requested resource must end up in the audience: the client must hold a scope there.
     for r in resources {
-        let holds_any = client.allowed_scopes.iter().any(|s| catalog.owner_of(s) == Some(r.as_str()));
+        let holds_any = client
+            .allowed_scopes
+            .iter()
+            .any(|s| catalog.owner_of(s) == Some(r.as_str()));
         if !holds_any {
-            return Err(OAuthError::invalid_target(format!("the client is not allowed any scope at resource `{r}`")));
+            return Err(OAuthError::invalid_target(format!(
+                "the client is not allowed any scope at resource `{r}`"
+            )));
         }
     }
     if scopes.is_empty() {
@@ -152,7 +163,16 @@ mod tests {
     fn defaults_when_no_scope_requested() {
         let allowed = v(&["orders:read", "orders:write", "billing:read"]);
         let defaults = v(&["orders:read", "billing:read"]);
-        let g = resolve(&catalog(), ClientPolicy { allowed_scopes: &allowed, default_scopes: &defaults }, None, &[]).unwrap();
+        let g = resolve(
+            &catalog(),
+            ClientPolicy {
+                allowed_scopes: &allowed,
+                default_scopes: &defaults,
+            },
+            None,
+            &[],
+        )
+        .unwrap();
         assert_eq!(g.scopes, v(&["orders:read", "billing:read"]));
         assert_eq!(g.audiences, v(&["https://orders", "https://billing"]));
     }
@@ -162,7 +182,10 @@ mod tests {
         let allowed = v(&["orders:read", "orders:write"]);
         let g = resolve(
             &catalog(),
-            ClientPolicy { allowed_scopes: &allowed, default_scopes: &allowed },
+            ClientPolicy {
+                allowed_scopes: &allowed,
+                default_scopes: &allowed,
+            },
             Some(&v(&["orders:write"])),
             &[],
         )
@@ -176,7 +199,10 @@ mod tests {
         let allowed = v(&["orders:read", "billing:read"]);
         let g = resolve(
             &catalog(),
-            ClientPolicy { allowed_scopes: &allowed, default_scopes: &allowed },
+            ClientPolicy {
+                allowed_scopes: &allowed,
+                default_scopes: &allowed,
+            },
             None,
             &v(&["https://billing"]),
         )
@@ -188,20 +214,47 @@ mod tests {
     #[test]
     fn rejections() {
         let allowed = v(&["orders:read"]);
-        let p = ClientPolicy { allowed_scopes: &allowed, default_scopes: &allowed };
+        let p = ClientPolicy {
+            allowed_scopes: &allowed,
+            default_scopes: &allowed,
+        };
         let c = catalog();
         let e = resolve(&c, p, Some(&v(&["orders:write"])), &[]).unwrap_err();
-        assert_eq!((e.code, e.description.contains("not allowed scope `orders:write`")), (ErrorCode::InvalidScope, true));
+        assert_eq!(
+            (
+                e.code,
+                e.description.contains("not allowed scope `orders:write`")
+            ),
+            (ErrorCode::InvalidScope, true)
+        );
         let e = resolve(&c, p, Some(&v(&["nope"])), &[]).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidScope);
         let e = resolve(&c, p, None, &v(&["https://unknown"])).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTarget);
         let e = resolve(&c, p, None, &v(&["https://billing"])).unwrap_err();
-        assert_eq!((e.code, e.description.contains("not allowed any scope")), (ErrorCode::InvalidTarget, true));
-        let e = resolve(&c, p, Some(&v(&["orders:read"])), &v(&["https://orders", "https://empty"])).unwrap_err();
+        assert_eq!(
+            (e.code, e.description.contains("not allowed any scope")),
+            (ErrorCode::InvalidTarget, true)
+        );
+        let e = resolve(
+            &c,
+            p,
+            Some(&v(&["orders:read"])),
+            &v(&["https://orders", "https://empty"]),
+        )
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTarget);
         let none: Vec<String> = vec![];
-        let e = resolve(&c, ClientPolicy { allowed_scopes: &allowed, default_scopes: &none }, None, &[]).unwrap_err();
+        let e = resolve(
+            &c,
+            ClientPolicy {
+                allowed_scopes: &allowed,
+                default_scopes: &none,
+            },
+            None,
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidScope);
     }
 }

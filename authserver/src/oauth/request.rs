@@ -6,7 +6,8 @@ use base64::Engine as _;
 use super::error::OAuthError;
 use super::form::{Form, decode_component, parse_form};
 
-pub const CLIENT_ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub const CLIENT_ASSERTION_TYPE_JWT: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// What the client presented to authenticate itself (RFC 6749 §2.3, RFC 7523 §2.2).
@@ -17,17 +18,28 @@ pub enum PresentedCredentials {
     /// `client_secret_post`: `client_id` and `client_secret` in the body.
     Post { client_id: String, secret: String },
     /// `private_key_jwt`: a signed assertion; `client_id` in the body is optional.
-    Assertion { client_id: Option<String>, assertion: String },
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
 }
 
 // Never print a secret or an assertion, even in debug output.
 impl std::fmt::Debug for PresentedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Basic { client_id, .. } => write!(f, "Basic {{ client_id: {client_id:?}, secret: <redacted> }}"),
-            Self::Post { client_id, .. } => write!(f, "Post {{ client_id: {client_id:?}, secret: <redacted> }}"),
+            Self::Basic { client_id, .. } => write!(
+                f,
+                "Basic {{ client_id: {client_id:?}, secret: <redacted> }}"
+            ),
+            Self::Post { client_id, .. } => {
+                write!(f, "Post {{ client_id: {client_id:?}, secret: <redacted> }}")
+            }
             Self::Assertion { client_id, .. } => {
-                write!(f, "Assertion {{ client_id: {client_id:?}, assertion: <redacted> }}")
+                write!(
+                    f,
+                    "Assertion {{ client_id: {client_id:?}, assertion: <redacted> }}"
+                )
             }
         }
     }
@@ -57,7 +69,10 @@ impl PresentedCredentials {
 }
 
 /// Extract the client's credentials from the Authorization header and the form.
-pub fn client_credentials(authorization: Option<&[u8]>, form: &Form) -> Result<PresentedCredentials, OAuthError> {
+pub fn client_credentials(
+    authorization: Option<&[u8]>,
+    form: &Form,
+) -> Result<PresentedCredentials, OAuthError> {
     let body_secret = form.get("client_secret");
     let body_assertion = form.get("client_assertion");
     let body_assertion_type = form.get("client_assertion_type");
@@ -105,14 +120,21 @@ pub fn client_credentials(authorization: Option<&[u8]>, form: &Form) -> Result<P
             ));
         }
         (None, Some(_)) => {
-            return Err(OAuthError::invalid_request("`client_assertion_type` was given without `client_assertion`"));
+            return Err(OAuthError::invalid_request(
+                "`client_assertion_type` was given without `client_assertion`",
+            ));
         }
         (None, None) => {}
     }
 
     match (body_client_id, body_secret) {
-        (Some(id), Some(secret)) => Ok(PresentedCredentials::Post { client_id: id.to_owned(), secret: secret.to_owned() }),
-        (None, Some(_)) => Err(OAuthError::invalid_request("`client_secret` was given without `client_id`")),
+        (Some(id), Some(secret)) => Ok(PresentedCredentials::Post {
+            client_id: id.to_owned(),
+            secret: secret.to_owned(),
+        }),
+        (None, Some(_)) => Err(OAuthError::invalid_request(
+            "`client_secret` was given without `client_id`",
+        )),
         (Some(_), None) => Err(OAuthError::invalid_client(
             "client authentication is required: this server has no public clients (send client_secret_basic, client_secret_post or private_key_jwt)",
         )),
@@ -132,27 +154,41 @@ fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
             "the Authorization header must use the Basic scheme at this endpoint (client_secret_basic)",
         ));
     }
-    let decoded = BASE64_LENIENT_PADDING
-        .decode(rest.trim())
-        .map_err(|_| OAuthError::invalid_client("the Basic credentials in the Authorization header are not valid base64"))?;
-    let decoded = String::from_utf8(decoded)
-        .map_err(|_| OAuthError::invalid_client("the Basic credentials decode to bytes that are not UTF-8"))?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(|| {
-        OAuthError::invalid_client("the Basic credentials must be `client_id:client_secret` (no `:` found)")
+    let decoded = BASE64_LENIENT_PADDING.decode(rest.trim()).map_err(|_| {
+        OAuthError::invalid_client(
+            "the Basic credentials in the Authorization header are not valid base64",
+        )
     })?;
-    let id = decode_component(id.as_bytes())
-        .map_err(|why| OAuthError::invalid_client(format!("the client id in the Basic credentials is malformed: {why}")))?;
-    let secret = decode_component(secret.as_bytes())
-        .map_err(|_| OAuthError::invalid_client("the client secret in the Basic credentials is not validly form-encoded"))?;
+    let decoded = String::from_utf8(decoded).map_err(|_| {
+        OAuthError::invalid_client("the Basic credentials decode to bytes that are not UTF-8")
+    })?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+        OAuthError::invalid_client(
+            "the Basic credentials must be `client_id:client_secret` (no `:` found)",
+        )
+    })?;
+    let id = decode_component(id.as_bytes()).map_err(|why| {
+        OAuthError::invalid_client(format!(
+            "the client id in the Basic credentials is malformed: {why}"
+        ))
+    })?;
+    let secret = decode_component(secret.as_bytes()).map_err(|_| {
+        OAuthError::invalid_client(
+            "the client secret in the Basic credentials is not validly form-encoded",
+        )
+    })?;
     if id.is_empty() {
-        return Err(OAuthError::invalid_client("the client id in the Basic credentials is empty"));
+        return Err(OAuthError::invalid_client(
+            "the client id in the Basic credentials is empty",
+        ));
     }
     Ok((id.into_owned(), secret.into_owned()))
 }
 
 const BASE64_LENIENT_PADDING: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
 
 /// A validated `client_credentials` token request (RFC 6749 §4.4.2, RFC 8707 §2).
@@ -165,17 +201,26 @@ pub struct TokenRequest {
 }
 
 /// Parse a token endpoint request.
-pub fn token_request(authorization: Option<&[u8]>, body: &[u8]) -> Result<TokenRequest, OAuthError> {
+pub fn token_request(
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Result<TokenRequest, OAuthError> {
     let used_header = authorization.is_some();
     let form = parse_form(body, &["resource"]).map_err(|e| e.with_header(used_header))?;
     let grant_type = form.get("grant_type").ok_or_else(|| {
-        OAuthError::invalid_request("`grant_type` is required (this server supports `client_credentials`)")
-            .with_header(used_header)
+        OAuthError::invalid_request(
+            "`grant_type` is required (this server supports `client_credentials`)",
+        )
+        .with_header(used_header)
     })?;
     if grant_type != GRANT_CLIENT_CREDENTIALS {
         return Err(OAuthError::unsupported_grant_type(format!(
             "grant type `{}` is not supported; this server supports `client_credentials`",
-            grant_type.chars().filter(|c| !c.is_control()).take(64).collect::<String>()
+            grant_type
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
         ))
         .with_header(used_header));
     }
@@ -189,14 +234,21 @@ pub fn token_request(authorization: Option<&[u8]>, body: &[u8]) -> Result<TokenR
         .map(|r| validate_resource(r).map(str::to_owned))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.with_header(used_header))?;
-    Ok(TokenRequest { credentials, scopes, resources })
+    Ok(TokenRequest {
+        credentials,
+        scopes,
+        resources,
+    })
 }
 
 /// Split a `scope` value into tokens, checking RFC 6749 §3.3's character set.
 pub fn parse_scope(value: &str) -> Result<Vec<String>, OAuthError> {
     let mut out: Vec<String> = Vec::new();
     for token in value.split(' ').filter(|t| !t.is_empty()) {
-        if let Some(bad) = token.chars().find(|c| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)) {
+        if let Some(bad) = token
+            .chars()
+            .find(|c| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        {
             return Err(OAuthError::invalid_scope(format!(
                 "scope contains the character {bad:?}, which RFC 6749 §3.3 does not allow (printable ASCII except `\"` and `\\`)"
             )));
@@ -212,8 +264,12 @@ pub fn parse_scope(value: &str) -> Result<Vec<String>, OAuthError> {
 fn validate_resource(value: &str) -> Result<&str, OAuthError> {
     match url::Url::parse(value) {
         Ok(u) if u.fragment().is_none() => Ok(value),
-        Ok(_) => Err(OAuthError::invalid_target("`resource` must not contain a fragment (RFC 8707 §2)")),
-        Err(_) => Err(OAuthError::invalid_target("`resource` must be an absolute URI (RFC 8707 §2)")),
+        Ok(_) => Err(OAuthError::invalid_target(
+            "`resource` must not contain a fragment (RFC 8707 §2)",
+        )),
+        Err(_) => Err(OAuthError::invalid_target(
+            "`resource` must be an absolute URI (RFC 8707 §2)",
+        )),
     }
 }
 
@@ -225,7 +281,10 @@ pub struct TokenReference {
     pub token_type_hint: Option<String>,
 }
 
-pub fn token_reference(authorization: Option<&[u8]>, body: &[u8]) -> Result<TokenReference, OAuthError> {
+pub fn token_reference(
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Result<TokenReference, OAuthError> {
     let used_header = authorization.is_some();
     let form = parse_form(body, &[]).map_err(|e| e.with_header(used_header))?;
     let credentials = client_credentials(authorization, &form)?;
@@ -233,7 +292,11 @@ pub fn token_reference(authorization: Option<&[u8]>, body: &[u8]) -> Result<Toke
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("`token` is required").with_header(used_header))?
         .to_owned();
-    Ok(TokenReference { credentials, token, token_type_hint: form.get("token_type_hint").map(str::to_owned) })
+    Ok(TokenReference {
+        credentials,
+        token,
+        token_type_hint: form.get("token_type_hint").map(str::to_owned),
+    })
 }
 
 #[cfg(test)]
@@ -243,13 +306,27 @@ mod tests {
     use proptest::prelude::*;
 
     fn basic(id: &str, secret: &str) -> Vec<u8> {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))).into_bytes()
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+        .into_bytes()
     }
 
     #[test]
     fn basic_credentials() {
-        let r = token_request(Some(&basic("c1", "s%3A1")), b"grant_type=client_credentials&scope=read").unwrap();
-        assert_eq!(r.credentials, PresentedCredentials::Basic { client_id: "c1".into(), secret: "s:1".into() });
+        let r = token_request(
+            Some(&basic("c1", "s%3A1")),
+            b"grant_type=client_credentials&scope=read",
+        )
+        .unwrap();
+        assert_eq!(
+            r.credentials,
+            PresentedCredentials::Basic {
+                client_id: "c1".into(),
+                secret: "s:1".into()
+            }
+        );
         assert_eq!(r.scopes, Some(vec!["read".to_owned()]));
     }
 
@@ -267,29 +344,87 @@ mod tests {
 
     #[test]
     fn errors() {
-        let cases: &[(Option<Vec<u8>>, &[u8], ErrorCode, &str)] = &[
-            (None, b"client_id=a&client_secret=b", ErrorCode::InvalidRequest, "`grant_type` is required"),
-            (None, b"grant_type=password&client_id=a&client_secret=b", ErrorCode::UnsupportedGrantType, "`password`"),
-            (None, b"grant_type=client_credentials", ErrorCode::InvalidClient, "client authentication is required"),
-            (Some(b"Basic !!!".to_vec()), b"grant_type=client_credentials", ErrorCode::InvalidClient, "not valid base64"),
-            (Some(b"Bearer abc".to_vec()), b"grant_type=client_credentials", ErrorCode::InvalidClient, "Basic scheme"),
-            (Some(basic("a", "b")), b"grant_type=client_credentials&client_secret=x", ErrorCode::InvalidRequest, "more than one"),
-            (None, b"grant_type=client_credentials&client_id=a&client_secret=b&scope=a\"b", ErrorCode::InvalidScope, "RFC 6749"),
-            (None, b"grant_type=client_credentials&client_id=a&client_secret=b&resource=relative", ErrorCode::InvalidTarget, "absolute URI"),
-            (None, b"grant_type=client_credentials&client_assertion=x", ErrorCode::InvalidRequest, "client_assertion_type"),
-            (None, b"grant_type=client_credentials&grant_type=client_credentials", ErrorCode::InvalidRequest, "more than once"),
+        type Case<'a> = (Option<Vec<u8>>, &'a [u8], ErrorCode, &'a str);
+        let cases: &[Case] = &[
+            (
+                None,
+                b"client_id=a&client_secret=b",
+                ErrorCode::InvalidRequest,
+                "`grant_type` is required",
+            ),
+            (
+                None,
+                b"grant_type=password&client_id=a&client_secret=b",
+                ErrorCode::UnsupportedGrantType,
+                "`password`",
+            ),
+            (
+                None,
+                b"grant_type=client_credentials",
+                ErrorCode::InvalidClient,
+                "client authentication is required",
+            ),
+            (
+                Some(b"Basic !!!".to_vec()),
+                b"grant_type=client_credentials",
+                ErrorCode::InvalidClient,
+                "not valid base64",
+            ),
+            (
+                Some(b"Bearer abc".to_vec()),
+                b"grant_type=client_credentials",
+                ErrorCode::InvalidClient,
+                "Basic scheme",
+            ),
+            (
+                Some(basic("a", "b")),
+                b"grant_type=client_credentials&client_secret=x",
+                ErrorCode::InvalidRequest,
+                "more than one",
+            ),
+            (
+                None,
+                b"grant_type=client_credentials&client_id=a&client_secret=b&scope=a\"b",
+                ErrorCode::InvalidScope,
+                "RFC 6749",
+            ),
+            (
+                None,
+                b"grant_type=client_credentials&client_id=a&client_secret=b&resource=relative",
+                ErrorCode::InvalidTarget,
+                "absolute URI",
+            ),
+            (
+                None,
+                b"grant_type=client_credentials&client_assertion=x",
+                ErrorCode::InvalidRequest,
+                "client_assertion_type",
+            ),
+            (
+                None,
+                b"grant_type=client_credentials&grant_type=client_credentials",
+                ErrorCode::InvalidRequest,
+                "more than once",
+            ),
         ];
         for (auth, body, code, needle) in cases {
             let err = token_request(auth.as_deref(), body).unwrap_err();
             assert_eq!(err.code, *code, "{}", String::from_utf8_lossy(body));
-            assert!(err.description.contains(needle), "{:?} lacks {needle:?}", err.description);
+            assert!(
+                err.description.contains(needle),
+                "{:?} lacks {needle:?}",
+                err.description
+            );
             assert_eq!(err.used_authorization_header, auth.is_some());
         }
     }
 
     #[test]
     fn debug_output_never_shows_secrets() {
-        let c = PresentedCredentials::Post { client_id: "c".into(), secret: "very-secret".into() };
+        let c = PresentedCredentials::Post {
+            client_id: "c".into(),
+            secret: "very-secret".into(),
+        };
         assert!(!format!("{c:?}").contains("very-secret"));
     }
 

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::keys::{Algorithm, KeyState, StoredKey};
 
@@ -47,7 +49,10 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            | sqlx::Error::WorkerCrashed
+            // A connection cut during the handshake (a server starting or resuming) surfaces
+            // as a protocol error, e.g. an empty answer to SSLRequest.
+            | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 // 57P03 cannot_connect_now (starting up / resuming), 08* connection exceptions,
@@ -64,6 +69,9 @@ impl From<sqlx::Error> for StoreError {
         }
     }
 }
+
+/// identifier, name, created_at, updated_at, scope name, scope description
+type ResourceServerRow = (String, String, i64, i64, Option<String>, Option<String>);
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -99,7 +107,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(3) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
     }
 }
 
@@ -145,7 +156,10 @@ impl Store {
     /// `sqlite::memory:`. Never connects eagerly to PostgreSQL, so a server can start while
     /// its database is still resuming.
     pub async fn open(url: &str, options: &StoreOptions) -> Result<Store> {
-        let config_err = |why: String| StoreError::Config { url: redact_url(url), why };
+        let config_err = |why: String| StoreError::Config {
+            url: redact_url(url),
+            why,
+        };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).map_err(|e| config_err(e.to_string()))?;
             let pool = PgPoolOptions::new()
@@ -154,7 +168,9 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .idle_timeout(Some(Duration::from_secs(300)))
                 .connect_lazy_with(connect);
-            Ok(Store { db: Db::Postgres(pool) })
+            Ok(Store {
+                db: Db::Postgres(pool),
+            })
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(|e| config_err(e.to_string()))?
@@ -166,16 +182,32 @@ impl Store {
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists per connection: keep exactly one.
-                .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
+                .max_connections(if in_memory {
+                    1
+                } else {
+                    options.max_connections.max(1)
+                })
                 .min_connections(if in_memory { 1 } else { 0 })
-                .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(300)) })
-                .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+                .idle_timeout(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(300))
+                })
+                .max_lifetime(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(1800))
+                })
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Ok(Store { db: Db::Sqlite(pool) })
+            Ok(Store {
+                db: Db::Sqlite(pool),
+            })
         } else {
-            Err(config_err("expected a URL starting with postgres://, postgresql:// or sqlite:".into()))
+            Err(config_err(
+                "expected a URL starting with postgres://, postgresql:// or sqlite:".into(),
+            ))
         }
     }
 
@@ -207,7 +239,7 @@ impl Store {
     // ---- resource servers -------------------------------------------------------------
 
     pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServerRecord>> {
-        let rows: Vec<(String, String, i64, i64, Option<String>, Option<String>)> = with_pool!(self, p => {
+        let rows: Vec<ResourceServerRow> = with_pool!(self, p => {
             sqlx::query_as(
                 "SELECT r.identifier, r.name, r.created_at, r.updated_at, s.name, s.description \
                  FROM resource_servers r LEFT JOIN resource_server_scopes s ON s.identifier = r.identifier \
@@ -219,24 +251,44 @@ impl Store {
         let mut out: Vec<ResourceServerRecord> = Vec::new();
         for (identifier, name, created_at, updated_at, scope, description) in rows {
             if out.last().is_none_or(|r| r.identifier != identifier) {
-                out.push(ResourceServerRecord { identifier, name, scopes: Vec::new(), created_at, updated_at });
+                out.push(ResourceServerRecord {
+                    identifier,
+                    name,
+                    scopes: Vec::new(),
+                    created_at,
+                    updated_at,
+                });
             }
             if let Some(scope) = scope {
                 let last = out.last_mut().expect("pushed above");
-                last.scopes.push(ScopeDef { name: scope, description: description.unwrap_or_default() });
+                last.scopes.push(ScopeDef {
+                    name: scope,
+                    description: description.unwrap_or_default(),
+                });
             }
         }
         Ok(out)
     }
 
-    pub async fn get_resource_server(&self, identifier: &str) -> Result<Option<ResourceServerRecord>> {
+    pub async fn get_resource_server(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<ResourceServerRecord>> {
         // The catalogue is small; one code path for reading it.
-        Ok(self.list_resource_servers().await?.into_iter().find(|r| r.identifier == identifier))
+        Ok(self
+            .list_resource_servers()
+            .await?
+            .into_iter()
+            .find(|r| r.identifier == identifier))
     }
 
     /// Insert or replace a resource server and its scopes in one transaction. `create_only`
     /// makes an existing identifier a conflict.
-    pub async fn put_resource_server(&self, rs: &ResourceServerRecord, create_only: bool) -> Result<()> {
+    pub async fn put_resource_server(
+        &self,
+        rs: &ResourceServerRecord,
+        create_only: bool,
+    ) -> Result<()> {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let inserted = sqlx::query(
@@ -381,7 +433,12 @@ impl Store {
 
     /// Add a secret unless the client already has `max_active` secrets. Returns the number of
     /// secrets the client had before, or None when the client does not exist.
-    pub async fn add_secret(&self, client_id: &str, secret: &SecretRecord, max_active: i64) -> Result<Option<i64>> {
+    pub async fn add_secret(
+        &self,
+        client_id: &str,
+        secret: &SecretRecord,
+        max_active: i64,
+    ) -> Result<Option<i64>> {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             // Lock the client row (PostgreSQL) so two concurrent rotations cannot both pass the count.
@@ -445,7 +502,9 @@ impl Store {
     ) -> Result<bool> {
         let keys = self.list_keys().await?;
         let has = |state: KeyState| keys.iter().any(|k| k.alg == alg && k.state == state);
-        let others = keys.iter().any(|k| k.alg != alg && k.state != KeyState::Retired);
+        let others = keys
+            .iter()
+            .any(|k| k.alg != alg && k.state != KeyState::Retired);
         if has(KeyState::Active) && has(KeyState::Next) && !others {
             return Ok(false);
         }
@@ -475,7 +534,13 @@ impl Store {
 
     /// Rotate `alg`: next → active, active → retired (published until `retire_until`),
     /// `new_next` becomes next; expired retired keys are deleted. One transaction.
-    pub async fn rotate_keys(&self, alg: Algorithm, new_next: &StoredKey, now: i64, retire_until: i64) -> Result<()> {
+    pub async fn rotate_keys(
+        &self,
+        alg: Algorithm,
+        new_next: &StoredKey,
+        now: i64,
+        retire_until: i64,
+    ) -> Result<()> {
         let alg_name = alg.as_str();
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -498,7 +563,13 @@ impl Store {
 
     // ---- revocation and replay --------------------------------------------------------
 
-    pub async fn revoke_token(&self, jti: &str, client_id: &str, expires_at: i64, now: i64) -> Result<()> {
+    pub async fn revoke_token(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
         with_pool!(self, p => {
             sqlx::query("INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING")
                 .bind(jti).bind(client_id).bind(expires_at).execute(p).await?;
@@ -515,7 +586,13 @@ impl Store {
     }
 
     /// Record a client assertion's `jti`; false when it was already used (a replay).
-    pub async fn use_assertion(&self, client_id: &str, jti: &str, expires_at: i64, now: i64) -> Result<bool> {
+    pub async fn use_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool> {
         let n = with_pool!(self, p => {
             sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1").bind(now).execute(p).await?;
             sqlx::query(

@@ -48,7 +48,10 @@ pub struct SecretRecord {
 
 impl std::fmt::Debug for SecretRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretRecord").field("secret_id", &self.secret_id).field("created_at", &self.created_at).finish()
+        f.debug_struct("SecretRecord")
+            .field("secret_id", &self.secret_id)
+            .field("created_at", &self.created_at)
+            .finish()
     }
 }
 
@@ -71,11 +74,14 @@ pub(super) struct ClientRow {
 }
 
 fn list(column: &str, text: String) -> Result<Vec<String>> {
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("column {column} is not a JSON list: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("column {column} is not a JSON list: {e}")))
 }
 
 /// Group joined rows (ordered by client) into clients with their secrets.
-pub(super) fn clients_from_rows(rows: impl Iterator<Item = ClientRow>) -> Result<Vec<ClientRecord>> {
+pub(super) fn clients_from_rows(
+    rows: impl Iterator<Item = ClientRow>,
+) -> Result<Vec<ClientRecord>> {
     let mut out: Vec<ClientRecord> = Vec::new();
     for r in rows {
         let client_id = r.client_id?;
@@ -95,8 +101,17 @@ pub(super) fn clients_from_rows(rows: impl Iterator<Item = ClientRow>) -> Result
                 secrets: Vec::new(),
             });
         }
-        if let (Some(secret_id), Some(hash), Some(created_at)) = (r.secret_id?, r.secret_hash?, r.secret_created_at?) {
-            out.last_mut().expect("pushed above").secrets.push(SecretRecord { secret_id, hash, created_at });
+        if let (Some(secret_id), Some(hash), Some(created_at)) =
+            (r.secret_id?, r.secret_hash?, r.secret_created_at?)
+        {
+            out.last_mut()
+                .expect("pushed above")
+                .secrets
+                .push(SecretRecord {
+                    secret_id,
+                    hash,
+                    created_at,
+                });
         }
     }
     Ok(out)
@@ -104,7 +119,11 @@ pub(super) fn clients_from_rows(rows: impl Iterator<Item = ClientRow>) -> Result
 
 pub(super) fn client_lists(c: &ClientRecord) -> (String, String, String) {
     let j = |v: &Vec<String>| serde_json::to_string(v).expect("serialisable");
-    (j(&c.grant_types), j(&c.allowed_scopes), j(&c.default_scopes))
+    (
+        j(&c.grant_types),
+        j(&c.allowed_scopes),
+        j(&c.default_scopes),
+    )
 }
 
 #[derive(sqlx::FromRow)]
@@ -123,8 +142,10 @@ pub(super) struct KeyRow {
 pub(super) fn key_from_row(r: KeyRow) -> Result<StoredKey> {
     Ok(StoredKey {
         alg: r.alg.parse::<Algorithm>().map_err(StoreError::Corrupt)?,
-        state: KeyState::parse(&r.state).ok_or_else(|| StoreError::Corrupt(format!("key state `{}`", r.state)))?,
-        public_jwk: serde_json::from_str(&r.public_jwk).map_err(|e| StoreError::Corrupt(format!("public_jwk: {e}")))?,
+        state: KeyState::parse(&r.state)
+            .ok_or_else(|| StoreError::Corrupt(format!("key state `{}`", r.state)))?,
+        public_jwk: serde_json::from_str(&r.public_jwk)
+            .map_err(|e| StoreError::Corrupt(format!("public_jwk: {e}")))?,
         kid: r.kid,
         private_sealed: r.private_sealed,
         created_at: r.created_at,

@@ -1,0 +1,107 @@
+//! Interoperability with third-party libraries: Python `authlib` obtains tokens (client
+//! secret and private_key_jwt) and `PyJWT` verifies them against our JWKS.
+
+use std::process::Command;
+
+use authserver::keys::{Algorithm, SigningKey};
+use authserver::registry::ClientInput;
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestServer};
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/interop/client_credentials.py"
+);
+
+fn python(args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg(SCRIPT)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is required for the interop tests: {e}"));
+    assert!(
+        out.status.success(),
+        "interop script failed (needs `pip install authlib pyjwt[crypto] requests`):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authlib_and_pyjwt_accept_our_tokens() {
+    for alg in [Algorithm::RS256, Algorithm::ES256] {
+        let s = TestServer::start_with(Backend::Sqlite, alg, |_| {}).await;
+        let (id, secret) = s.standard().await;
+        let base = s.base.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            python(&[
+                "--issuer",
+                &base,
+                "--client-id",
+                &id,
+                "--client-secret",
+                &secret,
+                "--audience",
+                "https://api.example.com",
+                "--alg",
+                alg.as_str(),
+            ])
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["header"]["alg"], alg.as_str());
+        assert_eq!(out["claims"]["scope"], "read");
+        assert_eq!(out["token_type"], "Bearer");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authlib_private_key_jwt_client_authentication() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.resource_server("https://api.example.com", &["read"])
+        .await;
+    let (key, der) = SigningKey::generate(Algorithm::RS256).unwrap();
+    let c = s
+        .authority
+        .create_client(ClientInput {
+            name: "authlib-jwt".into(),
+            scopes: vec!["read".into()],
+            token_endpoint_auth_method: Some("private_key_jwt".into()),
+            jwks: Some(json!({ "keys": [key.public_jwk()] })),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        b64.as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pem_path = dir.path().join("client.pem");
+    std::fs::write(&pem_path, pem).unwrap();
+    let (base, id) = (s.base.clone(), c.client.client_id.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        python(&[
+            "--issuer",
+            &base,
+            "--client-id",
+            &id,
+            "--private-key-pem",
+            pem_path.to_str().unwrap(),
+            "--audience",
+            "https://api.example.com",
+            "--alg",
+            "RS256",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["claims"]["client_id"], c.client.client_id);
+}

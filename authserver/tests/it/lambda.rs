@@ -1,0 +1,228 @@
+//! Lambda mode, end to end: the unchanged `authserver` binary polls a real Lambda Runtime
+//! API emulator (`cargo lambda watch --only-lambda-apis`, from the PyPI package
+//! `cargo-lambda`), and API Gateway HTTP API (payload 2.0) events plus a management event
+//! are sent with `cargo lambda invoke`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_authserver");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lambda");
+
+/// Kills the child when dropped, so a failing assertion leaves nothing running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cargo_lambda() -> Command {
+    // pip installs `cargo-lambda`; call it directly so no cargo subcommand lookup is needed.
+    let mut c = Command::new("cargo-lambda");
+    c.arg("lambda");
+    c
+}
+
+fn invoke(port: u16, event: &Path) -> Value {
+    let out = cargo_lambda()
+        .args([
+            "invoke",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+            "--data-file",
+        ])
+        .arg(event)
+        .arg("authserver")
+        .output()
+        .expect("run cargo lambda invoke");
+    assert!(
+        out.status.success(),
+        "invoke failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "invoke output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn lambda_mode_serves_api_gateway_events_and_management_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("AUTHSERVER_DATABASE_URL", &db)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+    run(&[
+        "resource-servers",
+        "create",
+        "--identifier",
+        "https://api.example.com",
+        "--scope",
+        "read",
+        "--json",
+    ]);
+    let client = run(&[
+        "clients", "create", "--name", "svc", "--scope", "read", "--json",
+    ]);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+
+    // The emulator needs a manifest naming the function's binary; nothing is compiled.
+    let manifest = dir.path().join("Cargo.toml");
+    std::fs::write(&manifest, "[package]\nname = \"authserver\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"authserver\"\npath = \"main.rs\"\n").unwrap();
+    let port = authdomain_tests::net::free_port();
+    let emulator = cargo_lambda()
+        .args([
+            "watch",
+            "--only-lambda-apis",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cargo-lambda is required for this test (pip install cargo-lambda): {e}")
+        });
+    let mut emulator = Running(emulator);
+    assert!(
+        authdomain_tests::net::wait_for_port(
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            Duration::from_secs(20)
+        ),
+        "the Lambda runtime emulator did not start"
+    );
+    assert!(
+        emulator.0.try_wait().unwrap().is_none(),
+        "the emulator exited (port taken?)"
+    );
+
+    let issuer = "https://abc123.execute-api.eu-west-1.amazonaws.com";
+    let function = Command::new(BIN)
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt/authserver"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "authserver")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AUTHSERVER_DATABASE_URL", &db)
+        .env("AUTHSERVER_ISSUER", issuer)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut function = Running(function);
+
+    // Token request: the fixture event plus the client's Basic credentials.
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(FIXTURES).join("token-request.json")).unwrap(),
+    )
+    .unwrap();
+    use base64::Engine as _;
+    event["headers"]["authorization"] = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+    .into();
+    let event_file = dir.path().join("token.json");
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let resp = invoke(port, &event_file);
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    assert_eq!(resp["headers"]["cache-control"], "no-store");
+    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    let (_, claims) = crate::support::jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["iss"], issuer);
+    assert_eq!(claims["scope"], "read");
+
+    // A wrong secret: the RFC 6749 error travels through the adapter intact.
+    event["headers"]["authorization"] = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:wrong"))
+    )
+    .into();
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let resp = invoke(port, &event_file);
+    assert_eq!(resp["statusCode"], 401);
+    assert!(
+        resp["headers"]["www-authenticate"]
+            .as_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+
+    // Discovery with the configured issuer.
+    let resp = invoke(port, &Path::new(FIXTURES).join("discovery-request.json"));
+    assert_eq!(resp["statusCode"], 200);
+    let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["token_endpoint"], format!("{issuer}/oauth2/token"));
+
+    // A management event (direct invoke only): list keys, and a malformed one.
+    let mgmt = dir.path().join("mgmt.json");
+    std::fs::write(&mgmt, r#"{"authdomain": {"action": "list-keys"}}"#).unwrap();
+    let resp = invoke(port, &mgmt);
+    assert_eq!(resp["ok"], true, "{resp}");
+    assert!(
+        resp["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["state"] == "active")
+    );
+    std::fs::write(&mgmt, r#"{"authdomain": {"action": "drop-tables"}}"#).unwrap();
+    let resp = invoke(port, &mgmt);
+    assert_eq!(resp["ok"], false);
+    assert!(
+        resp["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant `drop-tables`"),
+        "{resp}"
+    );
+
+    // Logs on Lambda are JSON lines and carry no secret or token.
+    let _ = function.0.kill();
+    let out = std::mem::replace(&mut function.0, Command::new("true").spawn().unwrap())
+        .wait_with_output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(!logs.trim().is_empty());
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
+    assert!(!logs.contains(secret));
+    assert!(!logs.contains(body["access_token"].as_str().unwrap()));
+    let _ = emulator.0.kill();
+}
