@@ -202,7 +202,7 @@ impl Authority {
     }
 
     /// The signing keys, reloaded every `key_refresh` (one request reloads, others go on
-    /// with the previous ring).
+    /// with the previous ring; a failed reload keeps the previous ring).
     pub async fn keyring(&self) -> Result<Arc<KeyRing>, OAuthError> {
         let current = self
             .keyring
@@ -221,21 +221,19 @@ impl Authority {
                 if let Some(c) = self.keyring.read().expect("cache lock").as_ref() {
                     return Ok(c.value.clone());
                 }
-                self.reload_keyring()
-                    .await
-                    .ok_or_else(|| OAuthError::unavailable(5))
+                self.reload_keyring().await
             }
         }
     }
 
-    async fn reload_keyring(&self) -> Option<Arc<KeyRing>> {
-        let stored = match self.with_retry(|| self.store.list_keys()).await {
-            Ok(s) => s,
-            Err(e) => {
+    async fn reload_keyring(&self) -> Result<Arc<KeyRing>, OAuthError> {
+        let stored = self
+            .with_retry(|| self.store.list_keys())
+            .await
+            .map_err(|e| {
                 tracing::warn!(error = %e, "could not load signing keys");
-                return None;
-            }
-        };
+                self.store_failure(e)
+            })?;
         match KeyRing::load(&stored, self.settings.signing_alg, &self.kek, now()) {
             Ok(ring) => {
                 let ring = Arc::new(ring);
@@ -243,11 +241,14 @@ impl Authority {
                     at: Instant::now(),
                     value: ring.clone(),
                 });
-                Some(ring)
+                Ok(ring)
             }
             Err(e) => {
+                // A wrong KEK or missing keys is a configuration fault, not an outage.
                 tracing::error!(error = %e, "signing keys are unusable");
-                None
+                Err(OAuthError::server_error(
+                    "signing keys are unavailable on this server",
+                ))
             }
         }
     }
@@ -285,11 +286,31 @@ impl Authority {
         Ok(changed)
     }
 
-    /// Rotate signing keys: the pre-published next key becomes active.
-    pub async fn rotate_keys(&self) -> Result<StoredKey, StoreError> {
+    /// Rotate signing keys: the pre-published next key becomes active. Unless `force`,
+    /// refuses while the next key has been published for less than the JWKS cache
+    /// lifetime (relying parties might not have fetched it yet).
+    pub async fn rotate_keys(&self, force: bool) -> Result<StoredKey, StoreError> {
         self.ensure_keys().await?;
         let alg = self.settings.signing_alg;
         let t = now();
+        if !force {
+            let keys = self.with_retry(|| self.store.list_keys()).await?;
+            if let Some(next) = keys
+                .iter()
+                .find(|k| k.alg == alg && k.state == KeyState::Next)
+            {
+                let age = t - next.created_at;
+                let max_age = self.settings.jwks_max_age as i64;
+                if age < max_age {
+                    return Err(StoreError::Conflict(format!(
+                        "the next key {} has been published for {age} s, less than the JWKS cache lifetime ({max_age} s): \
+                         relying parties may not have it yet; retry in {} s or force the rotation",
+                        next.kid,
+                        max_age - age
+                    )));
+                }
+            }
+        }
         let next = StoredKey::generate(alg, KeyState::Next, &self.kek, t)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.with_retry(|| {

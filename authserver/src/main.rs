@@ -214,6 +214,9 @@ enum ResourceServersCommand {
 enum KeysCommand {
     /// Promote the pre-published next key to active; retire the current one.
     Rotate {
+        /// Rotate even if the next key was published less than the JWKS cache lifetime ago.
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -391,9 +394,7 @@ async fn serve(g: &Global, listen: SocketAddr, no_migrate: bool) -> anyhow::Resu
     if let Err(e) = authority.keyring().await {
         tracing::warn!(error = %e, "signing keys not loaded yet; will retry on first request");
     }
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .ok();
+    let metrics = install_metrics();
     let app = authserver::http::router(authority.clone(), metrics);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -415,6 +416,27 @@ async fn serve(g: &Global, listen: SocketAddr, no_migrate: bool) -> anyhow::Resu
     authority.store().close().await;
     tracing::info!("authserver stopped");
     Ok(())
+}
+
+/// Prometheus recorder with fixed histogram buckets (cheap counters, no per-sample
+/// storage) and a periodic upkeep task.
+fn install_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    const BUCKETS: [f64; 12] = [
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+    ];
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&BUCKETS)
+        .ok()?
+        .install_recorder()
+        .ok()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    Some(handle)
 }
 
 async fn shutdown_signal() {
@@ -581,8 +603,8 @@ async fn manage(a: &Authority, command: Command) -> anyhow::Result<()> {
             a.delete_resource_server(&identifier).await?;
             eprintln!("deleted resource server {identifier}");
         }
-        Command::Keys(KeysCommand::Rotate { json }) => {
-            let k = a.rotate_signing_keys().await?;
+        Command::Keys(KeysCommand::Rotate { force, json }) => {
+            let k = a.rotate_signing_keys(force).await?;
             if json {
                 print_json(&k);
             } else {

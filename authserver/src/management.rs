@@ -29,7 +29,10 @@ pub enum ManagementEvent {
     CreateClient {
         client: ClientInput,
     },
-    RotateKeys,
+    RotateKeys {
+        #[serde(default)]
+        force: bool,
+    },
     ListKeys,
 }
 
@@ -61,8 +64,9 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
             ManagementEvent::CreateClient { client } => {
                 serde_json::to_value(authority.create_client(client).await?).expect("serialisable")
             }
-            ManagementEvent::RotateKeys => {
-                serde_json::to_value(authority.rotate_signing_keys().await?).expect("serialisable")
+            ManagementEvent::RotateKeys { force } => {
+                serde_json::to_value(authority.rotate_signing_keys(force).await?)
+                    .expect("serialisable")
             }
             ManagementEvent::ListKeys => {
                 serde_json::to_value(authority.list_keys().await?).expect("serialisable")

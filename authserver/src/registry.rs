@@ -651,8 +651,9 @@ impl Authority {
             .collect())
     }
 
-    pub async fn rotate_signing_keys(&self) -> Result<KeyInfo, RegistryError> {
-        let active = self.rotate_keys().await?;
+    /// Rotate signing keys (see [`Authority::rotate_keys`] for `force`).
+    pub async fn rotate_signing_keys(&self, force: bool) -> Result<KeyInfo, RegistryError> {
+        let active = self.rotate_keys(force).await?;
         tracing::info!(kid = %active.kid, "signing key rotated");
         Ok(KeyInfo::from(&active))
     }

@@ -88,6 +88,10 @@ function done(summary, latency, requests)
   for code, n in pairs(by_status) do
     io.write(string.format("status %s %d\n", tostring(code), n))
   end
+  -- Machine-readable figures for bench/tokens.sh.
+  io.write(string.format("requests_per_sec %.1f\n", summary.requests / (summary.duration / 1e6)))
+  io.write(string.format("latency_p50_ms %.3f\n", latency:percentile(50) / 1000))
+  io.write(string.format("latency_p99_ms %.3f\n", latency:percentile(99) / 1000))
   local e = summary.errors
   io.write(string.format("socket_errors connect=%d read=%d write=%d timeout=%d\n",
     e.connect, e.read, e.write, e.timeout))

@@ -2,7 +2,7 @@
 //! one of our access tokens carrying the `authdomain:admin` scope for the admin audience.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -342,11 +342,23 @@ async fn list_keys(_: Admin, State(s): State<AppState>) -> Response {
     s.authority.list_keys().await.map(Json).into_response()
 }
 
-#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys",
-    responses((status = 200, body = KeyInfo, description = "the new active key (it was published as `next` before)")))]
-async fn rotate_keys(_: Admin, State(s): State<AppState>) -> Response {
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct RotateQuery {
+    /// Rotate even if the next key was published less than the JWKS cache lifetime ago.
+    #[serde(default)]
+    force: bool,
+}
+
+#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys", params(RotateQuery),
+    responses((status = 200, body = KeyInfo, description = "the new active key (it was published as `next` before)"),
+              (status = 409, description = "the next key is too recently published; retry later or force")))]
+async fn rotate_keys(
+    _: Admin,
+    State(s): State<AppState>,
+    Query(q): Query<RotateQuery>,
+) -> Response {
     s.authority
-        .rotate_signing_keys()
+        .rotate_signing_keys(q.force)
         .await
         .map(Json)
         .into_response()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh machine (idempotent; quick when present):
+# PostgreSQL server binaries (Debian), and from PyPI the moto AWS emulator, the Lambda
+# runtime emulator (cargo-lambda) and the third-party OAuth/JOSE libraries of the interop
+# tests. Nothing is downloaded into the work tree.
+set -euo pipefail
+
+SUDO=""
+[[ $(id -u) == 0 ]] || SUDO="sudo"
+
+apt_packages=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_packages+=(postgresql)
+command -v runuser >/dev/null || apt_packages+=(util-linux)
+if ((${#apt_packages[@]})); then
+  echo "test-deps: installing ${apt_packages[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+# Pinned so CI runs are repeatable.
+PY_PACKAGES=(
+  "moto[server]==5.2.1"
+  "cargo-lambda==1.9.2"
+  "authlib==1.9.9"
+  "pyjwt[crypto]==2.15.1"
+  "requests>=2.31"
+)
+if ! python3 - "${PY_PACKAGES[@]}" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+pins = {"moto": "5.2.1", "cargo-lambda": "1.9.2", "authlib": "1.9.9", "pyjwt": "2.15.1"}
+for name, want in pins.items():
+    if version(name) != want:
+        sys.exit(1)
+version("requests")
+PY
+then
+  echo "test-deps: installing Python packages"
+  python3 -m pip install -q "${PY_PACKAGES[@]}"
+fi
+command -v cargo-lambda >/dev/null || { echo "test-deps: cargo-lambda is not on PATH after install" >&2; exit 1; }
