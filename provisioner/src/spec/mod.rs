@@ -1,0 +1,370 @@
+//! The `AuthDomain` spec: typed (serde + schemars, so the operator serves the same type as
+//! a CRD), defaulted, validated, and loaded from YAML with every error located. Pure: no
+//! AWS, no I/O beyond what the caller hands in.
+
+mod load;
+mod locate;
+mod schema_check;
+mod validate;
+
+pub use load::{Diagnostic, Diagnostics, load_str};
+pub use validate::{Issue, validate};
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const API_VERSION: &str = "authdomain.io/v1alpha1";
+pub const KIND: &str = "AuthDomain";
+
+/// A whole `AuthDomain` manifest as written in a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthDomainManifest {
+    /// `authdomain.io/v1alpha1`
+    pub api_version: String,
+    /// `AuthDomain`
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: AuthDomainSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// The domain's name: lowercase letters, digits and `-`, at most 32 characters. It
+    /// prefixes every AWS resource name and is the value of the `authdomain.io/domain` tag.
+    pub name: String,
+    /// Accepted (and ignored) so Kubernetes manifests can be applied by the CLI too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The desired state of one authorization server deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthDomainSpec {
+    /// AWS region, e.g. `eu-west-1`.
+    pub region: String,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub database: Database,
+    #[serde(default)]
+    pub image: Image,
+    #[serde(default)]
+    pub function: Function,
+    #[serde(default)]
+    pub api: Api,
+    #[serde(default)]
+    pub tokens: Tokens,
+    /// APIs (RFC 8707 resources) and their scopes, created on the auth server.
+    #[serde(default)]
+    pub resource_servers: Vec<ResourceServer>,
+    /// Clients to register on the auth server.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// Extra tags for every AWS resource (the `authdomain.io/` prefix is reserved).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// What `destroy` (or deleting the Kubernetes resource) does with the AWS side.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Network {
+    /// IPv4 CIDR of the VPC, prefix /16 to /20.
+    #[serde(default = "defaults::cidr")]
+    pub cidr: String,
+    /// Availability zones to spread subnets over (2 to 6; Aurora needs 2).
+    #[serde(default = "defaults::availability_zones")]
+    #[schemars(range(min = 2, max = 6))]
+    pub availability_zones: u8,
+    /// NAT gateways: `none` (default: nothing in the function needs the internet), `single`
+    /// or `perAz`. A NAT gateway costs about $32 a month idle.
+    #[serde(default)]
+    pub nat_gateway: NatGateway,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            cidr: defaults::cidr(),
+            availability_zones: defaults::availability_zones(),
+            nat_gateway: NatGateway::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NatGateway {
+    #[default]
+    None,
+    Single,
+    PerAz,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Database {
+    /// Aurora PostgreSQL engine version; scaling to zero needs 13.15, 14.12, 15.7, 16.3 or later.
+    #[serde(default = "defaults::engine_version")]
+    pub engine_version: String,
+    /// Minimum Aurora capacity units, 0 to 256 in steps of 0.5; 0 pauses the database when idle.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 256))]
+    pub min_capacity: f64,
+    /// Maximum capacity units, 1 to 256 in steps of 0.5, at least `minCapacity`.
+    #[serde(default = "defaults::max_capacity")]
+    #[schemars(range(min = 1, max = 256))]
+    pub max_capacity: f64,
+    /// Idle seconds before pausing (300 to 86,400); only with `minCapacity: 0`.
+    #[serde(default = "defaults::seconds_until_auto_pause")]
+    #[schemars(range(min = 300, max = 86400))]
+    pub seconds_until_auto_pause: u32,
+    /// Reader instances besides the writer (0 to 15).
+    #[serde(default)]
+    #[schemars(range(max = 15))]
+    pub readers: u8,
+    #[serde(default = "defaults::yes")]
+    pub deletion_protection: bool,
+    /// Take a final snapshot when the cluster is destroyed.
+    #[serde(default = "defaults::yes")]
+    pub final_snapshot: bool,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            engine_version: defaults::engine_version(),
+            min_capacity: 0.0,
+            max_capacity: defaults::max_capacity(),
+            seconds_until_auto_pause: defaults::seconds_until_auto_pause(),
+            readers: 0,
+            deletion_protection: true,
+            final_snapshot: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image {
+    /// ECR repository name (default: `<domain>-authserver`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// CPU architecture of the image and of the Lambda function.
+    #[serde(default)]
+    pub architecture: Architecture,
+    /// Tag to deploy (resolved to a digest before deploying) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// ... or an exact digest (`sha256:…`). Neither: `bootstrap` builds and pushes the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+impl Default for Image {
+    fn default() -> Self {
+        Image { repository: None, architecture: Architecture::default(), tag: None, digest: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Architecture {
+    #[default]
+    #[serde(rename = "arm64")]
+    Arm64,
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "arm64",
+            Architecture::X86_64 => "x86_64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Function {
+    /// Memory in MB (128 to 10,240); CPU grows with it.
+    #[serde(default = "defaults::memory")]
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory: u32,
+    /// Seconds (1 to 900). 29 s covers Aurora resuming from pause (about 15 s, 30 s after a
+    /// day) inside API Gateway's 30 s integration limit.
+    #[serde(default = "defaults::timeout")]
+    #[schemars(range(min = 1, max = 900))]
+    pub timeout: u32,
+    /// Reserved concurrency (0 to 1,000); unset: the account's unreserved pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 1000))]
+    pub reserved_concurrency: Option<u32>,
+}
+
+impl Default for Function {
+    fn default() -> Self {
+        Function { memory: defaults::memory(), timeout: defaults::timeout(), reserved_concurrency: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Api {
+    /// Stage name; `$default` serves at the API's root URL.
+    #[serde(default = "defaults::stage")]
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api { stage: defaults::stage(), cors: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cors {
+    /// Origins (`https://app.example.com`) or `*`.
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Seconds browsers may cache a preflight answer (0 to 86,400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 86400))]
+    pub max_age: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tokens {
+    /// `RS256` (default; API Gateway's JWT authorizer accepts only RSA), `ES256` or `EdDSA`.
+    #[serde(default)]
+    pub algorithm: SigningAlgorithm,
+    /// Access token lifetime in seconds when a client sets none (60 to 86,400).
+    #[serde(default = "defaults::token_ttl")]
+    #[schemars(range(min = 60, max = 86400))]
+    pub default_ttl: u32,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Tokens { algorithm: SigningAlgorithm::default(), default_ttl: defaults::token_ttl() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum SigningAlgorithm {
+    #[default]
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceServer {
+    /// Absolute URI identifying the API; the `aud` of tokens with its scopes.
+    pub identifier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scope {
+    /// Unique in the domain, e.g. `orders:read`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Client {
+    /// Unique in the domain; its credentials are kept in Secrets Manager under this name.
+    pub name: String,
+    /// Scopes the client may request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Access token lifetime in seconds (60 to 86,400); unset: `tokens.defaultTtl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60, max = 86400))]
+    pub token_ttl: Option<u32>,
+    #[serde(default)]
+    pub auth_method: ClientAuthMethod,
+    /// For `private_key_jwt`: where the client publishes its public keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Destroy deletes everything (honouring `database.deletionProtection`).
+    #[default]
+    Delete,
+    /// Destroy keeps the database and its network; it removes the function and the API.
+    Retain,
+}
+
+/// Default values, named so the schema and `--show-defaults` agree with the code.
+pub mod defaults {
+    pub fn cidr() -> String {
+        "10.42.0.0/16".into()
+    }
+    pub fn availability_zones() -> u8 {
+        2
+    }
+    pub fn engine_version() -> String {
+        "16.4".into()
+    }
+    pub fn max_capacity() -> f64 {
+        2.0
+    }
+    pub fn seconds_until_auto_pause() -> u32 {
+        300
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn memory() -> u32 {
+        512
+    }
+    pub fn timeout() -> u32 {
+        29
+    }
+    pub fn stage() -> String {
+        "$default".into()
+    }
+    pub fn token_ttl() -> u32 {
+        3600
+    }
+}
