@@ -28,14 +28,26 @@ fn sign_for(key: &SigningKey, duration: Duration) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<f64>().ok());
-    let cores = arg("--cores").unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as f64).unwrap_or(1.0)) as usize;
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let cores = arg("--cores").unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as f64)
+            .unwrap_or(1.0)
+    }) as usize;
     let seconds = Duration::from_secs_f64(arg("--seconds").unwrap_or(3.0));
 
     // First use of the random generator in a process (DRBG seeding).
     let seeded = Instant::now();
     let _ = authserver::authority::random_token(16);
-    println!("random first_use_us={:.0}", seeded.elapsed().as_secs_f64() * 1e6);
+    println!(
+        "random first_use_us={:.0}",
+        seeded.elapsed().as_secs_f64() * 1e6
+    );
 
     for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
         let (_, der) = SigningKey::generate(alg).expect("key");
@@ -58,6 +70,8 @@ fn main() {
             .collect();
         let total: u64 = threads.into_iter().map(|t| t.join().expect("thread")).sum();
         let ceiling = total as f64 / seconds.as_secs_f64();
-        println!("sign {alg} per_token_us={per_token_us:.1} ceiling_tokens_per_s={ceiling:.0} cores={cores}");
+        println!(
+            "sign {alg} per_token_us={per_token_us:.1} ceiling_tokens_per_s={ceiling:.0} cores={cores}"
+        );
     }
 }

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use provisioner::spec;
 
 #[derive(Parser, Debug)]
-#[command(name = "authdomain", version, about = "Converge an AuthDomain manifest into AWS")]
+#[command(
+    name = "authdomain",
+    version,
+    about = "Converge an AuthDomain manifest into AWS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,10 +42,12 @@ fn read(file: &PathBuf) -> anyhow::Result<(String, String)> {
     use anyhow::Context as _;
     if file.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading standard input")?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading standard input")?;
         Ok((s, "<stdin>".into()))
     } else {
-        let s = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let s =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         Ok((s, file.display().to_string()))
     }
 }
@@ -59,15 +65,26 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate { file, show_defaults, output } => {
+        Command::Validate {
+            file,
+            show_defaults,
+            output,
+        } => {
             let (src, name) = read(&file)?;
             match spec::load_str(&src, &name) {
                 Ok(manifest) => {
                     match (output, show_defaults) {
-                        (Output::Json, true) => println!("{}", serde_json::to_string_pretty(&manifest)?),
-                        (Output::Json, false) => println!("{}", serde_json::json!({ "file": name, "valid": true, "problems": [] })),
+                        (Output::Json, true) => {
+                            println!("{}", serde_json::to_string_pretty(&manifest)?)
+                        }
+                        (Output::Json, false) => println!(
+                            "{}",
+                            serde_json::json!({ "file": name, "valid": true, "problems": [] })
+                        ),
                         (Output::Text, true) => print!("{}", serde_saphyr::to_string(&manifest)?),
-                        (Output::Text, false) => println!("{name}: valid AuthDomain `{}`", manifest.metadata.name),
+                        (Output::Text, false) => {
+                            println!("{name}: valid AuthDomain `{}`", manifest.metadata.name)
+                        }
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -80,7 +97,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         }
                         Output::Text => {
                             eprintln!("{diagnostics}");
-                            eprintln!("{} problem(s) in {}", diagnostics.problems.len(), diagnostics.file);
+                            eprintln!(
+                                "{} problem(s) in {}",
+                                diagnostics.problems.len(),
+                                diagnostics.file
+                            );
                         }
                     }
                     Ok(ExitCode::FAILURE)

@@ -6,7 +6,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
 
 fn validate(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).arg("validate").args(args).output().expect("run authdomain")
+    Command::new(BIN)
+        .arg("validate")
+        .args(args)
+        .output()
+        .expect("run authdomain")
 }
 
 #[test]
@@ -14,7 +18,11 @@ fn examples_are_valid() {
     for name in ["minimal.yaml", "production.yaml"] {
         let path = format!("{EXAMPLES}/{name}");
         let out = validate(&["-f", &path]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -23,7 +31,13 @@ fn show_defaults_prints_the_effective_manifest() {
     let out = validate(&["-f", &format!("{EXAMPLES}/minimal.yaml"), "--show-defaults"]);
     assert!(out.status.success());
     let yaml = String::from_utf8(out.stdout).unwrap();
-    for needle in ["natGateway: none", "secondsUntilAutoPause: 300", "timeout: 29", "algorithm: RS256", "deletionPolicy: Delete"] {
+    for needle in [
+        "natGateway: none",
+        "secondsUntilAutoPause: 300",
+        "timeout: 29",
+        "algorithm: RS256",
+        "deletionPolicy: Delete",
+    ] {
         assert!(yaml.contains(needle), "{needle} missing in:\n{yaml}");
     }
     // The printed manifest is itself valid input.
@@ -45,7 +59,10 @@ fn invalid_manifest_lists_every_problem_and_fails() {
     let out = validate(&["-f", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml:11:5: spec.function.memori: unknown field `memori`"), "{err}");
+    assert!(
+        err.contains("bad.yaml:11:5: spec.function.memori: unknown field `memori`"),
+        "{err}"
+    );
 
     let out = validate(&["-f", p.to_str().unwrap(), "--output", "json"]);
     assert_eq!(out.status.code(), Some(1));

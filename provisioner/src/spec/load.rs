@@ -60,7 +60,10 @@ pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics
     let fail = |mut problems: Vec<Diagnostic>| {
         // In document order, as an editor shows them.
         problems.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
-        Diagnostics { file: file.to_owned(), problems }
+        Diagnostics {
+            file: file.to_owned(),
+            problems,
+        }
     };
 
     // 1. YAML syntax (and duplicate keys): serde-saphyr reports the position.
@@ -69,10 +72,16 @@ pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics
         Err(e) => {
             let location = e.location();
             let message = e
-                .render_with_options(serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off })
+                .render_with_options(
+                    serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off },
+                )
                 .to_string();
             // The rendered text ends with " at line L, column C"; we print those separately.
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             return Err(fail(vec![Diagnostic {
                 path: String::new(),
                 line: location.map(|l| l.line() as usize),
@@ -87,7 +96,12 @@ pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics
             .into_iter()
             .map(|i| {
                 let pos = index.locate(&i.path);
-                Diagnostic { line: pos.map(|p| p.line), column: pos.map(|p| p.column), path: i.path, message: i.message }
+                Diagnostic {
+                    line: pos.map(|p| p.line),
+                    column: pos.map(|p| p.column),
+                    path: i.path,
+                    message: i.message,
+                }
             })
             .collect()
     };
@@ -112,13 +126,20 @@ pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics
         Err(e) => {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            return Err(fail(locate(vec![Issue::new(&path, e.into_inner().to_string())])));
+            return Err(fail(locate(vec![Issue::new(
+                &path,
+                e.into_inner().to_string(),
+            )])));
         }
     };
 
     // 4. Semantics, all at once.
     let semantic = validate(&manifest);
-    if semantic.is_empty() { Ok(manifest) } else { Err(fail(locate(semantic))) }
+    if semantic.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(fail(locate(semantic)))
+    }
 }
 
 #[cfg(test)]
@@ -141,17 +162,43 @@ mod tests {
     fn every_structural_error_is_reported_with_its_line() {
         let src = "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: demo\nspec:\n  region: eu-west-1\n  network:\n    natGateway: always\n    availabilityZones: 9\n  database:\n    maxCapacty: 4\n    readers: two\n";
         let err = load_str(src, "bad.yaml").unwrap_err();
-        let by_path = |p: &str| err.problems.iter().find(|d| d.path == p).unwrap_or_else(|| panic!("no problem at {p}: {err}"));
+        let by_path = |p: &str| {
+            err.problems
+                .iter()
+                .find(|d| d.path == p)
+                .unwrap_or_else(|| panic!("no problem at {p}: {err}"))
+        };
         let nat = by_path("spec.network.natGateway");
         assert_eq!((nat.line, nat.column), (Some(8), Some(5)));
-        assert!(nat.message.contains("expected one of none, single, perAz"), "{}", nat.message);
-        assert!(by_path("spec.network.availabilityZones").message.contains("at most 6"));
+        assert!(
+            nat.message.contains("expected one of none, single, perAz"),
+            "{}",
+            nat.message
+        );
+        assert!(
+            by_path("spec.network.availabilityZones")
+                .message
+                .contains("at most 6")
+        );
         let typo = by_path("spec.database.maxCapacty");
         assert_eq!(typo.line, Some(11));
-        assert!(typo.message.contains("unknown field `maxCapacty`") && typo.message.contains("maxCapacity"), "{}", typo.message);
-        assert!(by_path("spec.database.readers").message.contains("expected a whole number"));
+        assert!(
+            typo.message.contains("unknown field `maxCapacty`")
+                && typo.message.contains("maxCapacity"),
+            "{}",
+            typo.message
+        );
+        assert!(
+            by_path("spec.database.readers")
+                .message
+                .contains("expected a whole number")
+        );
         assert_eq!(err.problems.len(), 4, "{err}");
-        assert!(err.to_string().starts_with("bad.yaml:8:5: spec.network.natGateway: expected one of"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad.yaml:8:5: spec.network.natGateway: expected one of"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -170,7 +217,11 @@ mod tests {
         ] {
             assert!(paths.contains(&p), "{p} missing in:\n{err}");
         }
-        let scope = err.problems.iter().find(|d| d.path == "spec.clients[0].scopes[1]").unwrap();
+        let scope = err
+            .problems
+            .iter()
+            .find(|d| d.path == "spec.clients[0].scopes[1]")
+            .unwrap();
         assert_eq!(scope.line, Some(17));
         assert!(scope.message.contains("`write` is not defined"));
     }
@@ -183,6 +234,9 @@ mod tests {
         let err = load_str("", "e.yaml").unwrap_err();
         assert!(err.to_string().contains("empty"));
         let err = load_str("a: 1\na: 2\n", "d.yaml").unwrap_err();
-        assert!(err.to_string().to_lowercase().contains("duplicate"), "{err}");
+        assert!(
+            err.to_string().to_lowercase().contains("duplicate"),
+            "{err}"
+        );
     }
 }

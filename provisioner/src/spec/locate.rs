@@ -21,8 +21,14 @@ pub struct PathIndex {
 }
 
 enum Frame {
-    Map { path: String, key: Option<(String, Position)> },
-    Seq { path: String, next: usize },
+    Map {
+        path: String,
+        key: Option<(String, Position)>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
     /// Inside a complex key, which we do not index.
     Skip,
 }
@@ -34,7 +40,10 @@ impl PathIndex {
         for item in Parser::new_from_str(src) {
             // Syntax errors are reported by the deserializer; index what parsed.
             let Ok((event, span)) = item else { break };
-            let here = Position { line: span.start.line(), column: span.start.col() + 1 };
+            let here = Position {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            };
             if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
                 stack.pop();
                 continue;
@@ -51,7 +60,9 @@ impl PathIndex {
                     }
                     continue;
                 }
-                Some(Frame::Map { key: key @ None, .. }) => {
+                Some(Frame::Map {
+                    key: key @ None, ..
+                }) => {
                     let name = match &event {
                         Event::Scalar(value, ..) => value.to_string(),
                         _ => "?".to_owned(),
@@ -68,7 +79,14 @@ impl PathIndex {
                 None => (String::new(), here),
                 Some(Frame::Map { path, key }) => {
                     let (name, at) = key.take().expect("a value follows its key");
-                    (if path.is_empty() { name } else { format!("{path}.{name}") }, at)
+                    (
+                        if path.is_empty() {
+                            name
+                        } else {
+                            format!("{path}.{name}")
+                        },
+                        at,
+                    )
                 }
                 Some(Frame::Seq { path, next }) => {
                     *next += 1;
@@ -108,10 +126,25 @@ mod tests {
     fn indexes_nested_maps_and_sequences() {
         let src = "spec:\n  database:\n    maxCapacity: 4\n  clients:\n    - name: a\n      scopes: [read, write]\n    - name: b\n";
         let idx = PathIndex::build(src);
-        assert_eq!(idx.locate("spec.database.maxCapacity"), Some(Position { line: 3, column: 5 }));
-        assert_eq!(idx.locate("spec.clients[1].name"), Some(Position { line: 7, column: 7 }));
-        assert_eq!(idx.locate("spec.clients[0].scopes[1]"), Some(Position { line: 6, column: 22 }));
+        assert_eq!(
+            idx.locate("spec.database.maxCapacity"),
+            Some(Position { line: 3, column: 5 })
+        );
+        assert_eq!(
+            idx.locate("spec.clients[1].name"),
+            Some(Position { line: 7, column: 7 })
+        );
+        assert_eq!(
+            idx.locate("spec.clients[0].scopes[1]"),
+            Some(Position {
+                line: 6,
+                column: 22
+            })
+        );
         // Missing fields fall back to the nearest ancestor.
-        assert_eq!(idx.locate("spec.database.minCapacity"), Some(Position { line: 2, column: 3 }));
+        assert_eq!(
+            idx.locate("spec.database.minCapacity"),
+            Some(Position { line: 2, column: 3 })
+        );
     }
 }

@@ -155,7 +155,7 @@ impl Default for Database {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Image {
     /// ECR repository name (default: `<domain>-authserver`).
@@ -170,12 +170,6 @@ pub struct Image {
     /// ... or an exact digest (`sha256:…`). Neither: `bootstrap` builds and pushes the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-}
-
-impl Default for Image {
-    fn default() -> Self {
-        Image { repository: None, architecture: Architecture::default(), tag: None, digest: None }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -216,7 +210,11 @@ pub struct Function {
 
 impl Default for Function {
     fn default() -> Self {
-        Function { memory: defaults::memory(), timeout: defaults::timeout(), reserved_concurrency: None }
+        Function {
+            memory: defaults::memory(),
+            timeout: defaults::timeout(),
+            reserved_concurrency: None,
+        }
     }
 }
 
@@ -232,7 +230,10 @@ pub struct Api {
 
 impl Default for Api {
     fn default() -> Self {
-        Api { stage: defaults::stage(), cors: None }
+        Api {
+            stage: defaults::stage(),
+            cors: None,
+        }
     }
 }
 
@@ -266,7 +267,10 @@ pub struct Tokens {
 
 impl Default for Tokens {
     fn default() -> Self {
-        Tokens { algorithm: SigningAlgorithm::default(), default_ttl: defaults::token_ttl() }
+        Tokens {
+            algorithm: SigningAlgorithm::default(),
+            default_ttl: defaults::token_ttl(),
+        }
     }
 }
 

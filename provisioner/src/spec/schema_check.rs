@@ -18,14 +18,22 @@ pub fn check(schema: &Value, value: &Value) -> Vec<Issue> {
 }
 
 fn resolve<'a>(defs: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+    match schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
         Some(name) => defs.get(name).unwrap_or(schema),
         None => schema,
     }
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn describe(v: &Value) -> String {
@@ -74,7 +82,10 @@ fn constants(defs: &Value, schema: &Value) -> Option<Vec<Value>> {
     if let Some(c) = schema.get("const") {
         return Some(vec![c.clone()]);
     }
-    let alternatives = schema.get("oneOf").or_else(|| schema.get("anyOf"))?.as_array()?;
+    let alternatives = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))?
+        .as_array()?;
     let mut all = Vec::new();
     for a in alternatives {
         all.extend(constants(defs, a)?);
@@ -84,16 +95,34 @@ fn constants(defs: &Value, schema: &Value) -> Option<Vec<Value>> {
 
 fn walk(defs: &Value, schema: &Value, value: &Value, path: &str, issues: &mut Vec<Issue>) {
     let schema = resolve(defs, schema);
-    let at = if path.is_empty() { "the document" } else { path };
+    let at = if path.is_empty() {
+        "the document"
+    } else {
+        path
+    };
 
     if let Some(allowed) = constants(defs, schema) {
         if !allowed.contains(value) {
-            let list: Vec<String> = allowed.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect();
-            issues.push(Issue::new(path, format!("expected one of {}, found {}", list.join(", "), describe(value))));
+            let list: Vec<String> = allowed
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect();
+            issues.push(Issue::new(
+                path,
+                format!(
+                    "expected one of {}, found {}",
+                    list.join(", "),
+                    describe(value)
+                ),
+            ));
         }
         return;
     }
-    if let Some(alternatives) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+    if let Some(alternatives) = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+    {
         // Option<T>: null or T. Check against the first alternative that accepts the type.
         let mut best: Option<Vec<Issue>> = None;
         for a in alternatives {
@@ -116,8 +145,19 @@ fn walk(defs: &Value, schema: &Value, value: &Value, path: &str, issues: &mut Ve
         _ => vec![],
     };
     if !types.is_empty() && !types.iter().any(|t| type_matches(t, value)) {
-        let expected: Vec<&str> = types.iter().filter(|t| **t != "null").map(|t| type_name(t)).collect();
-        issues.push(Issue::new(path, format!("expected {}, found {}", expected.join(" or "), describe(value))));
+        let expected: Vec<&str> = types
+            .iter()
+            .filter(|t| **t != "null")
+            .map(|t| type_name(t))
+            .collect();
+        issues.push(Issue::new(
+            path,
+            format!(
+                "expected {}, found {}",
+                expected.join(" or "),
+                describe(value)
+            ),
+        ));
         return;
     }
 
@@ -127,7 +167,10 @@ fn walk(defs: &Value, schema: &Value, value: &Value, path: &str, issues: &mut Ve
             if let Some(required) = schema.get("required").and_then(Value::as_array) {
                 for r in required.iter().filter_map(Value::as_str) {
                     if !map.contains_key(r) {
-                        issues.push(Issue::new(&join(path, r), format!("`{r}` is required in {at}")));
+                        issues.push(Issue::new(
+                            &join(path, r),
+                            format!("`{r}` is required in {at}"),
+                        ));
                     }
                 }
             }
@@ -137,10 +180,15 @@ fn walk(defs: &Value, schema: &Value, value: &Value, path: &str, issues: &mut Ve
                     Some(s) => walk(defs, s, v, &child, issues),
                     None => match schema.get("additionalProperties") {
                         Some(Value::Bool(false)) | None if properties.is_some() => {
-                            let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                            let known: Vec<&str> = properties
+                                .map(|p| p.keys().map(String::as_str).collect())
+                                .unwrap_or_default();
                             issues.push(Issue::new(
                                 &child,
-                                format!("unknown field `{key}`; expected one of: {}", known.join(", ")),
+                                format!(
+                                    "unknown field `{key}`; expected one of: {}",
+                                    known.join(", ")
+                                ),
                             ));
                         }
                         Some(s @ Value::Object(_)) => walk(defs, s, v, &child, issues),
@@ -161,12 +209,18 @@ fn walk(defs: &Value, schema: &Value, value: &Value, path: &str, issues: &mut Ve
             if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
                 && f < min
             {
-                issues.push(Issue::new(path, format!("must be at least {min}, found {n}")));
+                issues.push(Issue::new(
+                    path,
+                    format!("must be at least {min}, found {n}"),
+                ));
             }
             if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
                 && f > max
             {
-                issues.push(Issue::new(path, format!("must be at most {max}, found {n}")));
+                issues.push(Issue::new(
+                    path,
+                    format!("must be at most {max}, found {n}"),
+                ));
             }
         }
         _ => {}

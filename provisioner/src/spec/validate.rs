@@ -15,7 +15,10 @@ pub struct Issue {
 
 impl Issue {
     pub fn new(path: &str, message: impl Into<String>) -> Issue {
-        Issue { path: path.to_owned(), message: message.into() }
+        Issue {
+            path: path.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -27,7 +30,8 @@ fn is_dns_label(s: &str, max: usize) -> bool {
         && s.len() <= max
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && !s.ends_with('-')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_region(s: &str) -> bool {
@@ -35,8 +39,13 @@ fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_absolute_uri(s: &str) -> bool {
@@ -46,14 +55,18 @@ fn is_absolute_uri(s: &str) -> bool {
                 && !s.contains('#')
                 && !s.chars().any(char::is_whitespace)
                 && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         }
         None => false,
     }
 }
 
 fn is_scope_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 fn is_ecr_repository(s: &str) -> bool {
@@ -61,7 +74,9 @@ fn is_ecr_repository(s: &str) -> bool {
         !p.is_empty()
             && p.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
             && p.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && p.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            })
     };
     (2..=256).contains(&s.len()) && s.split('/').all(ok_part)
 }
@@ -73,7 +88,11 @@ fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
     if prefix > 32 {
         return None;
     }
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (u32::from(ip) & !mask == 0).then_some((ip, prefix))
 }
 
@@ -87,7 +106,10 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     let mut bad = |path: &str, msg: String| out.push(Issue::new(path, msg));
 
     if m.api_version != API_VERSION {
-        bad("apiVersion", format!("expected `{API_VERSION}`, found `{}`", m.api_version));
+        bad(
+            "apiVersion",
+            format!("expected `{API_VERSION}`, found `{}`", m.api_version),
+        );
     }
     if m.kind != KIND {
         bad("kind", format!("expected `{KIND}`, found `{}`", m.kind));
@@ -101,21 +123,37 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
 
     let s = &m.spec;
     if !is_region(&s.region) {
-        bad("spec.region", format!("expected an AWS region such as `eu-west-1`, found `{}`", s.region));
+        bad(
+            "spec.region",
+            format!(
+                "expected an AWS region such as `eu-west-1`, found `{}`",
+                s.region
+            ),
+        );
     }
 
     // Network: room for public, private and isolated subnets in every AZ (a /prefix+5 each).
     match parse_cidr(&s.network.cidr) {
         None => bad(
             "spec.network.cidr",
-            format!("expected an IPv4 network in CIDR notation such as `10.42.0.0/16` (host bits zero), found `{}`", s.network.cidr),
+            format!(
+                "expected an IPv4 network in CIDR notation such as `10.42.0.0/16` (host bits zero), found `{}`",
+                s.network.cidr
+            ),
         ),
         Some((ip, prefix)) => {
             if !(16..=20).contains(&prefix) {
-                bad("spec.network.cidr", format!("the prefix must be /16 to /20 (room for 3 subnets per zone), found /{prefix}"));
+                bad(
+                    "spec.network.cidr",
+                    format!(
+                        "the prefix must be /16 to /20 (room for 3 subnets per zone), found /{prefix}"
+                    ),
+                );
             }
             let o = ip.octets();
-            let private = o[0] == 10 || (o[0] == 172 && (16..=31).contains(&o[1])) || (o[0] == 192 && o[1] == 168);
+            let private = o[0] == 10
+                || (o[0] == 172 && (16..=31).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 168);
             if !private {
                 bad("spec.network.cidr", "expected a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16".into());
             }
@@ -125,25 +163,44 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     // Database.
     let db = &s.database;
     if !half_step(db.min_capacity) {
-        bad("spec.database.minCapacity", format!("expected a multiple of 0.5, found {}", db.min_capacity));
+        bad(
+            "spec.database.minCapacity",
+            format!("expected a multiple of 0.5, found {}", db.min_capacity),
+        );
     }
     if !half_step(db.max_capacity) {
-        bad("spec.database.maxCapacity", format!("expected a multiple of 0.5, found {}", db.max_capacity));
+        bad(
+            "spec.database.maxCapacity",
+            format!("expected a multiple of 0.5, found {}", db.max_capacity),
+        );
     }
     if db.max_capacity < db.min_capacity {
         bad(
             "spec.database.maxCapacity",
-            format!("must be at least minCapacity ({}), found {}", db.min_capacity, db.max_capacity),
+            format!(
+                "must be at least minCapacity ({}), found {}",
+                db.min_capacity, db.max_capacity
+            ),
         );
     }
-    match db.engine_version.split_once('.').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))) {
+    match db
+        .engine_version
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+    {
         None => bad(
             "spec.database.engineVersion",
-            format!("expected an Aurora PostgreSQL version such as `16.4`, found `{}`", db.engine_version),
+            format!(
+                "expected an Aurora PostgreSQL version such as `16.4`, found `{}`",
+                db.engine_version
+            ),
         ),
         Some((major, minor)) => {
             if major < 13 {
-                bad("spec.database.engineVersion", format!("Aurora Serverless v2 needs PostgreSQL 13 or later, found {major}"));
+                bad(
+                    "spec.database.engineVersion",
+                    format!("Aurora Serverless v2 needs PostgreSQL 13 or later, found {major}"),
+                );
             } else if db.min_capacity == 0.0 {
                 let since = SCALE_TO_ZERO_SINCE.iter().find(|(m, _)| *m == major);
                 if let Some((m, n)) = since
@@ -151,7 +208,10 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
                 {
                     bad(
                         "spec.database.engineVersion",
-                        format!("minCapacity 0 (auto-pause) needs {m}.{n} or later for PostgreSQL {m}, found {}", db.engine_version),
+                        format!(
+                            "minCapacity 0 (auto-pause) needs {m}.{n} or later for PostgreSQL {m}, found {}",
+                            db.engine_version
+                        ),
                     );
                 }
             }
@@ -162,37 +222,74 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     if let Some(repo) = &s.image.repository
         && !is_ecr_repository(repo)
     {
-        bad("spec.image.repository", format!("expected an ECR repository name (lowercase, digits, `.`, `_`, `-`, `/`), found `{repo}`"));
+        bad(
+            "spec.image.repository",
+            format!(
+                "expected an ECR repository name (lowercase, digits, `.`, `_`, `-`, `/`), found `{repo}`"
+            ),
+        );
     }
     if s.image.tag.is_some() && s.image.digest.is_some() {
-        bad("spec.image.digest", "give either `tag` or `digest`, not both".into());
+        bad(
+            "spec.image.digest",
+            "give either `tag` or `digest`, not both".into(),
+        );
     }
     if let Some(d) = &s.image.digest {
-        let ok = d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let ok = d.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64
+                && h.chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        });
         if !ok {
-            bad("spec.image.digest", format!("expected `sha256:` and 64 lowercase hex digits, found `{d}`"));
+            bad(
+                "spec.image.digest",
+                format!("expected `sha256:` and 64 lowercase hex digits, found `{d}`"),
+            );
         }
     }
     if let Some(t) = &s.image.tag {
         let ok = (1..=128).contains(&t.len())
             && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
-            bad("spec.image.tag", format!("expected an image tag (letters, digits, `_`, `.`, `-`; at most 128), found `{t}`"));
+            bad(
+                "spec.image.tag",
+                format!(
+                    "expected an image tag (letters, digits, `_`, `.`, `-`; at most 128), found `{t}`"
+                ),
+            );
         }
     }
 
     // API.
     let stage_ok = s.api.stage == "$default"
-        || ((1..=128).contains(&s.api.stage.len()) && s.api.stage.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')));
+        || ((1..=128).contains(&s.api.stage.len())
+            && s.api
+                .stage
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')));
     if !stage_ok {
-        bad("spec.api.stage", format!("expected `$default` or letters, digits, `-` and `_`, found `{}`", s.api.stage));
+        bad(
+            "spec.api.stage",
+            format!(
+                "expected `$default` or letters, digits, `-` and `_`, found `{}`",
+                s.api.stage
+            ),
+        );
     }
     if let Some(cors) = &s.api.cors {
         for (i, o) in cors.allow_origins.iter().enumerate() {
-            let ok = o == "*" || ((o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/'));
+            let ok = o == "*"
+                || ((o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/'));
             if !ok {
-                bad(&format!("spec.api.cors.allowOrigins[{i}]"), format!("expected `*` or an origin such as `https://app.example.com`, found `{o}`"));
+                bad(
+                    &format!("spec.api.cors.allowOrigins[{i}]"),
+                    format!(
+                        "expected `*` or an origin such as `https://app.example.com`, found `{o}`"
+                    ),
+                );
             }
         }
     }
@@ -203,17 +300,38 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     for (i, rs) in s.resource_servers.iter().enumerate() {
         let base = format!("spec.resourceServers[{i}]");
         if !is_absolute_uri(&rs.identifier) {
-            bad(&format!("{base}.identifier"), format!("expected an absolute URI without fragment, found `{}`", rs.identifier));
+            bad(
+                &format!("{base}.identifier"),
+                format!(
+                    "expected an absolute URI without fragment, found `{}`",
+                    rs.identifier
+                ),
+            );
         }
         if !identifiers.insert(rs.identifier.as_str()) {
-            bad(&format!("{base}.identifier"), format!("`{}` is listed twice", rs.identifier));
+            bad(
+                &format!("{base}.identifier"),
+                format!("`{}` is listed twice", rs.identifier),
+            );
         }
         for (j, scope) in rs.scopes.iter().enumerate() {
             let path = format!("{base}.scopes[{j}].name");
             if !is_scope_token(&scope.name) {
-                bad(&path, format!("expected a scope token (printable ASCII without space, `\"` or `\\`), found `{}`", scope.name));
+                bad(
+                    &path,
+                    format!(
+                        "expected a scope token (printable ASCII without space, `\"` or `\\`), found `{}`",
+                        scope.name
+                    ),
+                );
             } else if !scopes.insert(scope.name.as_str()) {
-                bad(&path, format!("scope `{}` is already defined (scope names are unique in a domain)", scope.name));
+                bad(
+                    &path,
+                    format!(
+                        "scope `{}` is already defined (scope names are unique in a domain)",
+                        scope.name
+                    ),
+                );
             }
         }
     }
@@ -223,30 +341,56 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     for (i, c) in s.clients.iter().enumerate() {
         let base = format!("spec.clients[{i}]");
         if !is_dns_label(&c.name, 64) {
-            bad(&format!("{base}.name"), format!("expected lowercase letters, digits or `-` (at most 64), found `{}`", c.name));
+            bad(
+                &format!("{base}.name"),
+                format!(
+                    "expected lowercase letters, digits or `-` (at most 64), found `{}`",
+                    c.name
+                ),
+            );
         }
         if !names.insert(c.name.as_str()) {
-            bad(&format!("{base}.name"), format!("client `{}` is listed twice", c.name));
+            bad(
+                &format!("{base}.name"),
+                format!("client `{}` is listed twice", c.name),
+            );
         }
         for (j, sc) in c.scopes.iter().enumerate() {
             if !scopes.contains(sc.as_str()) {
-                bad(&format!("{base}.scopes[{j}]"), format!("scope `{sc}` is not defined by any resource server in spec.resourceServers"));
+                bad(
+                    &format!("{base}.scopes[{j}]"),
+                    format!(
+                        "scope `{sc}` is not defined by any resource server in spec.resourceServers"
+                    ),
+                );
             }
         }
         if let Some(ttl) = c.token_ttl
             && !(60..=86_400).contains(&ttl)
         {
-            bad(&format!("{base}.tokenTtl"), format!("must be 60 to 86400 seconds, found {ttl}"));
+            bad(
+                &format!("{base}.tokenTtl"),
+                format!("must be 60 to 86400 seconds, found {ttl}"),
+            );
         }
         match (c.auth_method, &c.jwks_uri) {
             (ClientAuthMethod::PrivateKeyJwt, None) => {
-                bad(&format!("{base}.jwksUri"), "private_key_jwt needs `jwksUri`".into());
+                bad(
+                    &format!("{base}.jwksUri"),
+                    "private_key_jwt needs `jwksUri`".into(),
+                );
             }
             (ClientAuthMethod::PrivateKeyJwt, Some(u)) if !u.starts_with("https://") => {
-                bad(&format!("{base}.jwksUri"), format!("expected an https URL, found `{u}`"));
+                bad(
+                    &format!("{base}.jwksUri"),
+                    format!("expected an https URL, found `{u}`"),
+                );
             }
             (ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost, Some(_)) => {
-                bad(&format!("{base}.jwksUri"), "only clients with authMethod private_key_jwt use `jwksUri`".into());
+                bad(
+                    &format!("{base}.jwksUri"),
+                    "only clients with authMethod private_key_jwt use `jwksUri`".into(),
+                );
             }
             _ => {}
         }
@@ -254,12 +398,18 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
 
     // Tags: AWS limits (50 per resource, of which we use 2), reserved prefixes.
     if s.tags.len() > 40 {
-        bad("spec.tags", format!("at most 40 extra tags, found {}", s.tags.len()));
+        bad(
+            "spec.tags",
+            format!("at most 40 extra tags, found {}", s.tags.len()),
+        );
     }
     for (k, v) in &s.tags {
         let path = format!("spec.tags.{k}");
         if k.starts_with("authdomain.io/") {
-            bad(&path, "the `authdomain.io/` prefix is reserved for AuthDomain's own tags".into());
+            bad(
+                &path,
+                "the `authdomain.io/` prefix is reserved for AuthDomain's own tags".into(),
+            );
         }
         if k.to_ascii_lowercase().starts_with("aws:") {
             bad(&path, "the `aws:` prefix is reserved by AWS".into());
