@@ -1,0 +1,458 @@
+//! The plan: the desired resource graph of a spec, `diff(desired, observed) -> Plan`, and
+//! the order to act in. Pure: no AWS, no I/O; the `aws` modules observe and act.
+//!
+//! Resources are property maps (`serde_json::Value`s) so that diffing, drift reports and
+//! JSON output are generic. The AWS side normalises what it observes into the same
+//! canonical form (sorted lists, decoded policy documents), so a value AWS returns in
+//! another form is never a change.
+
+pub mod graph;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Kinds of resource, in dependency order: a kind may depend only on kinds before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Vpc,
+    Subnet,
+    InternetGateway,
+    ElasticIp,
+    NatGateway,
+    RouteTable,
+    SecurityGroup,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet-gateway",
+            Kind::ElasticIp => "elastic-ip",
+            Kind::NatGateway => "nat-gateway",
+            Kind::RouteTable => "route-table",
+            Kind::SecurityGroup => "security-group",
+        }
+    }
+}
+
+/// A resource's identity in the graph: kind and logical name (stable across applies; it is
+/// the `authdomain.io/resource` tag on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ResourceId {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(kind: Kind, name: impl Into<String>) -> ResourceId {
+        ResourceId {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind.as_str(), self.name)
+    }
+}
+
+/// A reference from one resource's field to other resources' physical ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Ref {
+    One(ResourceId),
+    Many(Vec<ResourceId>),
+}
+
+impl Ref {
+    pub fn targets(&self) -> Vec<&ResourceId> {
+        match self {
+            Ref::One(id) => vec![id],
+            Ref::Many(ids) => ids.iter().collect(),
+        }
+    }
+}
+
+/// What the spec wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub id: ResourceId,
+    /// Managed fields and their canonical values. Fields AWS has but we do not manage are
+    /// not here and never cause a change.
+    pub props: BTreeMap<String, Value>,
+    /// Fields whose value is the physical id of other resources.
+    pub refs: BTreeMap<String, Ref>,
+    /// Fields that AWS cannot change in place: a difference there means replace.
+    pub immutable: BTreeSet<String>,
+}
+
+impl Desired {
+    pub fn new(id: ResourceId) -> Desired {
+        Desired {
+            id,
+            props: BTreeMap::new(),
+            refs: BTreeMap::new(),
+            immutable: BTreeSet::new(),
+        }
+    }
+    pub fn prop(mut self, field: &str, value: impl Into<Value>) -> Desired {
+        self.props.insert(field.to_owned(), value.into());
+        self
+    }
+    pub fn immutable_prop(mut self, field: &str, value: impl Into<Value>) -> Desired {
+        self.immutable.insert(field.to_owned());
+        self.prop(field, value)
+    }
+    pub fn reference(mut self, field: &str, target: Ref, immutable: bool) -> Desired {
+        if immutable {
+            self.immutable.insert(field.to_owned());
+        }
+        self.refs.insert(field.to_owned(), target);
+        self
+    }
+    pub fn depends_on(&self) -> impl Iterator<Item = &ResourceId> {
+        self.refs.values().flat_map(Ref::targets)
+    }
+}
+
+/// What exists in the account (found by our tags), normalised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub id: ResourceId,
+    pub physical_id: String,
+    pub props: BTreeMap<String, Value>,
+    /// Reference fields as physical ids (one or several).
+    pub refs: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub desired: Value,
+    pub actual: Value,
+}
+
+/// One resource to act on, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub resource: ResourceId,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    pub reason: String,
+}
+
+/// The changes in the order to apply them: creates, updates and replaces in dependency
+/// order, then deletes in reverse dependency order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+}
+
+/// Values equal for our purposes: numbers by value (2 == 2.0), everything else exactly.
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Compare what the spec wants with what exists.
+pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
+    let by_id: BTreeMap<&ResourceId, &Observed> = observed.iter().map(|o| (&o.id, o)).collect();
+    let mut changes: Vec<Change> = Vec::new();
+    // Resources that will get a new physical id: their dependents' reference fields change.
+    let mut renewed: BTreeSet<ResourceId> = BTreeSet::new();
+
+    let mut ordered: Vec<&Desired> = desired.iter().collect();
+    ordered.sort_by(|a, b| a.id.cmp(&b.id));
+    let ordered = topological(&ordered);
+
+    for d in ordered {
+        let Some(o) = by_id.get(&d.id) else {
+            renewed.insert(d.id.clone());
+            changes.push(Change {
+                resource: d.id.clone(),
+                action: Action::Create,
+                physical_id: None,
+                fields: Vec::new(),
+                reason: "does not exist".into(),
+            });
+            continue;
+        };
+        let mut fields = Vec::new();
+        for (field, want) in &d.props {
+            let have = o.props.get(field).cloned().unwrap_or(Value::Null);
+            if !same(want, &have) {
+                fields.push(FieldChange {
+                    field: field.clone(),
+                    desired: want.clone(),
+                    actual: have,
+                });
+            }
+        }
+        for (field, target) in &d.refs {
+            let have: Vec<String> = o.refs.get(field).cloned().unwrap_or_default();
+            let mut want: Vec<String> = Vec::new();
+            let mut pending = false;
+            for t in target.targets() {
+                match by_id.get(t) {
+                    Some(obs) if !renewed.contains(t) => want.push(obs.physical_id.clone()),
+                    _ => {
+                        pending = true;
+                        want.push(format!("(new {t})"));
+                    }
+                }
+            }
+            let (mut w, mut h) = (want.clone(), have.clone());
+            w.sort();
+            h.sort();
+            if pending || w != h {
+                fields.push(FieldChange {
+                    field: field.clone(),
+                    desired: Value::from(want),
+                    actual: Value::from(have),
+                });
+            }
+        }
+        if fields.is_empty() {
+            continue;
+        }
+        let immutable: Vec<&str> = fields
+            .iter()
+            .filter(|f| d.immutable.contains(&f.field))
+            .map(|f| f.field.as_str())
+            .collect();
+        let (action, reason) = if immutable.is_empty() {
+            (
+                Action::Update,
+                format!(
+                    "{} differ{}",
+                    list(&fields),
+                    if fields.len() == 1 { "s" } else { "" }
+                ),
+            )
+        } else {
+            renewed.insert(d.id.clone());
+            (
+                Action::Replace,
+                format!("{} cannot change in place", immutable.join(", ")),
+            )
+        };
+        changes.push(Change {
+            resource: d.id.clone(),
+            action,
+            physical_id: Some(o.physical_id.clone()),
+            fields,
+            reason,
+        });
+    }
+
+    let wanted: BTreeSet<&ResourceId> = desired.iter().map(|d| &d.id).collect();
+    let mut orphans: Vec<&Observed> = observed
+        .iter()
+        .filter(|o| !wanted.contains(&o.id))
+        .collect();
+    orphans.sort_by(|a, b| b.id.cmp(&a.id)); // reverse dependency order
+    for o in orphans {
+        changes.push(Change {
+            resource: o.id.clone(),
+            action: Action::Delete,
+            physical_id: Some(o.physical_id.clone()),
+            fields: Vec::new(),
+            reason: "tagged as this domain's but not in the spec".into(),
+        });
+    }
+    Plan { changes }
+}
+
+fn list(fields: &[FieldChange]) -> String {
+    fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Order resources so that every resource comes after those it references (stable: ties
+/// keep kind/name order). References only point to earlier kinds, but within a kind (route
+/// tables referencing NAT gateways of the same tier) the graph decides.
+fn topological<'a>(items: &[&'a Desired]) -> Vec<&'a Desired> {
+    let index: BTreeMap<&ResourceId, usize> =
+        items.iter().enumerate().map(|(i, d)| (&d.id, i)).collect();
+    let mut placed = vec![false; items.len()];
+    let mut out = Vec::with_capacity(items.len());
+    fn visit<'a>(
+        i: usize,
+        items: &[&'a Desired],
+        index: &BTreeMap<&ResourceId, usize>,
+        placed: &mut Vec<bool>,
+        out: &mut Vec<&'a Desired>,
+        depth: usize,
+    ) {
+        if placed[i] || depth > items.len() {
+            return;
+        }
+        for dep in items[i].depends_on() {
+            if let Some(&j) = index.get(dep) {
+                visit(j, items, index, placed, out, depth + 1);
+            }
+        }
+        if !placed[i] {
+            placed[i] = true;
+            out.push(items[i]);
+        }
+    }
+    for i in 0..items.len() {
+        visit(i, items, &index, &mut placed, &mut out, 0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vpc() -> Desired {
+        Desired::new(ResourceId::new(Kind::Vpc, "main"))
+            .immutable_prop("cidr", "10.0.0.0/16")
+            .prop("dns", true)
+    }
+    fn subnet() -> Desired {
+        Desired::new(ResourceId::new(Kind::Subnet, "private-1"))
+            .immutable_prop("cidr", "10.0.1.0/24")
+            .reference("vpc", Ref::One(ResourceId::new(Kind::Vpc, "main")), true)
+    }
+    fn observed(d: &Desired, physical: &str, refs: &[(&str, &str)]) -> Observed {
+        Observed {
+            id: d.id.clone(),
+            physical_id: physical.into(),
+            props: d.props.clone(),
+            refs: refs
+                .iter()
+                .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn nothing_observed_creates_in_dependency_order() {
+        let plan = diff(&[subnet(), vpc()], &[]);
+        let order: Vec<String> = plan
+            .changes
+            .iter()
+            .map(|c| c.resource.to_string())
+            .collect();
+        assert_eq!(order, ["vpc/main", "subnet/private-1"]);
+        assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    }
+
+    #[test]
+    fn in_sync_is_empty_and_numbers_compare_by_value() {
+        let mut o = observed(&vpc(), "vpc-1", &[]);
+        o.props.insert("extra-aws-field".into(), json!("ignored"));
+        let s = observed(&subnet(), "subnet-1", &[("vpc", "vpc-1")]);
+        assert!(diff(&[vpc(), subnet()], &[o.clone(), s]).is_empty());
+        let d = Desired::new(ResourceId::new(Kind::Vpc, "main")).prop("n", 2);
+        let mut o2 = observed(&d, "vpc-1", &[]);
+        o2.props.insert("n".into(), json!(2.0));
+        assert!(diff(&[d], &[o2]).is_empty());
+    }
+
+    #[test]
+    fn mutable_field_updates_and_immutable_replaces_with_dependents() {
+        let mut o = observed(&vpc(), "vpc-1", &[]);
+        o.props.insert("dns".into(), json!(false));
+        let s = observed(&subnet(), "subnet-1", &[("vpc", "vpc-1")]);
+        let plan = diff(&[vpc(), subnet()], &[o.clone(), s.clone()]);
+        assert_eq!(plan.changes.len(), 1);
+        let c = &plan.changes[0];
+        assert_eq!(
+            (c.action, c.fields[0].field.as_str()),
+            (Action::Update, "dns")
+        );
+        assert_eq!(
+            (c.fields[0].desired.clone(), c.fields[0].actual.clone()),
+            (json!(true), json!(false))
+        );
+
+        // A changed CIDR replaces the VPC, and the subnet (whose vpc reference changes) too.
+        o.props.insert("cidr".into(), json!("10.9.0.0/16"));
+        let plan = diff(&[vpc(), subnet()], &[o, s]);
+        let actions: Vec<(String, Action)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.resource.to_string(), c.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("vpc/main".into(), Action::Replace),
+                ("subnet/private-1".into(), Action::Replace)
+            ]
+        );
+        assert_eq!(plan.changes[0].reason, "cidr cannot change in place");
+    }
+
+    #[test]
+    fn orphans_are_deleted_in_reverse_order() {
+        let o = observed(&vpc(), "vpc-1", &[]);
+        let s = observed(&subnet(), "subnet-1", &[("vpc", "vpc-1")]);
+        let plan = diff(&[], &[o, s]);
+        let order: Vec<String> = plan
+            .changes
+            .iter()
+            .map(|c| c.resource.to_string())
+            .collect();
+        assert_eq!(order, ["subnet/private-1", "vpc/main"]);
+        assert!(plan.changes.iter().all(|c| c.action == Action::Delete));
+        assert_eq!(plan.count(Action::Delete), 2);
+    }
+}
