@@ -45,10 +45,8 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
     let letter = |z: &str| z.chars().last().map(String::from).unwrap_or_default();
     let vpc = id(Kind::Vpc, "main");
     let mut out = vec![
-        Desired::new(vpc.clone())
-            .immutable_prop("cidr", s.network.cidr.as_str())
-            .prop("enable-dns-support", true)
-            .prop("enable-dns-hostnames", true),
+        // DNS support stays at AWS's default (on); reading it would cost two calls per plan.
+        Desired::new(vpc.clone()).immutable_prop("cidr", s.network.cidr.as_str()),
     ];
 
     let mut subnets_of = |tier_index: usize| -> Vec<ResourceId> {
@@ -146,6 +144,7 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
                 "description",
                 format!("AuthDomain {}: Aurora PostgreSQL", m.metadata.name),
             )
+            .prop("ingress", json!([]))
             .prop("egress", json!([]))
             .reference("postgres-from", Ref::One(function_sg), false)
             .reference("vpc", Ref::One(vpc), true),

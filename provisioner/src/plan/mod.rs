@@ -312,6 +312,54 @@ pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
     Plan { changes }
 }
 
+/// Order observed resources for deletion: every resource before the resources it refers
+/// to (by physical id), ties by reverse kind/name.
+pub fn delete_order<'a>(items: &[&'a Observed]) -> Vec<&'a Observed> {
+    let mut sorted: Vec<&Observed> = items.to_vec();
+    sorted.sort_by(|a, b| b.id.cmp(&a.id));
+    let by_physical: BTreeMap<&str, usize> = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.physical_id.as_str(), i))
+        .collect();
+    // Dependents first: visit a resource only after everything that refers to it.
+    let mut referrers: Vec<Vec<usize>> = vec![Vec::new(); sorted.len()];
+    for (i, o) in sorted.iter().enumerate() {
+        for target in o.refs.values().flatten() {
+            if let Some(&j) = by_physical.get(target.as_str())
+                && j != i
+            {
+                referrers[j].push(i);
+            }
+        }
+    }
+    let mut placed = vec![false; sorted.len()];
+    let mut out = Vec::with_capacity(sorted.len());
+    fn visit<'a>(
+        i: usize,
+        sorted: &[&'a Observed],
+        referrers: &[Vec<usize>],
+        placed: &mut [bool],
+        out: &mut Vec<&'a Observed>,
+        depth: usize,
+    ) {
+        if placed[i] || depth > sorted.len() {
+            return;
+        }
+        for &r in &referrers[i] {
+            visit(r, sorted, referrers, placed, out, depth + 1);
+        }
+        if !placed[i] {
+            placed[i] = true;
+            out.push(sorted[i]);
+        }
+    }
+    for i in 0..sorted.len() {
+        visit(i, &sorted, &referrers, &mut placed, &mut out, 0);
+    }
+    out
+}
+
 fn list(fields: &[FieldChange]) -> String {
     fields
         .iter()
@@ -439,6 +487,28 @@ mod tests {
             ]
         );
         assert_eq!(plan.changes[0].reason, "cidr cannot change in place");
+    }
+
+    #[test]
+    fn deletes_put_referrers_first() {
+        let f = Observed {
+            id: ResourceId::new(Kind::SecurityGroup, "function"),
+            physical_id: "sg-f".into(),
+            props: BTreeMap::new(),
+            refs: BTreeMap::new(),
+        };
+        let mut d = Observed {
+            id: ResourceId::new(Kind::SecurityGroup, "database"),
+            physical_id: "sg-d".into(),
+            props: BTreeMap::new(),
+            refs: BTreeMap::new(),
+        };
+        d.refs.insert("postgres-from".into(), vec!["sg-f".into()]);
+        let order: Vec<String> = delete_order(&[&f, &d])
+            .iter()
+            .map(|o| o.id.name.clone())
+            .collect();
+        assert_eq!(order, ["database", "function"]);
     }
 
     #[test]

@@ -1,0 +1,327 @@
+//! The AWS edge: one module per service (observe / create / update / delete), plus what
+//! they share: SDK configuration, call counting, error classification and our tags.
+
+pub mod ec2;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Tag keys every managed resource carries.
+pub const TAG_DOMAIN: &str = "authdomain.io/domain";
+pub const TAG_MANAGED_BY: &str = "authdomain.io/managed-by";
+pub const TAG_RESOURCE: &str = "authdomain.io/resource";
+pub const MANAGED_BY: &str = "authdomain";
+
+/// How to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Overrides every service endpoint (moto, LocalStack); `AWS_ENDPOINT_URL` works too.
+    pub endpoint_url: Option<String>,
+    /// Sent as `x-moto-account-id` on every request: isolates tests in one moto server.
+    pub moto_account: Option<String>,
+    /// Disable the SDK's own retries (tests: a missing operation fails fast).
+    pub no_sdk_retries: bool,
+    /// Fixed credentials (access key, secret) instead of the default chain: for emulators.
+    pub static_credentials: Option<(String, String)>,
+}
+
+/// Calls made, per service and operation, counted by an interceptor on every client.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    calls: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+}
+
+/// Operation name prefixes that change state.
+const MUTATING: [&str; 16] = [
+    "Create",
+    "Delete",
+    "Modify",
+    "Put",
+    "Update",
+    "Attach",
+    "Detach",
+    "Associate",
+    "Disassociate",
+    "Authorize",
+    "Revoke",
+    "Allocate",
+    "Release",
+    "Replace",
+    "Tag",
+    "Untag",
+];
+
+impl CallCounter {
+    pub fn total(&self) -> u64 {
+        self.calls.lock().expect("counter").values().sum()
+    }
+    pub fn mutating(&self) -> u64 {
+        self.calls
+            .lock()
+            .expect("counter")
+            .iter()
+            .filter(|((_, op), _)| MUTATING.iter().any(|p| op.starts_with(p)))
+            .map(|(_, n)| n)
+            .sum()
+    }
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.calls
+            .lock()
+            .expect("counter")
+            .iter()
+            .map(|((s, o), n)| (format!("{s}:{o}"), *n))
+            .collect()
+    }
+    pub fn reset(&self) {
+        self.calls.lock().expect("counter").clear();
+    }
+}
+
+#[derive(Debug)]
+struct Edge {
+    counter: CallCounter,
+    moto_account: Option<String>,
+}
+
+impl Intercept for Edge {
+    fn name(&self) -> &'static str {
+        "authdomain-edge"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            *self
+                .counter
+                .calls
+                .lock()
+                .expect("counter")
+                .entry((m.service().to_owned(), m.name().to_owned()))
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(account) = &self.moto_account {
+            context
+                .request_mut()
+                .headers_mut()
+                .insert("x-moto-account-id", account.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Configured clients for every service, sharing one call counter.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
+    pub calls: CallCounter,
+    pub region: String,
+}
+
+impl Aws {
+    pub async fn connect(options: &AwsOptions) -> Aws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = &options.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(p) = &options.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(e) = &options.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        if let Some((key, secret)) = &options.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                key, secret, None, None, "static",
+            ));
+        }
+        if options.no_sdk_retries {
+            loader = loader.retry_config(aws_config::retry::RetryConfig::disabled());
+        }
+        loader = loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+        let sdk: SdkConfig = loader.load().await;
+        let calls = CallCounter::default();
+        let edge = || Edge {
+            counter: calls.clone(),
+            moto_account: options.moto_account.clone(),
+        };
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        Aws { ec2, calls, region }
+    }
+}
+
+/// What a failed AWS call means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Wrong input, missing permission, limits: retrying cannot help.
+    Terminal,
+    /// Transient or eventual consistency (DependencyViolation while a dependent goes away,
+    /// a role not yet assumable, a 5xx): retry with backoff.
+    Retryable,
+    Throttled,
+    AlreadyExists,
+    NotFound,
+}
+
+/// A failed AWS call, naming the resource and AWS's code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {resource}: {code}: {message}")]
+pub struct AwsError {
+    pub action: &'static str,
+    pub resource: String,
+    pub code: String,
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+/// Classify by AWS error code (and transport failures as retryable).
+pub fn classify(code: &str) -> ErrorClass {
+    match code {
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "SlowDown"
+        | "PriorRequestNotComplete" => ErrorClass::Throttled,
+        "DependencyViolation"
+        | "IncorrectState"
+        | "InvalidParameterValue.EventualConsistency"
+        | "ServiceUnavailable"
+        | "InternalError"
+        | "InternalFailure"
+        | "ResourceConflictException"
+        | "InvalidDBClusterStateFault"
+        | "InvalidDBInstanceState"
+        | "transport" => ErrorClass::Retryable,
+        c if c.ends_with(".Duplicate")
+            || c.ends_with("AlreadyExists")
+            || c.ends_with("AlreadyExistsFault")
+            || c == "EntityAlreadyExists"
+            || c == "ResourceAlreadyExistsException" =>
+        {
+            ErrorClass::AlreadyExists
+        }
+        c if c.ends_with(".NotFound")
+            || c.ends_with("NotFound")
+            || c.ends_with("NotFoundFault")
+            || c == "NoSuchEntity"
+            || c == "ResourceNotFoundException" =>
+        {
+            ErrorClass::NotFound
+        }
+        _ => ErrorClass::Terminal,
+    }
+}
+
+/// Convert an SDK error into an [`AwsError`] for `action` on `resource`.
+pub fn aws_error<E, R>(
+    action: &'static str,
+    resource: impl Into<String>,
+    e: aws_sdk_ec2::error::SdkError<E, R>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::SdkError;
+    let (code, message) = match &e {
+        SdkError::ServiceError(s) => (
+            s.err().code().unwrap_or("Unknown").to_owned(),
+            s.err().message().unwrap_or("(no message)").to_owned(),
+        ),
+        SdkError::TimeoutError(_) => ("transport".to_owned(), "the request timed out".to_owned()),
+        SdkError::DispatchFailure(d) => (
+            "transport".to_owned(),
+            format!("could not reach AWS: {d:?}"),
+        ),
+        other => ("Unknown".to_owned(), format!("{other}")),
+    };
+    let class = classify(&code);
+    AwsError {
+        action,
+        resource: resource.into(),
+        code,
+        message,
+        class,
+    }
+}
+
+/// Retry `op` while it fails with a retryable or throttling error: jittered exponential
+/// backoff from 200 ms, at most `attempts` tries. Terminal errors return at once.
+pub async fn with_retries<T, F, Fut>(attempts: u32, mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match op().await {
+            Err(e)
+                if tries < attempts
+                    && matches!(e.class, ErrorClass::Retryable | ErrorClass::Throttled) =>
+            {
+                let jitter = Duration::from_millis(u64::from(std::process::id() ^ tries) % 100);
+                tracing::debug!(error = %e, retry_in_ms = (delay + jitter).as_millis() as u64, "retrying");
+                tokio::time::sleep(delay + jitter).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_classified() {
+        assert_eq!(classify("RequestLimitExceeded"), ErrorClass::Throttled);
+        assert_eq!(classify("DependencyViolation"), ErrorClass::Retryable);
+        assert_eq!(
+            classify("InvalidGroup.Duplicate"),
+            ErrorClass::AlreadyExists
+        );
+        assert_eq!(classify("InvalidVpcID.NotFound"), ErrorClass::NotFound);
+        assert_eq!(classify("UnauthorizedOperation"), ErrorClass::Terminal);
+        assert_eq!(classify("InvalidParameterValue"), ErrorClass::Terminal);
+    }
+}

@@ -1,0 +1,69 @@
+//! The moto AWS emulator for tests: `moto_server` on a free loopback port, started once per
+//! test process and stopped when it exits. Each test gets its own AWS account (the
+//! `x-moto-account-id` header), so tests share one server without seeing each other.
+//!
+//! Set `AUTHDOMAIN_TEST_MOTO_URL` to use a running server instead.
+
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::net::{free_port, wait_for_port};
+
+#[derive(Debug)]
+pub struct TestMoto {
+    endpoint: String,
+}
+
+static SERVER: OnceLock<TestMoto> = OnceLock::new();
+static ACCOUNT: AtomicU64 = AtomicU64::new(0);
+
+/// The shared server of this test process, started on first use.
+pub fn server() -> &'static TestMoto {
+    SERVER.get_or_init(|| match std::env::var("AUTHDOMAIN_TEST_MOTO_URL") {
+        Ok(url) => TestMoto { endpoint: url },
+        Err(_) => start().unwrap_or_else(|e| {
+            panic!("moto could not be started for the tests: {e}\nInstall it with `pip install 'moto[server]'` (scripts/test-deps.sh does).")
+        }),
+    })
+}
+
+fn start() -> Result<TestMoto, String> {
+    let port = free_port();
+    let script = format!(
+        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null",
+        parent = std::process::id()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting moto_server: {e}"))?;
+    let addr = format!("127.0.0.1:{port}").parse().expect("address");
+    if !wait_for_port(addr, Duration::from_secs(30)) {
+        return Err(format!(
+            "moto_server did not listen on {port} within 30 s (is `moto_server` on PATH?)"
+        ));
+    }
+    Ok(TestMoto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+impl TestMoto {
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// A fresh 12-digit account id for one test.
+    pub fn new_account(&self) -> String {
+        let n = ACCOUNT.fetch_add(1, Ordering::Relaxed);
+        format!("{:06}{:06}", std::process::id() % 1_000_000, n % 1_000_000)
+    }
+}
