@@ -2,18 +2,70 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{Aws, AwsError, ec2};
-use crate::plan::{Action, Change, Desired, Observed, Plan, ResourceId, delete_order, diff, graph};
+use crate::aws::{Aws, AwsError, ErrorClass, ec2, rds};
+use crate::plan::{
+    Action, Change, Desired, Kind, Observed, Plan, ResourceId, delete_order, diff, graph,
+};
 use crate::spec::AuthDomainManifest;
 
-/// What the spec wants (so far: the network).
+/// What the spec wants (so far: the network and the database).
 pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
-    graph::network(m)
+    let mut all = graph::network(m);
+    all.extend(graph::database(m));
+    all
 }
 
-/// Everything tagged for the domain.
+/// Everything tagged for the domain (the services are observed concurrently).
 pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
-    ec2::observe(aws, &m.metadata.name).await
+    let (network, database) = tokio::join!(
+        ec2::observe(aws, &m.metadata.name),
+        rds::observe(aws, &m.metadata.name)
+    );
+    let mut all = network?;
+    all.extend(database?);
+    Ok(all)
+}
+
+fn is_rds(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::DbSubnetGroup | Kind::DbCluster | Kind::DbInstance
+    )
+}
+
+async fn create(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    d: &Desired,
+    physical: &ec2::Physical,
+) -> Result<String, AwsError> {
+    if is_rds(d.id.kind) {
+        rds::create(aws, &m.metadata.name, &m.spec.tags, d, physical).await
+    } else {
+        ec2::create(aws, &m.metadata.name, &m.spec.tags, d, physical).await
+    }
+}
+
+async fn update(
+    aws: &Aws,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+    physical: &ec2::Physical,
+) -> Result<(), AwsError> {
+    if is_rds(d.id.kind) {
+        rds::update(aws, d, o, change, physical).await
+    } else {
+        ec2::update(aws, d, o, change, physical).await
+    }
+}
+
+async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), AwsError> {
+    if is_rds(o.id.kind) {
+        rds::delete(aws, o, m.spec.database.final_snapshot).await
+    } else {
+        ec2::delete(aws, o).await
+    }
 }
 
 /// Observe and diff.
@@ -56,7 +108,6 @@ pub async fn apply(
     observed: &[Observed],
     mut progress: impl FnMut(&Step),
 ) -> Result<Vec<Step>, ApplyError> {
-    let domain = &m.metadata.name;
     let wanted: BTreeMap<ResourceId, Desired> =
         desired(m).into_iter().map(|d| (d.id.clone(), d)).collect();
     let by_id: BTreeMap<&ResourceId, &Observed> = observed.iter().map(|o| (&o.id, o)).collect();
@@ -71,14 +122,55 @@ pub async fn apply(
         error,
     };
 
+    // Refuse up front what would fail half-way: deleting a protected database.
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete && c.resource.kind == Kind::DbCluster)
+    {
+        if let Some(o) = by_id.get(&change.resource)
+            && o.props
+                .get("deletion-protection")
+                .and_then(serde_json::Value::as_bool)
+                == Some(true)
+        {
+            return Err(fail(
+                &done,
+                AwsError {
+                    action: "delete",
+                    resource: change.resource.to_string(),
+                    code: "DeletionProtection".into(),
+                    message: "the cluster has deletion protection: set spec.database.deletionProtection to false and apply \
+                              first, or keep the database with deletionPolicy: Retain; nothing was changed"
+                        .into(),
+                    class: ErrorClass::Terminal,
+                },
+            ));
+        }
+    }
     for change in &plan.changes {
         let Change {
             resource, action, ..
         } = change;
         match action {
+            Action::Replace if resource.kind == Kind::DbCluster => {
+                return Err(fail(
+                    &done,
+                    AwsError {
+                        action: "replace",
+                        resource: resource.to_string(),
+                        code: "WouldLoseData".into(),
+                        message: format!(
+                            "{}: replacing the database would lose its data; refusing",
+                            change.reason
+                        ),
+                        class: ErrorClass::Terminal,
+                    },
+                ));
+            }
             Action::Create | Action::Replace => {
                 let d = &wanted[resource];
-                let id = ec2::create(aws, domain, &m.spec.tags, d, &physical)
+                let id = create(aws, m, d, &physical)
                     .await
                     .map_err(|e| fail(&done, e))?;
                 if *action == Action::Replace
@@ -97,7 +189,7 @@ pub async fn apply(
             }
             Action::Update => {
                 let (d, o) = (&wanted[resource], by_id[resource]);
-                ec2::update(aws, d, o, change, &physical)
+                update(aws, d, o, change, &physical)
                     .await
                     .map_err(|e| fail(&done, e))?;
                 let step = Step {
@@ -114,7 +206,7 @@ pub async fn apply(
     // Deletes last, referrers before what they refer to: replaced resources' old copies
     // and resources the spec no longer has.
     for o in delete_order(&to_delete) {
-        ec2::delete(aws, o).await.map_err(|e| fail(&done, e))?;
+        delete(aws, m, o).await.map_err(|e| fail(&done, e))?;
         let step = Step {
             resource: o.id.clone(),
             action: Action::Delete,

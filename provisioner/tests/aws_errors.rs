@@ -33,7 +33,17 @@ fn client(rules: &[&Rule]) -> Aws {
         .interceptor(interceptor)
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
         .build();
+    // RDS is not exercised here: a client with no rules (any call would fail loudly).
+    let rds_conf = aws_sdk_rds::Config::builder()
+        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+        .region(aws_sdk_rds::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_rds::config::Credentials::new(
+            "a", "b", None, None, "test",
+        ))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .build();
     Aws {
+        rds: aws_sdk_rds::Client::from_conf(rds_conf),
         ec2: aws_sdk_ec2::Client::from_conf(conf),
         calls: CallCounter::default(),
         region: "eu-west-1".into(),

@@ -558,6 +558,7 @@ pub async fn create(
             sync_rules(aws, d, &id, &[], &have, &[], physical).await?;
             Ok(id)
         }
+        _ => unreachable!("not an EC2 kind: {}", d.id),
     }
 }
 
@@ -880,6 +881,7 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
                     .await
                     .map(|_| ())
                     .map_err(e!()),
+                _ => unreachable!("not an EC2 kind: {}", o.id),
             }
         }
     })

@@ -2,6 +2,7 @@
 //! they share: SDK configuration, call counting, error classification and our tags.
 
 pub mod ec2;
+pub mod rds;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -140,6 +141,7 @@ impl Intercept for Edge {
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
+    pub rds: aws_sdk_rds::Client,
     pub calls: CallCounter,
     pub region: String,
 }
@@ -180,8 +182,18 @@ impl Aws {
                 .interceptor(edge())
                 .build(),
         );
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        Aws { ec2, calls, region }
+        Aws {
+            ec2,
+            rds,
+            calls,
+            region,
+        }
     }
 }
 

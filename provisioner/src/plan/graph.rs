@@ -152,6 +152,56 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
     out
 }
 
+/// The desired database: subnet group over the isolated subnets, the Aurora Serverless v2
+/// cluster, its writer and readers.
+pub fn database(m: &AuthDomainManifest) -> Vec<Desired> {
+    let s = &m.spec;
+    let db = &s.database;
+    let isolated: Vec<ResourceId> = zones(&s.region, s.network.availability_zones)
+        .iter()
+        .map(|z| {
+            id(
+                Kind::Subnet,
+                format!("isolated-{}", z.chars().last().unwrap_or('a')),
+            )
+        })
+        .collect();
+    let group = id(Kind::DbSubnetGroup, "main");
+    let cluster = id(Kind::DbCluster, "main");
+    let mut c = Desired::new(cluster.clone())
+        .immutable_prop("engine", crate::aws::rds::ENGINE)
+        .prop("engine-version", db.engine_version.as_str())
+        .prop("min-capacity", db.min_capacity)
+        .prop("max-capacity", db.max_capacity)
+        .prop("deletion-protection", db.deletion_protection)
+        .prop("iam-auth", true)
+        .immutable_prop("storage-encrypted", true)
+        .immutable_prop("managed-master-password", true)
+        .reference("subnet-group", Ref::One(group.clone()), true)
+        .reference(
+            "security-groups",
+            Ref::Many(vec![id(Kind::SecurityGroup, "database")]),
+            false,
+        );
+    if db.min_capacity == 0.0 {
+        c = c.prop("seconds-until-auto-pause", db.seconds_until_auto_pause);
+    }
+    let mut out = vec![
+        Desired::new(group).reference("subnets", Ref::Many(isolated), false),
+        c,
+    ];
+    let names =
+        std::iter::once("writer".to_owned()).chain((1..=db.readers).map(|i| format!("reader-{i}")));
+    for name in names {
+        out.push(
+            Desired::new(id(Kind::DbInstance, name))
+                .prop("class", "db.serverless")
+                .reference("cluster", Ref::One(cluster.clone()), true),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +254,35 @@ mod tests {
         cidrs.sort();
         cidrs.dedup();
         assert_eq!(cidrs.len(), 7);
+    }
+
+    #[test]
+    fn database_graph() {
+        let g = database(&manifest(
+            "  database:\n    readers: 2\n    minCapacity: 0.5\n",
+        ));
+        let names: Vec<String> = g.iter().map(|d| d.id.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "db-subnet-group/main",
+                "db-cluster/main",
+                "db-instance/writer",
+                "db-instance/reader-1",
+                "db-instance/reader-2"
+            ]
+        );
+        let cluster = &g[1];
+        assert!(
+            !cluster.props.contains_key("seconds-until-auto-pause"),
+            "auto-pause only with minCapacity 0"
+        );
+        let g = database(&manifest(""));
+        assert_eq!(
+            g[1].props["seconds-until-auto-pause"],
+            serde_json::json!(300)
+        );
+        assert_eq!(g[1].props["min-capacity"], serde_json::json!(0.0));
     }
 
     #[test]

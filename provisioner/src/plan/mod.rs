@@ -25,6 +25,9 @@ pub enum Kind {
     NatGateway,
     RouteTable,
     SecurityGroup,
+    DbSubnetGroup,
+    DbCluster,
+    DbInstance,
 }
 
 impl Kind {
@@ -37,6 +40,9 @@ impl Kind {
             Kind::NatGateway => "nat-gateway",
             Kind::RouteTable => "route-table",
             Kind::SecurityGroup => "security-group",
+            Kind::DbSubnetGroup => "db-subnet-group",
+            Kind::DbCluster => "db-cluster",
+            Kind::DbInstance => "db-instance",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The network slice of the reconciler against a real moto server: apply, idempotence
+//! The reconciler (network and database) against a real moto server: apply, idempotence
 //! (zero mutating calls), drift after hand changes, repair, destroy. Error paths moto
 //! cannot produce (throttling, terminal errors) use aws-smithy-mocks, named as such.
 
@@ -14,9 +14,13 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
 
 fn manifest(name: &str) -> AuthDomainManifest {
+    manifest_with(name, false)
+}
+
+fn manifest_with(name: &str, protect: bool) -> AuthDomainManifest {
     spec::load_str(
         &format!(
-            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: {name}\nspec:\n  region: eu-west-1\n  network:\n    availabilityZones: 2\n    natGateway: single\n  tags:\n    team: platform\n"
+            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: {name}\nspec:\n  region: eu-west-1\n  network:\n    availabilityZones: 2\n    natGateway: single\n  database:\n    deletionProtection: {protect}\n    finalSnapshot: false\n  tags:\n    team: platform\n"
         ),
         "test.yaml",
     )
@@ -78,7 +82,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     );
     assert_eq!(aws.calls.mutating(), 0);
     assert!(
-        aws.calls.total() <= 7,
+        aws.calls.total() <= 11,
         "no-op plan used {} calls: {:?}",
         aws.calls.total(),
         aws.calls.snapshot()
@@ -136,6 +140,22 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         .await
         .unwrap();
 
+    let cluster = find(Kind::DbCluster, "main");
+    aws.rds
+        .modify_db_cluster()
+        .db_cluster_identifier(&cluster)
+        .serverless_v2_scaling_configuration(
+            aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
+                .min_capacity(0.0)
+                .max_capacity(8.0)
+                .seconds_until_auto_pause(300)
+                .build(),
+        )
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+
     // 4. `authdomain drift` exits 2 and names exactly those fields.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("netdemo.yaml");
@@ -170,6 +190,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     assert_eq!(
         fields,
         [
+            "db-cluster/main.max-capacity",
             "route-table/public.default-route",
             "security-group/database.ingress"
         ],
@@ -241,4 +262,25 @@ async fn resources_of_other_domains_and_the_default_vpc_are_never_touched() {
         all.vpcs().iter().any(|v| v.is_default() == Some(true)),
         "the default VPC survives"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_refuses_a_protected_database_before_changing_anything() {
+    let moto = authdomain_tests::moto::server();
+    let account = moto.new_account();
+    let aws = aws(&account).await;
+    let m = manifest_with("guarded", true);
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap();
+    let (destroy, observed) = reconcile::destroy_plan(&aws, &m).await.unwrap();
+    let before = observed.len();
+    let err = reconcile::apply(&aws, &m, &destroy, &observed, |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.done.is_empty(), "nothing was deleted: {:?}", err.done);
+    assert_eq!(err.error.code, "DeletionProtection");
+    assert!(err.to_string().contains("deletionProtection"), "{err}");
+    assert_eq!(reconcile::observe(&aws, &m).await.unwrap().len(), before);
 }
