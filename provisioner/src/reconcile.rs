@@ -2,35 +2,52 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{Aws, AwsError, ErrorClass, ec2, rds};
+use crate::aws::{Aws, AwsError, ErrorClass, ec2, ecr, iam, rds};
 use crate::plan::{
     Action, Change, Desired, Kind, Observed, Plan, ResourceId, delete_order, diff, graph,
 };
 use crate::spec::AuthDomainManifest;
 
-/// What the spec wants (so far: the network and the database).
+/// What the spec wants (so far: network, database, image repository, function role).
 pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
     let mut all = graph::network(m);
     all.extend(graph::database(m));
+    all.extend(graph::application(m));
     all
 }
 
 /// Everything tagged for the domain (the services are observed concurrently).
 pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
-    let (network, database) = tokio::join!(
-        ec2::observe(aws, &m.metadata.name),
-        rds::observe(aws, &m.metadata.name)
+    let domain = &m.metadata.name;
+    let repository = ecr::repository_name(domain, m.spec.image.repository.as_deref());
+    let (network, database, images, roles) = tokio::join!(
+        ec2::observe(aws, domain),
+        rds::observe(aws, domain),
+        ecr::observe(aws, domain, &repository),
+        iam::observe(aws, domain)
     );
     let mut all = network?;
     all.extend(database?);
+    all.extend(images?);
+    all.extend(roles?);
     Ok(all)
 }
 
-fn is_rds(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::DbSubnetGroup | Kind::DbCluster | Kind::DbInstance
-    )
+/// Which service module handles a kind.
+enum Service {
+    Ec2,
+    Rds,
+    Ecr,
+    Iam,
+}
+
+fn service(kind: Kind) -> Service {
+    match kind {
+        Kind::DbSubnetGroup | Kind::DbCluster | Kind::DbInstance => Service::Rds,
+        Kind::EcrRepository => Service::Ecr,
+        Kind::IamRole => Service::Iam,
+        _ => Service::Ec2,
+    }
 }
 
 async fn create(
@@ -39,10 +56,15 @@ async fn create(
     d: &Desired,
     physical: &ec2::Physical,
 ) -> Result<String, AwsError> {
-    if is_rds(d.id.kind) {
-        rds::create(aws, &m.metadata.name, &m.spec.tags, d, physical).await
-    } else {
-        ec2::create(aws, &m.metadata.name, &m.spec.tags, d, physical).await
+    let (domain, tags) = (&m.metadata.name, &m.spec.tags);
+    match service(d.id.kind) {
+        Service::Ec2 => ec2::create(aws, domain, tags, d, physical).await,
+        Service::Rds => rds::create(aws, domain, tags, d, physical).await,
+        Service::Ecr => {
+            let name = ecr::repository_name(domain, m.spec.image.repository.as_deref());
+            ecr::create(aws, domain, tags, d, &name).await
+        }
+        Service::Iam => iam::create(aws, domain, tags, d).await,
     }
 }
 
@@ -53,18 +75,20 @@ async fn update(
     change: &Change,
     physical: &ec2::Physical,
 ) -> Result<(), AwsError> {
-    if is_rds(d.id.kind) {
-        rds::update(aws, d, o, change, physical).await
-    } else {
-        ec2::update(aws, d, o, change, physical).await
+    match service(d.id.kind) {
+        Service::Ec2 => ec2::update(aws, d, o, change, physical).await,
+        Service::Rds => rds::update(aws, d, o, change, physical).await,
+        Service::Ecr => ecr::update(aws, d, o, change).await,
+        Service::Iam => iam::update(aws, d, o, change).await,
     }
 }
 
 async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), AwsError> {
-    if is_rds(o.id.kind) {
-        rds::delete(aws, o, m.spec.database.final_snapshot).await
-    } else {
-        ec2::delete(aws, o).await
+    match service(o.id.kind) {
+        Service::Ec2 => ec2::delete(aws, o).await,
+        Service::Rds => rds::delete(aws, o, m.spec.database.final_snapshot).await,
+        Service::Ecr => ecr::delete(aws, o).await,
+        Service::Iam => iam::delete(aws, o).await,
     }
 }
 

@@ -33,17 +33,19 @@ fn client(rules: &[&Rule]) -> Aws {
         .interceptor(interceptor)
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
         .build();
-    // RDS is not exercised here: a client with no rules (any call would fail loudly).
-    let rds_conf = aws_sdk_rds::Config::builder()
-        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-        .region(aws_sdk_rds::config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_rds::config::Credentials::new(
-            "a", "b", None, None, "test",
+    // The other services are not exercised here: clients with no rules (any call fails).
+    let idle = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_rds::config::SharedCredentialsProvider::new(
+            Credentials::new("a", "b", None, None, "test"),
         ))
         .http_client(aws_smithy_mocks::create_mock_http_client())
         .build();
     Aws {
-        rds: aws_sdk_rds::Client::from_conf(rds_conf),
+        rds: aws_sdk_rds::Client::new(&idle),
+        ecr: aws_sdk_ecr::Client::new(&idle),
+        iam: aws_sdk_iam::Client::new(&idle),
         ec2: aws_sdk_ec2::Client::from_conf(conf),
         calls: CallCounter::default(),
         region: "eu-west-1".into(),

@@ -82,7 +82,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     );
     assert_eq!(aws.calls.mutating(), 0);
     assert!(
-        aws.calls.total() <= 11,
+        aws.calls.total() <= 15,
         "no-op plan used {} calls: {:?}",
         aws.calls.total(),
         aws.calls.snapshot()
@@ -156,6 +156,14 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         .await
         .unwrap();
 
+    aws.iam
+        .detach_role_policy()
+        .role_name(find(Kind::IamRole, "function"))
+        .policy_arn(provisioner::aws::iam::VPC_ACCESS)
+        .send()
+        .await
+        .unwrap();
+
     // 4. `authdomain drift` exits 2 and names exactly those fields.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("netdemo.yaml");
@@ -191,6 +199,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         fields,
         [
             "db-cluster/main.max-capacity",
+            "iam-role/function.managed-policies",
             "route-table/public.default-route",
             "security-group/database.ingress"
         ],

@@ -2,6 +2,8 @@
 //! they share: SDK configuration, call counting, error classification and our tags.
 
 pub mod ec2;
+pub mod ecr;
+pub mod iam;
 pub mod rds;
 
 use std::collections::BTreeMap;
@@ -142,6 +144,8 @@ impl Intercept for Edge {
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub iam: aws_sdk_iam::Client,
     pub calls: CallCounter,
     pub region: String,
 }
@@ -187,10 +191,22 @@ impl Aws {
                 .interceptor(edge())
                 .build(),
         );
+        let ecr = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {
             ec2,
             rds,
+            ecr,
+            iam,
             calls,
             region,
         }
@@ -253,7 +269,7 @@ pub fn classify(code: &str) -> ErrorClass {
             || c.ends_with("NotFound")
             || c.ends_with("NotFoundFault")
             || c == "NoSuchEntity"
-            || c == "ResourceNotFoundException" =>
+            || c.ends_with("NotFoundException") =>
         {
             ErrorClass::NotFound
         }
@@ -333,6 +349,10 @@ mod tests {
             ErrorClass::AlreadyExists
         );
         assert_eq!(classify("InvalidVpcID.NotFound"), ErrorClass::NotFound);
+        assert_eq!(
+            classify("RepositoryNotFoundException"),
+            ErrorClass::NotFound
+        );
         assert_eq!(classify("UnauthorizedOperation"), ErrorClass::Terminal);
         assert_eq!(classify("InvalidParameterValue"), ErrorClass::Terminal);
     }

@@ -202,6 +202,23 @@ pub fn database(m: &AuthDomainManifest) -> Vec<Desired> {
     out
 }
 
+/// The image repository and the function's role.
+pub fn application(_m: &AuthDomainManifest) -> Vec<Desired> {
+    let mut policies = vec![
+        crate::aws::iam::BASIC_EXECUTION,
+        crate::aws::iam::VPC_ACCESS,
+    ];
+    policies.sort();
+    vec![
+        Desired::new(id(Kind::EcrRepository, "main"))
+            .prop("tag-mutability", "IMMUTABLE")
+            .prop("scan-on-push", true),
+        Desired::new(id(Kind::IamRole, "function"))
+            .prop("trust-policy", crate::aws::iam::trust_policy())
+            .prop("managed-policies", json!(policies)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

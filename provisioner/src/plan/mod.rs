@@ -28,6 +28,8 @@ pub enum Kind {
     DbSubnetGroup,
     DbCluster,
     DbInstance,
+    EcrRepository,
+    IamRole,
 }
 
 impl Kind {
@@ -43,6 +45,8 @@ impl Kind {
             Kind::DbSubnetGroup => "db-subnet-group",
             Kind::DbCluster => "db-cluster",
             Kind::DbInstance => "db-instance",
+            Kind::EcrRepository => "ecr-repository",
+            Kind::IamRole => "iam-role",
         }
     }
 }

@@ -1,0 +1,191 @@
+//! The ECR repository that holds the auth server image: immutable tags, scan on push.
+//! Name-keyed: found by name, ours only when tagged so.
+
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use serde_json::{Value, json};
+
+use super::{
+    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error,
+    with_retries,
+};
+use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+
+/// The repository name: the spec's, or `<domain>-authserver`.
+pub fn repository_name(domain: &str, spec_name: Option<&str>) -> String {
+    spec_name
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{domain}-authserver"))
+}
+
+pub async fn observe(
+    aws: &super::Aws,
+    domain: &str,
+    name: &str,
+) -> Result<Vec<Observed>, AwsError> {
+    let ecr = &aws.ecr;
+    let found = with_retries(5, || async {
+        ecr.describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", name.to_owned(), e))
+    })
+    .await;
+    let repos = match found {
+        Ok(r) => r,
+        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let Some(repo) = repos.repositories().first() else {
+        return Ok(Vec::new());
+    };
+    let arn = repo.repository_arn().unwrap_or_default().to_owned();
+    let tags = with_retries(5, || async {
+        ecr.list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("list tags of", name.to_owned(), e))
+    })
+    .await?;
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.key() == k)
+            .map(|t| t.value().to_owned())
+    };
+    if tag(TAG_DOMAIN).as_deref() != Some(domain) {
+        tracing::warn!(
+            repository = name,
+            "an ECR repository with this name exists but is not tagged as this domain's"
+        );
+        return Ok(Vec::new());
+    }
+    let mut o = Observed {
+        id: ResourceId::new(Kind::EcrRepository, "main"),
+        physical_id: name.to_owned(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    o.props.insert(
+        "tag-mutability".into(),
+        json!(repo.image_tag_mutability().map(|m| m.as_str())),
+    );
+    o.props.insert(
+        "scan-on-push".into(),
+        json!(
+            repo.image_scanning_configuration()
+                .map(|c| c.scan_on_push())
+        ),
+    );
+    Ok(vec![o])
+}
+
+fn tags(
+    domain: &str,
+    id: &ResourceId,
+    extra: &std::collections::BTreeMap<String, String>,
+) -> Vec<Tag> {
+    let t = |k: &str, v: &str| {
+        Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .expect("key and value set")
+    };
+    let mut out = vec![
+        t(TAG_DOMAIN, domain),
+        t(TAG_MANAGED_BY, MANAGED_BY),
+        t(TAG_RESOURCE, &id.to_string()),
+    ];
+    out.extend(extra.iter().map(|(k, v)| t(k, v)));
+    out
+}
+
+fn mutability(d: &Desired) -> ImageTagMutability {
+    ImageTagMutability::from(
+        d.props
+            .get("tag-mutability")
+            .and_then(Value::as_str)
+            .unwrap_or("IMMUTABLE"),
+    )
+}
+
+fn scan(d: &Desired) -> ImageScanningConfiguration {
+    ImageScanningConfiguration::builder()
+        .scan_on_push(
+            d.props
+                .get("scan-on-push")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        )
+        .build()
+}
+
+pub async fn create(
+    aws: &super::Aws,
+    domain: &str,
+    extra: &std::collections::BTreeMap<String, String>,
+    d: &Desired,
+    name: &str,
+) -> Result<String, AwsError> {
+    aws.ecr
+        .create_repository()
+        .repository_name(name)
+        .image_tag_mutability(mutability(d))
+        .image_scanning_configuration(scan(d))
+        .set_tags(Some(tags(domain, &d.id, extra)))
+        .send()
+        .await
+        .map_err(|e| aws_error("create", d.id.to_string(), e))?;
+    Ok(name.to_owned())
+}
+
+pub async fn update(
+    aws: &super::Aws,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let changed = |f: &str| change.fields.iter().any(|c| c.field == f);
+    if changed("tag-mutability") {
+        aws.ecr
+            .put_image_tag_mutability()
+            .repository_name(&o.physical_id)
+            .image_tag_mutability(mutability(d))
+            .send()
+            .await
+            .map_err(|e| aws_error("modify", d.id.to_string(), e))?;
+    }
+    if changed("scan-on-push") {
+        aws.ecr
+            .put_image_scanning_configuration()
+            .repository_name(&o.physical_id)
+            .image_scanning_configuration(scan(d))
+            .send()
+            .await
+            .map_err(|e| aws_error("modify", d.id.to_string(), e))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    match aws
+        .ecr
+        .delete_repository()
+        .repository_name(&o.physical_id)
+        .force(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = aws_error("delete", o.id.to_string(), e);
+            if e.class == ErrorClass::NotFound {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}

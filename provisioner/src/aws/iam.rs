@@ -1,0 +1,268 @@
+//! The function's IAM role: trusted by Lambda only, with the two AWS-managed policies a
+//! VPC-attached function needs (logs; network interfaces) and nothing with a `*` action.
+//! Name-keyed: found by name, ours only when tagged so. IAM returns policy documents
+//! URL-encoded; they are decoded and parsed, so encoding and key order are never drift.
+
+use aws_sdk_iam::types::Tag;
+use serde_json::{Value, json};
+
+use super::{
+    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error,
+    with_retries,
+};
+use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+
+pub const BASIC_EXECUTION: &str =
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+pub const VPC_ACCESS: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+
+pub fn role_name(domain: &str) -> String {
+    format!("{domain}-authserver-function")
+}
+
+/// The trust policy: only the Lambda service may assume the role.
+pub fn trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }]
+    })
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON, or plain JSON) as a value.
+pub fn decode_policy(doc: &str) -> Value {
+    serde_json::from_str(doc)
+        .or_else(|_| {
+            let decoded = percent_encoding::percent_decode_str(doc).decode_utf8_lossy();
+            serde_json::from_str(&decoded)
+        })
+        .unwrap_or(Value::String(doc.to_owned()))
+}
+
+pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    let iam = &aws.iam;
+    let name = role_name(domain);
+    let role = match with_retries(5, || async {
+        iam.get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", name.clone(), e))
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let Some(role) = role.role() else {
+        return Ok(Vec::new());
+    };
+    if !role
+        .tags()
+        .iter()
+        .any(|t| t.key() == TAG_DOMAIN && t.value() == domain)
+    {
+        tracing::warn!(role = %name, "an IAM role with this name exists but is not tagged as this domain's");
+        return Ok(Vec::new());
+    }
+    let attached = with_retries(5, || async {
+        iam.list_attached_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("list policies of", name.clone(), e))
+    })
+    .await?;
+    let mut arns: Vec<String> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    arns.sort();
+    let mut o = Observed {
+        id: ResourceId::new(Kind::IamRole, "function"),
+        physical_id: name.clone(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    o.props.insert(
+        "trust-policy".into(),
+        role.assume_role_policy_document()
+            .map(decode_policy)
+            .unwrap_or(Value::Null),
+    );
+    o.props.insert("managed-policies".into(), json!(arns));
+    Ok(vec![o])
+}
+
+fn wanted_policies(d: &Desired) -> Vec<String> {
+    d.props
+        .get("managed-policies")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn create(
+    aws: &super::Aws,
+    domain: &str,
+    extra: &std::collections::BTreeMap<String, String>,
+    d: &Desired,
+) -> Result<String, AwsError> {
+    let iam = &aws.iam;
+    let name = role_name(domain);
+    let tag = |k: &str, v: &str| {
+        Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .expect("key and value set")
+    };
+    let mut tags = vec![
+        tag(TAG_DOMAIN, domain),
+        tag(TAG_MANAGED_BY, MANAGED_BY),
+        tag(TAG_RESOURCE, &d.id.to_string()),
+    ];
+    tags.extend(extra.iter().map(|(k, v)| tag(k, v)));
+    iam.create_role()
+        .role_name(&name)
+        .description(format!(
+            "AuthDomain {domain}: the auth server's Lambda function"
+        ))
+        .assume_role_policy_document(
+            d.props
+                .get("trust-policy")
+                .cloned()
+                .unwrap_or_else(trust_policy)
+                .to_string(),
+        )
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| aws_error("create", d.id.to_string(), e))?;
+    for arn in wanted_policies(d) {
+        iam.attach_role_policy()
+            .role_name(&name)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("attach a policy to", d.id.to_string(), e))?;
+    }
+    Ok(name)
+}
+
+pub async fn update(
+    aws: &super::Aws,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let iam = &aws.iam;
+    let changed = |f: &str| change.fields.iter().any(|c| c.field == f);
+    if changed("trust-policy") {
+        iam.update_assume_role_policy()
+            .role_name(&o.physical_id)
+            .policy_document(
+                d.props
+                    .get("trust-policy")
+                    .cloned()
+                    .unwrap_or_else(trust_policy)
+                    .to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("update the trust policy of", d.id.to_string(), e))?;
+    }
+    if changed("managed-policies") {
+        let want = wanted_policies(d);
+        let have: Vec<String> = o
+            .props
+            .get("managed-policies")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for arn in want.iter().filter(|a| !have.contains(a)) {
+            iam.attach_role_policy()
+                .role_name(&o.physical_id)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| aws_error("attach a policy to", d.id.to_string(), e))?;
+        }
+        for arn in have.iter().filter(|a| !want.contains(a)) {
+            iam.detach_role_policy()
+                .role_name(&o.physical_id)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| aws_error("detach a policy from", d.id.to_string(), e))?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    let iam = &aws.iam;
+    let name = o.id.to_string();
+    let attached: Vec<String> = o
+        .props
+        .get("managed-policies")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for arn in attached {
+        if let Err(e) = iam
+            .detach_role_policy()
+            .role_name(&o.physical_id)
+            .policy_arn(&arn)
+            .send()
+            .await
+        {
+            let e = aws_error("detach a policy from", name.clone(), e);
+            if e.class != ErrorClass::NotFound {
+                return Err(e);
+            }
+        }
+    }
+    match iam.delete_role().role_name(&o.physical_id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = aws_error("delete", name, e);
+            if e.class == ErrorClass::NotFound {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_documents_decode_from_either_form() {
+        let plain = trust_policy().to_string();
+        let encoded =
+            percent_encoding::utf8_percent_encode(&plain, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert_eq!(decode_policy(&plain), trust_policy());
+        assert_eq!(decode_policy(&encoded), trust_policy());
+        // Key order is not a difference.
+        let reordered = r#"{"Statement":[{"Action":"sts:AssumeRole","Principal":{"Service":"lambda.amazonaws.com"},"Effect":"Allow"}],"Version":"2012-10-17"}"#;
+        assert_eq!(decode_policy(reordered), trust_policy());
+    }
+}
