@@ -98,6 +98,24 @@ pub async fn token(
     }
 }
 
+/// Parse an introspection or revocation request (the same form for both).
+fn token_reference(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<request::TokenReference, OAuthError> {
+    let body = form_body(headers, body)?;
+    request::token_reference(
+        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+        &body,
+    )
+}
+
+/// A successful answer that must not be cached.
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
+    resp
+}
+
 pub async fn introspect(
     State(state): State<AppState>,
     source: Option<Extension<SourceAddress>>,
@@ -106,20 +124,14 @@ pub async fn introspect(
 ) -> Response {
     let ctx = context(&state, source, "/oauth2/introspect");
     let result = async {
-        let body = form_body(&headers, body)?;
-        let req = request::token_reference(
-            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
-            &body,
-        )?;
-        state.authority.introspect(&req, &ctx).await
+        state
+            .authority
+            .introspect(&token_reference(&headers, body)?, &ctx)
+            .await
     }
     .await;
     match result {
-        Ok(v) => {
-            let mut resp = Json(v).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
-            resp
-        }
+        Ok(v) => no_store(Json(v).into_response()),
         Err(e) => fail(&state, &e, "introspect"),
     }
 }
@@ -132,20 +144,14 @@ pub async fn revoke(
 ) -> Response {
     let ctx = context(&state, source, "/oauth2/revoke");
     let result = async {
-        let body = form_body(&headers, body)?;
-        let req = request::token_reference(
-            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
-            &body,
-        )?;
-        state.authority.revoke(&req, &ctx).await
+        state
+            .authority
+            .revoke(&token_reference(&headers, body)?, &ctx)
+            .await
     }
     .await;
     match result {
-        Ok(()) => {
-            let mut resp = StatusCode::OK.into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
-            resp
-        }
+        Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => fail(&state, &e, "revoke"),
     }
 }

@@ -10,10 +10,10 @@ use aws_sdk_ec2::types::{
 use serde_json::{Value, json};
 
 use super::{
-    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error,
-    with_retries,
+    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error, many,
+    one, with_retries,
 };
-use crate::plan::{Change, Desired, Kind, Observed, Ref, ResourceId};
+use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 /// Physical ids known so far (observed, or created during this apply).
 pub type Physical = BTreeMap<ResourceId, String>;
@@ -319,42 +319,6 @@ fn tag_spec(
         .resource_type(kind)
         .set_tags(Some(tags(domain, id, extra)))
         .build()
-}
-
-fn missing(d: &ResourceId, field: &str) -> AwsError {
-    AwsError {
-        action: "resolve",
-        resource: d.to_string(),
-        code: "MissingDependency".into(),
-        message: format!("`{field}` refers to a resource that does not exist yet"),
-        class: ErrorClass::Terminal,
-    }
-}
-
-fn one(d: &Desired, field: &str, physical: &Physical) -> Result<String, AwsError> {
-    match d.refs.get(field) {
-        Some(Ref::One(t)) => physical
-            .get(t)
-            .cloned()
-            .ok_or_else(|| missing(&d.id, field)),
-        _ => Err(missing(&d.id, field)),
-    }
-}
-
-fn many(d: &Desired, field: &str, physical: &Physical) -> Result<Vec<String>, AwsError> {
-    match d.refs.get(field) {
-        Some(r) => r
-            .targets()
-            .into_iter()
-            .map(|t| {
-                physical
-                    .get(t)
-                    .cloned()
-                    .ok_or_else(|| missing(&d.id, field))
-            })
-            .collect(),
-        None => Ok(Vec::new()),
-    }
 }
 
 fn str_prop<'a>(d: &'a Desired, field: &str) -> &'a str {

@@ -21,6 +21,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::plan::{Desired, Ref, ResourceId};
+
 /// Tag keys every managed resource carries.
 pub const TAG_DOMAIN: &str = "authdomain.io/domain";
 pub const TAG_MANAGED_BY: &str = "authdomain.io/managed-by";
@@ -307,6 +309,49 @@ where
         code,
         message,
         class,
+    }
+}
+
+/// The error for a reference to a resource that has no physical id yet.
+pub(crate) fn missing(d: &ResourceId, field: &str) -> AwsError {
+    AwsError {
+        action: "resolve",
+        resource: d.to_string(),
+        code: "MissingDependency".into(),
+        message: format!("`{field}` refers to a resource that does not exist yet"),
+        class: ErrorClass::Terminal,
+    }
+}
+
+/// The physical id behind a single-target reference field of `d`.
+pub(crate) fn one(d: &Desired, field: &str, physical: &ec2::Physical) -> Result<String, AwsError> {
+    match d.refs.get(field) {
+        Some(Ref::One(t)) => physical
+            .get(t)
+            .cloned()
+            .ok_or_else(|| missing(&d.id, field)),
+        _ => Err(missing(&d.id, field)),
+    }
+}
+
+/// The physical ids behind a reference field of `d` (empty when `d` has no such field).
+pub(crate) fn many(
+    d: &Desired,
+    field: &str,
+    physical: &ec2::Physical,
+) -> Result<Vec<String>, AwsError> {
+    match d.refs.get(field) {
+        Some(r) => r
+            .targets()
+            .into_iter()
+            .map(|t| {
+                physical
+                    .get(t)
+                    .cloned()
+                    .ok_or_else(|| missing(&d.id, field))
+            })
+            .collect(),
+        None => Ok(Vec::new()),
     }
 }
 

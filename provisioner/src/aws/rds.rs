@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::ec2::Physical;
 use super::{
-    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error,
-    with_retries,
+    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error, many,
+    one, with_retries,
 };
-use crate::plan::{Change, Desired, Kind, Observed, Ref, ResourceId};
+use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub const ENGINE: &str = "aurora-postgresql";
 /// The master user; its password is generated and kept in Secrets Manager by RDS.
@@ -221,42 +221,6 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         }
     }
     Ok(out)
-}
-
-fn missing(d: &ResourceId, field: &str) -> AwsError {
-    AwsError {
-        action: "resolve",
-        resource: d.to_string(),
-        code: "MissingDependency".into(),
-        message: format!("`{field}` refers to a resource that does not exist yet"),
-        class: ErrorClass::Terminal,
-    }
-}
-
-fn one(d: &Desired, field: &str, physical: &Physical) -> Result<String, AwsError> {
-    match d.refs.get(field) {
-        Some(Ref::One(t)) => physical
-            .get(t)
-            .cloned()
-            .ok_or_else(|| missing(&d.id, field)),
-        _ => Err(missing(&d.id, field)),
-    }
-}
-
-fn many(d: &Desired, field: &str, physical: &Physical) -> Result<Vec<String>, AwsError> {
-    match d.refs.get(field) {
-        Some(r) => r
-            .targets()
-            .into_iter()
-            .map(|t| {
-                physical
-                    .get(t)
-                    .cloned()
-                    .ok_or_else(|| missing(&d.id, field))
-            })
-            .collect(),
-        None => Ok(Vec::new()),
-    }
 }
 
 fn f64_prop(d: &Desired, field: &str) -> Option<f64> {
