@@ -23,6 +23,7 @@ PY_PACKAGES=(
   "cargo-lambda==1.9.2"
   "authlib==1.9.9"
   "pyjwt[crypto]==2.15.1"
+  "botocore>=1.34"
   "requests>=2.31"
 )
 if ! python3 - "${PY_PACKAGES[@]}" <<'PY' 2>/dev/null
@@ -33,6 +34,7 @@ for name, want in pins.items():
     if version(name) != want:
         sys.exit(1)
 version("requests")
+version("botocore")
 PY
 then
   echo "test-deps: installing Python packages"

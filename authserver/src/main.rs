@@ -83,6 +83,10 @@ struct Global {
         global = true
     )]
     db_retry_seconds: u64,
+    /// PostgreSQL: authenticate with IAM database authentication (Aurora); the region comes
+    /// from AWS_REGION and the credentials from the environment (the Lambda role's).
+    #[arg(long, env = "AUTHSERVER_DATABASE_IAM_AUTH", global = true)]
+    database_iam_auth: bool,
     /// Maximum database connections per instance.
     #[arg(
         long,
@@ -331,8 +335,14 @@ async fn authority(g: &Global, default_issuer: String) -> anyhow::Result<Arc<Aut
         .map_err(anyhow::Error::msg)
         .context("AUTHSERVER_ISSUER / --issuer")?;
     let kek = resolve_kek(g)?;
+    let iam_auth_region = if g.database_iam_auth {
+        Some(std::env::var("AWS_REGION").context("AUTHSERVER_DATABASE_IAM_AUTH needs AWS_REGION")?)
+    } else {
+        None
+    };
     let options = StoreOptions {
         max_connections: g.db_max_connections,
+        iam_auth_region,
         ..StoreOptions::default()
     };
     let store = Store::open(&g.database_url, &options).await?;

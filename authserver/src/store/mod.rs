@@ -3,6 +3,7 @@
 //! backends cannot drift apart. Times are Unix seconds in `BIGINT` columns and lists are
 //! JSON text, which both databases store the same way.
 
+pub mod iam_auth;
 mod records;
 
 pub use records::{ClientRecord, ResourceServerRecord, ScopeDef, SecretRecord};
@@ -11,7 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Row as _;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -103,6 +104,9 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long one attempt to get a connection may wait (the caller retries unavailability).
     pub acquire_timeout: Duration,
+    /// PostgreSQL only: authenticate with IAM database authentication in this AWS region
+    /// (a fresh signed token as the password of every new connection; TLS required).
+    pub iam_auth_region: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -110,6 +114,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            iam_auth_region: None,
         }
     }
 }
@@ -161,13 +166,48 @@ impl Store {
             why,
         };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url).map_err(|e| config_err(e.to_string()))?;
+            let mut connect =
+                PgConnectOptions::from_str(url).map_err(|e| config_err(e.to_string()))?;
+            let iam = match &options.iam_auth_region {
+                Some(region) => {
+                    if matches!(
+                        connect.get_ssl_mode(),
+                        PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer
+                    ) {
+                        connect = connect.ssl_mode(PgSslMode::Require);
+                    }
+                    let token = iam_token(&connect, region).map_err(config_err)?;
+                    Some((region.clone(), connect.clone(), token))
+                }
+                None => None,
+            };
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .min_connections(0)
                 .acquire_timeout(options.acquire_timeout)
                 .idle_timeout(Some(Duration::from_secs(300)))
-                .connect_lazy_with(connect);
+                .connect_lazy_with(match &iam {
+                    Some((_, c, token)) => c.clone().password(token),
+                    None => connect,
+                });
+            if let Some((region, base, _)) = iam {
+                // Tokens live 15 minutes; new connections always get one signed within 10.
+                let refresh = pool.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(600)).await;
+                        if refresh.is_closed() {
+                            return;
+                        }
+                        match iam_token(&base, &region) {
+                            Ok(token) => refresh.set_connect_options(base.clone().password(&token)),
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not sign a database token")
+                            }
+                        }
+                    }
+                });
+            }
             Ok(Store {
                 db: Db::Postgres(pool),
             })
@@ -602,6 +642,18 @@ impl Store {
         });
         Ok(n == 1)
     }
+}
+
+fn iam_token(connect: &PgConnectOptions, region: &str) -> std::result::Result<String, String> {
+    let creds = iam_auth::EnvCredentials::from_env()?;
+    iam_auth::auth_token(
+        connect.get_host(),
+        connect.get_port(),
+        connect.get_username(),
+        region,
+        &creds,
+        std::time::SystemTime::now(),
+    )
 }
 
 /// A database URL with any password replaced, for error messages and logs.

@@ -105,3 +105,69 @@ async fn authlib_private_key_jwt_client_authentication() {
     .unwrap();
     assert_eq!(out["claims"]["client_id"], c.client.client_id);
 }
+
+/// Our IAM database authentication token equals botocore's (the reference signer behind
+/// `aws rds generate-db-auth-token`) for the same inputs and time.
+#[test]
+fn rds_iam_auth_token_matches_botocore() {
+    use authserver::store::iam_auth::{EnvCredentials, auth_token};
+    use std::collections::BTreeMap;
+    let creds = EnvCredentials {
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        session_token: Some("IQoJb3JpZ2luX2VjEXAMPLE/+=".into()),
+    };
+    let when = 1_704_067_200u64;
+    let host = "payments.cluster-abc.eu-central-1.rds.amazonaws.com";
+    let ours = auth_token(
+        host,
+        5432,
+        "authserver",
+        "eu-central-1",
+        &creds,
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(when),
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/rds_token.py");
+    let out = Command::new("python3")
+        .args([
+            script,
+            host,
+            "5432",
+            "authserver",
+            "eu-central-1",
+            &creds.access_key_id,
+            &creds.secret_access_key,
+        ])
+        .arg(creds.session_token.as_deref().unwrap())
+        .arg(when.to_string())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "botocore is required (pip install botocore): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // Same host, same parameters (order aside), same signature.
+    let params = |t: &str| -> (String, BTreeMap<String, String>) {
+        let (head, query) = t.split_once("/?").unwrap();
+        (
+            head.to_owned(),
+            query
+                .split('&')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    (k.to_owned(), v.to_owned())
+                })
+                .collect(),
+        )
+    };
+    let (our_host, our_params) = params(&ours);
+    let (ref_host, ref_params) = params(&reference);
+    assert_eq!(our_host, ref_host);
+    assert_eq!(
+        our_params, ref_params,
+        "\nours:      {ours}\nreference: {reference}"
+    );
+}
