@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::{Aws, AwsError, ErrorClass, ec2, ecr, iam, rds};
 use crate::plan::{
-    Action, Change, Desired, Kind, Observed, Plan, ResourceId, delete_order, diff, graph,
+    Action, Change, Desired, Kind, Observed, Plan, ResourceId, delete_order, diff, graph, waves,
 };
 use crate::spec::AuthDomainManifest;
 
@@ -172,59 +172,79 @@ pub async fn apply(
             ));
         }
     }
-    for change in &plan.changes {
-        let Change {
-            resource, action, ..
-        } = change;
-        match action {
-            Action::Replace if resource.kind == Kind::DbCluster => {
-                return Err(fail(
-                    &done,
-                    AwsError {
-                        action: "replace",
-                        resource: resource.to_string(),
-                        code: "WouldLoseData".into(),
-                        message: format!(
-                            "{}: replacing the database would lose its data; refusing",
-                            change.reason
-                        ),
-                        class: ErrorClass::Terminal,
-                    },
-                ));
+    // A plan that would replace the cluster (and lose its data) is refused before acting.
+    if let Some(c) = plan
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Replace && c.resource.kind == Kind::DbCluster)
+    {
+        return Err(fail(
+            &done,
+            AwsError {
+                action: "replace",
+                resource: c.resource.to_string(),
+                code: "WouldLoseData".into(),
+                message: format!(
+                    "{}: replacing the database would lose its data; refusing (nothing was changed)",
+                    c.reason
+                ),
+                class: ErrorClass::Terminal,
+            },
+        ));
+    }
+    for change in plan.changes.iter().filter(|c| c.action == Action::Delete) {
+        to_delete.push(by_id[&change.resource]);
+    }
+    // Independent branches run concurrently, one wave of dependencies at a time.
+    let desired_list: Vec<Desired> = wanted.values().cloned().collect();
+    for wave in waves(plan, &desired_list) {
+        let physical_now = &physical;
+        let results = futures::future::join_all(wave.iter().map(|&i| {
+            let change = &plan.changes[i];
+            let wanted = &wanted;
+            let by_id = &by_id;
+            async move {
+                let d = &wanted[&change.resource];
+                let result = match change.action {
+                    Action::Update => {
+                        let o = by_id[&change.resource];
+                        update(aws, d, o, change, physical_now)
+                            .await
+                            .map(|()| o.physical_id.clone())
+                    }
+                    _ => create(aws, m, d, physical_now).await,
+                };
+                (change, result)
             }
-            Action::Create | Action::Replace => {
-                let d = &wanted[resource];
-                let id = create(aws, m, d, &physical)
-                    .await
-                    .map_err(|e| fail(&done, e))?;
-                if *action == Action::Replace
-                    && let Some(o) = by_id.get(resource)
-                {
-                    to_delete.push(o);
+        }))
+        .await;
+        let mut first_error = None;
+        for (change, result) in results {
+            match result {
+                Ok(id) => {
+                    if change.action == Action::Replace
+                        && let Some(o) = by_id.get(&change.resource)
+                    {
+                        to_delete.push(o);
+                    }
+                    if change.action != Action::Update {
+                        physical.insert(change.resource.clone(), id.clone());
+                    }
+                    let step = Step {
+                        resource: change.resource.clone(),
+                        action: change.action,
+                        physical_id: id,
+                    };
+                    progress(&step);
+                    done.push(step);
                 }
-                physical.insert(resource.clone(), id.clone());
-                let step = Step {
-                    resource: resource.clone(),
-                    action: *action,
-                    physical_id: id,
-                };
-                progress(&step);
-                done.push(step);
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
-            Action::Update => {
-                let (d, o) = (&wanted[resource], by_id[resource]);
-                update(aws, d, o, change, &physical)
-                    .await
-                    .map_err(|e| fail(&done, e))?;
-                let step = Step {
-                    resource: resource.clone(),
-                    action: Action::Update,
-                    physical_id: o.physical_id.clone(),
-                };
-                progress(&step);
-                done.push(step);
-            }
-            Action::Delete => to_delete.push(by_id[resource]),
+        }
+        if let Some(e) = first_error {
+            return Err(fail(&done, e));
         }
     }
     // Deletes last, referrers before what they refer to: replaced resources' old copies

@@ -322,6 +322,39 @@ pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
     Plan { changes }
 }
 
+/// Group the plan's creates, updates and replaces into waves that may run concurrently:
+/// a change goes one wave after the latest change it depends on (through the desired
+/// graph). Returns indices into `plan.changes`; deletes are not included (they run after,
+/// in [`delete_order`]).
+pub fn waves(plan: &Plan, desired: &[Desired]) -> Vec<Vec<usize>> {
+    let deps: BTreeMap<&ResourceId, Vec<&ResourceId>> = desired
+        .iter()
+        .map(|d| (&d.id, d.depends_on().collect()))
+        .collect();
+    let mut level: BTreeMap<&ResourceId, usize> = BTreeMap::new();
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    // The plan is in dependency order, so every dependency's level is known when needed.
+    for (i, c) in plan.changes.iter().enumerate() {
+        if c.action == Action::Delete {
+            continue;
+        }
+        let l = deps
+            .get(&c.resource)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| level.get(d))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level.insert(&c.resource, l);
+        if waves.len() <= l {
+            waves.resize(l + 1, Vec::new());
+        }
+        waves[l].push(i);
+    }
+    waves
+}
+
 /// Order observed resources for deletion: every resource before the resources it refers
 /// to (by physical id), ties by reverse kind/name.
 pub fn delete_order<'a>(items: &[&'a Observed]) -> Vec<&'a Observed> {
@@ -497,6 +530,28 @@ mod tests {
             ]
         );
         assert_eq!(plan.changes[0].reason, "cidr cannot change in place");
+    }
+
+    #[test]
+    fn independent_resources_share_a_wave() {
+        let other = Desired::new(ResourceId::new(Kind::EcrRepository, "main")).prop("scan", true);
+        let desired = [vpc(), subnet(), other];
+        let plan = diff(&desired, &[]);
+        let names: Vec<Vec<String>> = waves(&plan, &desired)
+            .iter()
+            .map(|w| {
+                w.iter()
+                    .map(|&i| plan.changes[i].resource.to_string())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec!["vpc/main".to_string(), "ecr-repository/main".to_string()],
+                vec!["subnet/private-1".to_string()]
+            ]
+        );
     }
 
     #[test]
