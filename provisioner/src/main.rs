@@ -76,6 +76,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: DriftFormat,
     },
+    /// What the deployed domain exposes (endpoints, ARNs); `--output json` for scripts.
+    Outputs {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// Delete everything tagged for the domain, in reverse dependency order.
     Destroy {
         #[arg(short = 'f', long = "file")]
@@ -316,6 +323,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Outputs { file, output } => {
+            let m = load(&file)?;
+            let aws = connect(&cli.aws, &m).await;
+            let observed = reconcile::observe(&aws, &m).await?;
+            let values = reconcile::outputs(&m, &observed);
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&values)?),
+                Output::Text => {
+                    for (k, v) in values.as_object().into_iter().flatten() {
+                        println!(
+                            "{k:<22} {}",
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string())
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Destroy { file, auto_approve } => {
             let m = load(&file)?;

@@ -261,3 +261,31 @@ pub async fn apply(
     }
     Ok(done)
 }
+
+/// What a deployed domain exposes, read from what exists (`authdomain outputs`). Fields
+/// of parts not deployed yet are absent.
+pub fn outputs(m: &AuthDomainManifest, observed: &[Observed]) -> serde_json::Value {
+    let find = |kind: Kind| observed.iter().find(|o| o.id.kind == kind);
+    let prop = |kind: Kind, field: &str| {
+        find(kind)
+            .and_then(|o| o.props.get(field))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let mut out = serde_json::json!({
+        "domain": m.metadata.name,
+        "region": m.spec.region,
+        "vpcId": find(Kind::Vpc).map(|o| o.physical_id.clone()),
+        "clusterIdentifier": find(Kind::DbCluster).map(|o| o.physical_id.clone()),
+        "clusterEndpoint": prop(Kind::DbCluster, "_endpoint"),
+        "clusterReaderEndpoint": prop(Kind::DbCluster, "_reader-endpoint"),
+        "clusterPort": prop(Kind::DbCluster, "_port"),
+        "masterSecretArn": prop(Kind::DbCluster, "_master-secret-arn"),
+        "repositoryUri": prop(Kind::EcrRepository, "_uri"),
+        "functionRoleArn": prop(Kind::IamRole, "_arn"),
+    });
+    if let Some(map) = out.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    out
+}

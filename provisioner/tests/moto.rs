@@ -234,6 +234,40 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("in sync"));
 
+    // `authdomain outputs` reads endpoints and ARNs from what exists.
+    let out = cli(&account, &file, &["outputs", "--output", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outputs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outputs["clusterIdentifier"], "netdemo");
+    assert!(
+        outputs["clusterEndpoint"]
+            .as_str()
+            .is_some_and(|e| e.contains("netdemo")),
+        "{outputs}"
+    );
+    assert!(
+        outputs["repositoryUri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/netdemo-authserver")),
+        "{outputs}"
+    );
+    assert!(
+        outputs["functionRoleArn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(":role/netdemo-authserver-function")),
+        "{outputs}"
+    );
+    assert!(
+        outputs["masterSecretArn"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:aws:secretsmanager:")),
+        "{outputs}"
+    );
+
     // 6. `authdomain destroy` leaves nothing tagged as ours.
     let out = cli(&account, &file, &["destroy", "--auto-approve"]);
     assert!(

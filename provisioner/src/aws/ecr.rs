@@ -67,6 +67,7 @@ pub async fn observe(
         props: Default::default(),
         refs: Default::default(),
     };
+    o.props.insert("_uri".into(), json!(repo.repository_uri()));
     o.props.insert(
         "tag-mutability".into(),
         json!(repo.image_tag_mutability().map(|m| m.as_str())),

@@ -85,6 +85,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         props: Default::default(),
         refs: Default::default(),
     };
+    o.props.insert("_arn".into(), json!(role.arn()));
     o.props.insert(
         "trust-policy".into(),
         role.assume_role_policy_document()

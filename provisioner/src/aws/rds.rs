@@ -139,6 +139,15 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             refs: Default::default(),
         };
         o.props.insert("engine".into(), json!(c.engine()));
+        // Informational (not in the desired graph, so never compared): for `outputs`.
+        o.props.insert("_endpoint".into(), json!(c.endpoint()));
+        o.props
+            .insert("_reader-endpoint".into(), json!(c.reader_endpoint()));
+        o.props.insert("_port".into(), json!(c.port()));
+        o.props.insert(
+            "_master-secret-arn".into(),
+            json!(c.master_user_secret().and_then(|s| s.secret_arn())),
+        );
         o.props
             .insert("engine-version".into(), json!(c.engine_version()));
         let scaling = c.serverless_v2_scaling_configuration();
