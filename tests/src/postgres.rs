@@ -134,14 +134,15 @@ fn start() -> Result<TestPostgres, String> {
         ));
     }
     let port = free_port();
-    // The watchdog: start postgres, wait for the test process to exit, then stop it and
-    // remove the directory. `exec` keeps no extra shell between it and the server.
+    // The watchdog: start postgres, wait for the test process to exit, then stop it (by the
+    // postmaster's pid: `runuser` does not pass signals on) and remove the directory.
     let script = format!(
         "{runas} {postgres} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB \
          > {dir}/postgres.log 2>&1 & pg=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
-         kill -INT $pg 2>/dev/null; wait $pg; rm -rf {dir}",
+         kill -INT \"$(head -1 {data}/postmaster.pid 2>/dev/null)\" 2>/dev/null; kill -INT $pg 2>/dev/null; \
+         wait $pg; rm -rf {dir}",
         runas = if root { "runuser -u postgres --" } else { "" },
         postgres = bin.join("postgres").display(),
         data = data.display(),
