@@ -94,7 +94,7 @@ for backend in sqlite postgres; do
     if [[ $backend == sqlite ]]; then
       port=$(free_port)
       line=$(AUTHSERVER_DATABASE_URL="$url" AUTHSERVER_SIGNING_ALG="$alg" AUTHSERVER_KEK="$KEK" RUST_LOG=warn \
-        python3 bench/first_token.py --runs 15 --port "$port" --client-id "$ID" --client-secret "$SECRET" -- \
+        python3 bench/first_token.py --runs 15 --port "$port" --client-id="$ID" --client-secret="$SECRET" -- \
         "$BIN" serve --listen "127.0.0.1:$port" --no-migrate)
       FIRST+=("| authserver (SQLite, $alg, existing database) | ${line#first_token_ms } |")
     fi
@@ -119,7 +119,7 @@ for alg in RS256 ES256; do
   port=$(free_port)
   dest="${AUTHDOMAIN_CACHE:-$HOME/.cache/authdomain}/oidc-provider"
   line=$(PORT=$port ALG=$alg NODE_ENV=production NODE_PATH="$dest/node_modules" python3 bench/first_token.py --runs 5 --port "$port" --path /token \
-    --client-id bench-client --client-secret "$OP_SECRET" -- node "$dest/server.js")
+    --client-id=bench-client --client-secret="$OP_SECRET" -- node "$dest/server.js")
   FIRST+=("| oidc-provider ($alg, generates its key at start) | ${line#first_token_ms } |")
 done
 

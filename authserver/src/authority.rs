@@ -20,6 +20,17 @@ use crate::settings::Settings;
 use crate::store::{ClientRecord, Store, StoreError};
 use crate::throttle::Throttle;
 
+/// `n` random bytes as an identifier: base64url that starts with a letter or digit, so it
+/// is never mistaken for a command-line option.
+pub fn random_id(n: usize) -> String {
+    loop {
+        let id = random_token(n);
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
+}
+
 /// Unix time in seconds.
 pub fn now() -> i64 {
     SystemTime::now()
@@ -762,5 +773,20 @@ impl Authority {
         .map_err(|e| self.store_failure(e))?;
         metrics::counter!("authserver_tokens_revoked_total").increment(1);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_never_look_like_options() {
+        for _ in 0..2000 {
+            let id = random_id(16);
+            assert!(id.starts_with(|c: char| c.is_ascii_alphanumeric()), "{id}");
+            assert_eq!(id.len(), 22);
+        }
+        assert_eq!(random_token(32).len(), 43, "256-bit secrets");
     }
 }

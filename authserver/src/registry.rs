@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::authority::{Authority, now, random_token};
+use crate::authority::{Authority, now, random_id, random_token};
 use crate::keys::StoredKey;
 use crate::store::{ClientRecord, ResourceServerRecord, ScopeDef, SecretRecord, StoreError};
 
@@ -484,7 +484,7 @@ impl Authority {
                 ));
             }
             Some(id) => id.clone(),
-            None => random_token(16),
+            None => random_id(16),
         };
         let t = now();
         Ok(ClientRecord {
@@ -507,7 +507,7 @@ impl Authority {
         let secret = random_token(32);
         (
             SecretRecord {
-                secret_id: random_token(9),
+                secret_id: random_id(9),
                 hash: self.kek.hash_secret(&secret),
                 created_at: now(),
             },

@@ -35,17 +35,13 @@ async fn authlib_and_pyjwt_accept_our_tokens() {
         let (id, secret) = s.standard().await;
         let base = s.base.clone();
         let out = tokio::task::spawn_blocking(move || {
+            // `--flag=value`: generated ids and secrets may start with `-`.
             python(&[
-                "--issuer",
-                &base,
-                "--client-id",
-                &id,
-                "--client-secret",
-                &secret,
-                "--audience",
-                "https://api.example.com",
-                "--alg",
-                alg.as_str(),
+                &format!("--issuer={base}"),
+                &format!("--client-id={id}"),
+                &format!("--client-secret={secret}"),
+                "--audience=https://api.example.com",
+                &format!("--alg={}", alg.as_str()),
             ])
         })
         .await
@@ -89,16 +85,11 @@ async fn authlib_private_key_jwt_client_authentication() {
     let (base, id) = (s.base.clone(), c.client.client_id.clone());
     let out = tokio::task::spawn_blocking(move || {
         python(&[
-            "--issuer",
-            &base,
-            "--client-id",
-            &id,
-            "--private-key-pem",
-            pem_path.to_str().unwrap(),
-            "--audience",
-            "https://api.example.com",
-            "--alg",
-            "RS256",
+            &format!("--issuer={base}"),
+            &format!("--client-id={id}"),
+            &format!("--private-key-pem={}", pem_path.display()),
+            "--audience=https://api.example.com",
+            "--alg=RS256",
         ])
     })
     .await
