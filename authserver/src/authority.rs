@@ -83,7 +83,8 @@ pub struct Authority {
     keyring: RwLock<Option<Cached<KeyRing>>>,
     keyring_refresh: tokio::sync::Mutex<()>,
     remote_jwks: RwLock<HashMap<String, Cached<jsonwebtoken::jwk::JwkSet>>>,
-    http: reqwest::Client,
+    /// Built on first use (a `jwks_uri` client): loading root certificates costs start-up time.
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -106,11 +107,7 @@ impl Authority {
             keyring: RwLock::new(None),
             keyring_refresh: tokio::sync::Mutex::new(()),
             remote_jwks: RwLock::new(HashMap::new()),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("HTTP client"),
+            http: std::sync::OnceLock::new(),
         }
     }
 
@@ -576,8 +573,14 @@ impl Authority {
             }
         }
         let fetched = async {
-            let resp = self
-                .http
+            let http = self.http.get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("HTTP client")
+            });
+            let resp = http
                 .get(uri)
                 .send()
                 .await

@@ -159,6 +159,14 @@ fn created<T: serde::Serialize>(value: T) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
 }
 
+/// 201 for a body that carries a secret shown once: never cached.
+fn created_secret<T: serde::Serialize>(value: T) -> Response {
+    let mut resp = created(value);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// Unwrap a JSON body or return a 400 that says what is wrong with it (serde's message
 /// names the field and position).
 macro_rules! try_body {
@@ -264,15 +272,11 @@ async fn create_client(
 ) -> Response {
     let input = try_body!(input);
     tracing::info!(by = %admin.client_id, "admin: create client");
-    match s.authority.create_client(input).await {
-        Ok(c) => {
-            let mut resp = created(c);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(e) => e.into_response(),
-    }
+    s.authority
+        .create_client(input)
+        .await
+        .map(created_secret)
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/admin/v1/clients/{client_id}", tag = "clients",
@@ -312,15 +316,11 @@ async fn delete_client(_: Admin, State(s): State<AppState>, Path(id): Path<Strin
     responses((status = 201, body = NewSecret, description = "a second active secret; shown once"),
               (status = 409, description = "the client already has two secrets")))]
 async fn add_secret(_: Admin, State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    match s.authority.add_client_secret(&id).await {
-        Ok(secret) => {
-            let mut resp = created(secret);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(e) => e.into_response(),
-    }
+    s.authority
+        .add_client_secret(&id)
+        .await
+        .map(created_secret)
+        .into_response()
 }
 
 #[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/secrets/{secret_id}", tag = "clients",

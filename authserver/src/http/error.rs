@@ -14,12 +14,9 @@ pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 /// The response for an OAuth error: JSON, `Cache-Control: no-store`, `WWW-Authenticate`
 /// for `invalid_client` via the Authorization header, `Retry-After` when set.
 pub fn oauth_error_response(e: &OAuthError, realm: &str) -> Response {
-    let mut status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    // RFC 6749 §5.2: 401 only when the client used the Authorization header; otherwise
-    // `invalid_client` "may" be 401 too, and we keep it 401 so clients see one behaviour.
-    if e.code == ErrorCode::InvalidClient {
-        status = StatusCode::UNAUTHORIZED;
-    }
+    // `invalid_client` is always 401 (ErrorCode::status): RFC 6749 §5.2 requires it with the
+    // Authorization header and allows it otherwise, so clients see one behaviour.
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (
         status,
         Json(json!({ "error": e.code.as_str(), "error_description": e.description })),
@@ -28,10 +25,7 @@ pub fn oauth_error_response(e: &OAuthError, realm: &str) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, NO_STORE);
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    if e.code == ErrorCode::InvalidClient
-        && e.used_authorization_header
-        && status == StatusCode::UNAUTHORIZED
-    {
+    if e.code == ErrorCode::InvalidClient && e.used_authorization_header {
         let challenge = format!(
             "Basic realm=\"{}\", charset=\"UTF-8\"",
             realm.replace('"', "")

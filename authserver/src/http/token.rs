@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use super::error::{NO_STORE, oauth_error_response};
 use super::{AppState, SourceAddress};
 use crate::authority::RequestContext;
-use crate::oauth::OAuthError;
 use crate::oauth::request;
+use crate::oauth::{ErrorCode, OAuthError};
 
 /// Check the request's framing: form content type and a readable body within the limit.
 fn form_body(
@@ -36,17 +36,18 @@ fn form_body(
         .with_header(used_header));
     }
     body.map_err(|rejection| {
-        let limit = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
-        let mut e = OAuthError::invalid_request(if limit {
-            format!(
-                "the request body is larger than {} bytes",
-                super::MAX_BODY_BYTES
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            OAuthError::new(
+                ErrorCode::RequestTooLarge,
+                format!(
+                    "the request body is larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                ),
             )
         } else {
-            "the request body could not be read".to_owned()
-        });
-        e.used_authorization_header = used_header;
-        e
+            OAuthError::invalid_request("the request body could not be read")
+        }
+        .with_header(used_header)
     })
 }
 
@@ -63,11 +64,7 @@ fn context(
 
 fn fail(state: &AppState, e: &OAuthError, endpoint: &'static str) -> Response {
     metrics::counter!("authserver_oauth_errors_total", "endpoint" => endpoint, "error" => e.code.as_str()).increment(1);
-    let mut resp = oauth_error_response(e, &state.authority.settings().issuer);
-    if e.description.contains("larger than") {
-        *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    }
-    resp
+    oauth_error_response(e, &state.authority.settings().issuer)
 }
 
 pub async fn token(

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// Not an RFC 6749 code: failed authentications were throttled (HTTP 429).
     TooManyAttempts,
+    /// The request body exceeded the size limit (`invalid_request` with HTTP 413).
+    RequestTooLarge,
     /// The backing store is unavailable (HTTP 503 with `Retry-After`).
     TemporarilyUnavailable,
     ServerError,
@@ -35,6 +37,7 @@ impl ErrorCode {
             // RFC 6749 has no code for throttling; `invalid_client` keeps clients that only
             // know the standard codes on the right path, the 429 status says why.
             ErrorCode::TooManyAttempts => "invalid_client",
+            ErrorCode::RequestTooLarge => "invalid_request",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::ServerError => "server_error",
         }
@@ -46,6 +49,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidClient => 401,
             ErrorCode::TooManyAttempts => 429,
+            ErrorCode::RequestTooLarge => 413,
             ErrorCode::TemporarilyUnavailable => 503,
             ErrorCode::ServerError => 500,
             _ => 400,
