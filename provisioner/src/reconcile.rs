@@ -132,8 +132,8 @@ pub async fn apply(
     observed: &[Observed],
     mut progress: impl FnMut(&Step),
 ) -> Result<Vec<Step>, ApplyError> {
-    let wanted: BTreeMap<ResourceId, Desired> =
-        desired(m).into_iter().map(|d| (d.id.clone(), d)).collect();
+    let desired_list = desired(m);
+    let wanted: BTreeMap<&ResourceId, &Desired> = desired_list.iter().map(|d| (&d.id, d)).collect();
     let by_id: BTreeMap<&ResourceId, &Observed> = observed.iter().map(|o| (&o.id, o)).collect();
     let mut physical: ec2::Physical = observed
         .iter()
@@ -196,7 +196,6 @@ pub async fn apply(
         to_delete.push(by_id[&change.resource]);
     }
     // Independent branches run concurrently, one wave of dependencies at a time.
-    let desired_list: Vec<Desired> = wanted.values().cloned().collect();
     for wave in waves(plan, &desired_list) {
         let physical_now = &physical;
         let results = futures::future::join_all(wave.iter().map(|&i| {
@@ -204,7 +203,7 @@ pub async fn apply(
             let wanted = &wanted;
             let by_id = &by_id;
             async move {
-                let d = &wanted[&change.resource];
+                let d = wanted[&change.resource];
                 let result = match change.action {
                     Action::Update => {
                         let o = by_id[&change.resource];

@@ -9,10 +9,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{Value, json};
 
-use super::{
-    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error, many,
-    one, with_retries,
-};
+use super::{AwsError, ErrorClass, TAG_DOMAIN, TAG_RESOURCE, aws_error, many, one, with_retries};
 use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 /// Physical ids known so far (observed, or created during this apply).
@@ -31,28 +28,15 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
-fn kind_from(s: &str) -> Option<Kind> {
-    [
-        Kind::Vpc,
-        Kind::Subnet,
-        Kind::InternetGateway,
-        Kind::ElasticIp,
-        Kind::NatGateway,
-        Kind::RouteTable,
-        Kind::SecurityGroup,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == s)
+/// The describes filter by our tag on the server; checking again here costs nothing and
+/// keeps another domain's resources out even where an endpoint ignores a filter (moto does
+/// for NAT gateways).
+fn ours(tags: &[Tag], domain: &str) -> bool {
+    tag(tags, TAG_DOMAIN) == Some(domain)
 }
 
-/// The resource id recorded in our tag; resources tagged for the domain without it are
-/// reported under their physical id (so drift and destroy still see them).
 fn resource_id(tags: &[Tag], kind: Kind, physical: &str) -> ResourceId {
-    tag(tags, TAG_RESOURCE)
-        .and_then(|r| r.split_once('/'))
-        .and_then(|(k, n)| Some(ResourceId::new(kind_from(k)?, n)))
-        .filter(|id| id.kind == kind)
-        .unwrap_or_else(|| ResourceId::new(kind, physical))
+    super::resource_id(tag(tags, TAG_RESOURCE), kind, physical)
 }
 
 fn observed(id: ResourceId, physical: &str) -> Observed {
@@ -106,7 +90,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "VPCs", e))
     })
     .await?;
-    for v in vpcs.vpcs() {
+    for v in vpcs.vpcs().iter().filter(|x| ours(x.tags(), domain)) {
         let pid = v.vpc_id().unwrap_or_default();
         let mut o = observed(resource_id(v.tags(), Kind::Vpc, pid), pid);
         o.props.insert("cidr".into(), json!(v.cidr_block()));
@@ -121,7 +105,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "subnets", e))
     })
     .await?;
-    for s in subnets.subnets() {
+    for s in subnets.subnets().iter().filter(|x| ours(x.tags(), domain)) {
         let pid = s.subnet_id().unwrap_or_default();
         let id = resource_id(s.tags(), Kind::Subnet, pid);
         let mut o = observed(id.clone(), pid);
@@ -147,7 +131,11 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "internet gateways", e))
     })
     .await?;
-    for g in igws.internet_gateways() {
+    for g in igws
+        .internet_gateways()
+        .iter()
+        .filter(|x| ours(x.tags(), domain))
+    {
         let pid = g.internet_gateway_id().unwrap_or_default();
         let mut o = observed(resource_id(g.tags(), Kind::InternetGateway, pid), pid);
         o.refs.insert(
@@ -168,7 +156,11 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "elastic IPs", e))
     })
     .await?;
-    for a in addresses.addresses() {
+    for a in addresses
+        .addresses()
+        .iter()
+        .filter(|x| ours(x.tags(), domain))
+    {
         let pid = a.allocation_id().unwrap_or_default();
         let mut o = observed(resource_id(a.tags(), Kind::ElasticIp, pid), pid);
         o.props
@@ -184,11 +176,10 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "NAT gateways", e))
     })
     .await?;
-    // Filter by tag here too: not every emulator applies the NAT gateway tag filter.
     for n in nats
         .nat_gateways()
         .iter()
-        .filter(|n| tag(n.tags(), TAG_DOMAIN) == Some(domain))
+        .filter(|x| ours(x.tags(), domain))
     {
         let state = n.state().map(|s| s.as_str()).unwrap_or("");
         if matches!(state, "deleted" | "deleting" | "failed") {
@@ -220,7 +211,11 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "route tables", e))
     })
     .await?;
-    for t in tables.route_tables() {
+    for t in tables
+        .route_tables()
+        .iter()
+        .filter(|x| ours(x.tags(), domain))
+    {
         let pid = t.route_table_id().unwrap_or_default();
         let mut o = observed(resource_id(t.tags(), Kind::RouteTable, pid), pid);
         o.refs.insert(
@@ -262,7 +257,11 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", "security groups", e))
     })
     .await?;
-    for g in groups.security_groups() {
+    for g in groups
+        .security_groups()
+        .iter()
+        .filter(|x| ours(x.tags(), domain))
+    {
         let pid = g.group_id().unwrap_or_default();
         let mut o = observed(resource_id(g.tags(), Kind::SecurityGroup, pid), pid);
         o.props.insert("description".into(), json!(g.description()));
@@ -287,26 +286,13 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     Ok(out)
 }
 
-/// The tags a new resource gets.
+/// The tags a new resource gets: a readable `Name`, then ours.
 fn tags(domain: &str, id: &ResourceId, extra: &BTreeMap<String, String>) -> Vec<Tag> {
-    let mut t = vec![
-        Tag::builder()
-            .key("Name")
-            .value(format!("{domain}-{}-{}", id.kind.as_str(), id.name))
-            .build(),
-        Tag::builder().key(TAG_DOMAIN).value(domain).build(),
-        Tag::builder().key(TAG_MANAGED_BY).value(MANAGED_BY).build(),
-        Tag::builder()
-            .key(TAG_RESOURCE)
-            .value(id.to_string())
-            .build(),
-    ];
-    t.extend(
-        extra
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build()),
-    );
-    t
+    let name = format!("{domain}-{}-{}", id.kind.as_str(), id.name);
+    std::iter::once(("Name".to_owned(), name))
+        .chain(super::tag_pairs(domain, id, extra))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn tag_spec(
@@ -357,16 +343,6 @@ fn group_permission(group_id: &str) -> IpPermission {
         .to_port(5432)
         .user_id_group_pairs(UserIdGroupPair::builder().group_id(group_id).build())
         .build()
-}
-
-fn rule_list(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Create `d`; returns its physical id.
@@ -578,8 +554,8 @@ async fn sync_rules(
 ) -> Result<(), AwsError> {
     let ec2 = &aws.ec2;
     let name = d.id.to_string();
-    let want_ingress = rule_list(d.props.get("ingress"));
-    let want_egress = rule_list(d.props.get("egress"));
+    let want_ingress = super::strings(d.props.get("ingress"));
+    let want_egress = super::strings(d.props.get("egress"));
     let want_from = many(d, "postgres-from", physical)?;
 
     let add_in: Vec<IpPermission> = want_ingress
@@ -718,8 +694,8 @@ pub async fn update(
             }
         }
         Kind::SecurityGroup => {
-            let have_in = rule_list(o.props.get("ingress"));
-            let have_out = rule_list(o.props.get("egress"));
+            let have_in = super::strings(o.props.get("ingress"));
+            let have_out = super::strings(o.props.get("egress"));
             let have_from = o.refs.get("postgres-from").cloned().unwrap_or_default();
             sync_rules(
                 aws,

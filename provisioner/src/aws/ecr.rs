@@ -4,10 +4,7 @@
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{Value, json};
 
-use super::{
-    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error,
-    with_retries,
-};
+use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, with_retries};
 use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 /// The repository name: the spec's, or `<domain>-authserver`.
@@ -87,20 +84,16 @@ fn tags(
     id: &ResourceId,
     extra: &std::collections::BTreeMap<String, String>,
 ) -> Vec<Tag> {
-    let t = |k: &str, v: &str| {
-        Tag::builder()
-            .key(k)
-            .value(v)
-            .build()
-            .expect("key and value set")
-    };
-    let mut out = vec![
-        t(TAG_DOMAIN, domain),
-        t(TAG_MANAGED_BY, MANAGED_BY),
-        t(TAG_RESOURCE, &id.to_string()),
-    ];
-    out.extend(extra.iter().map(|(k, v)| t(k, v)));
-    out
+    super::tag_pairs(domain, id, extra)
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
+        .collect()
 }
 
 fn mutability(d: &Desired) -> ImageTagMutability {

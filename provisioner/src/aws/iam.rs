@@ -6,10 +6,7 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{
-    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error,
-    with_retries,
-};
+use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, with_retries};
 use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub const BASIC_EXECUTION: &str =
@@ -96,18 +93,6 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     Ok(vec![o])
 }
 
-fn wanted_policies(d: &Desired) -> Vec<String> {
-    d.props
-        .get("managed-policies")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub async fn create(
     aws: &super::Aws,
     domain: &str,
@@ -116,19 +101,16 @@ pub async fn create(
 ) -> Result<String, AwsError> {
     let iam = &aws.iam;
     let name = role_name(domain);
-    let tag = |k: &str, v: &str| {
-        Tag::builder()
-            .key(k)
-            .value(v)
-            .build()
-            .expect("key and value set")
-    };
-    let mut tags = vec![
-        tag(TAG_DOMAIN, domain),
-        tag(TAG_MANAGED_BY, MANAGED_BY),
-        tag(TAG_RESOURCE, &d.id.to_string()),
-    ];
-    tags.extend(extra.iter().map(|(k, v)| tag(k, v)));
+    let tags: Vec<Tag> = super::tag_pairs(domain, &d.id, extra)
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
+        .collect();
     iam.create_role()
         .role_name(&name)
         .description(format!(
@@ -145,7 +127,7 @@ pub async fn create(
         .send()
         .await
         .map_err(|e| aws_error("create", d.id.to_string(), e))?;
-    for arn in wanted_policies(d) {
+    for arn in super::strings(d.props.get("managed-policies")) {
         iam.attach_role_policy()
             .role_name(&name)
             .policy_arn(&arn)
@@ -179,17 +161,8 @@ pub async fn update(
             .map_err(|e| aws_error("update the trust policy of", d.id.to_string(), e))?;
     }
     if changed("managed-policies") {
-        let want = wanted_policies(d);
-        let have: Vec<String> = o
-            .props
-            .get("managed-policies")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let want = super::strings(d.props.get("managed-policies"));
+        let have: Vec<String> = super::strings(o.props.get("managed-policies"));
         for arn in want.iter().filter(|a| !have.contains(a)) {
             iam.attach_role_policy()
                 .role_name(&o.physical_id)
@@ -213,16 +186,7 @@ pub async fn update(
 pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
     let iam = &aws.iam;
     let name = o.id.to_string();
-    let attached: Vec<String> = o
-        .props
-        .get("managed-policies")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let attached: Vec<String> = super::strings(o.props.get("managed-policies"));
     for arn in attached {
         if let Err(e) = iam
             .detach_role_policy()

@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::plan::{Desired, Ref, ResourceId};
+use crate::plan::{Desired, Kind, Ref, ResourceId};
 
 /// Tag keys every managed resource carries.
 pub const TAG_DOMAIN: &str = "authdomain.io/domain";
@@ -310,6 +310,44 @@ where
         message,
         class,
     }
+}
+
+/// The tags every resource we create carries, before service-specific ones: the domain,
+/// the manager, our resource id, then the spec's extra tags.
+pub(crate) fn tag_pairs(
+    domain: &str,
+    id: &ResourceId,
+    extra: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        (TAG_DOMAIN.to_owned(), domain.to_owned()),
+        (TAG_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+        (TAG_RESOURCE.to_owned(), id.to_string()),
+    ];
+    out.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+/// The resource id recorded in our `authdomain.io/resource` tag; a resource tagged for the
+/// domain without it (or with another kind) is reported under its physical id, so drift
+/// and destroy still see it.
+pub(crate) fn resource_id(resource_tag: Option<&str>, kind: Kind, physical: &str) -> ResourceId {
+    resource_tag
+        .and_then(|r| r.split_once('/'))
+        .filter(|(k, _)| *k == kind.as_str())
+        .map(|(_, n)| ResourceId::new(kind, n))
+        .unwrap_or_else(|| ResourceId::new(kind, physical))
+}
+
+/// A JSON list of strings as a vector (absent or malformed: empty).
+pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The error for a reference to a resource that has no physical id yet.

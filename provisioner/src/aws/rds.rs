@@ -9,10 +9,7 @@ use aws_sdk_rds::types::{Filter, ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::ec2::Physical;
-use super::{
-    AwsError, ErrorClass, MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, aws_error, many,
-    one, with_retries,
-};
+use super::{AwsError, ErrorClass, TAG_DOMAIN, TAG_RESOURCE, aws_error, many, one, with_retries};
 use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub const ENGINE: &str = "aurora-postgresql";
@@ -26,11 +23,7 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 }
 
 fn resource_id(tags: &[Tag], kind: Kind, physical: &str) -> ResourceId {
-    tag(tags, TAG_RESOURCE)
-        .and_then(|r| r.split_once('/'))
-        .filter(|(k, _)| *k == kind.as_str())
-        .map(|(_, n)| ResourceId::new(kind, n))
-        .unwrap_or_else(|| ResourceId::new(kind, physical))
+    super::resource_id(tag(tags, TAG_RESOURCE), kind, physical)
 }
 
 fn tags(
@@ -38,20 +31,10 @@ fn tags(
     id: &ResourceId,
     extra: &std::collections::BTreeMap<String, String>,
 ) -> Vec<Tag> {
-    let mut t = vec![
-        Tag::builder().key(TAG_DOMAIN).value(domain).build(),
-        Tag::builder().key(TAG_MANAGED_BY).value(MANAGED_BY).build(),
-        Tag::builder()
-            .key(TAG_RESOURCE)
-            .value(id.to_string())
-            .build(),
-    ];
-    t.extend(
-        extra
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build()),
-    );
-    t
+    super::tag_pairs(domain, id, extra)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Physical names of name-keyed resources.
