@@ -635,7 +635,7 @@ pub async fn update(
 ) -> Result<(), AwsError> {
     let ec2 = &aws.ec2;
     let name = d.id.to_string();
-    let changed = |f: &str| change.fields.iter().any(|c| c.field == f);
+    let changed = |f: &str| change.touches(f);
     match d.id.kind {
         Kind::InternetGateway if changed("vpc") => {
             for old in o.refs.get("vpc").into_iter().flatten() {
@@ -798,12 +798,11 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
                                 .await
                             {
                                 Ok(_) => {}
-                                Err(err) => {
-                                    let err = aws_error("disassociate", name.clone(), err);
-                                    if err.class != ErrorClass::NotFound {
-                                        return Err(err);
-                                    }
-                                }
+                                Err(err) => super::already_gone(Err(aws_error(
+                                    "disassociate",
+                                    name.clone(),
+                                    err,
+                                )))?,
                             }
                         }
                     }
@@ -826,8 +825,5 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
         }
     })
     .await;
-    match result {
-        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-        other => other,
-    }
+    super::already_gone(result)
 }

@@ -141,7 +141,7 @@ pub async fn update(
     o: &Observed,
     change: &Change,
 ) -> Result<(), AwsError> {
-    let changed = |f: &str| change.fields.iter().any(|c| c.field == f);
+    let changed = |f: &str| change.touches(f);
     if changed("tag-mutability") {
         aws.ecr
             .put_image_tag_mutability()
@@ -173,13 +173,6 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let e = aws_error("delete", o.id.to_string(), e);
-            if e.class == ErrorClass::NotFound {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
+        Err(e) => super::already_gone(Err(aws_error("delete", o.id.to_string(), e))),
     }
 }

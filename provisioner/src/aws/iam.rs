@@ -145,7 +145,7 @@ pub async fn update(
     change: &Change,
 ) -> Result<(), AwsError> {
     let iam = &aws.iam;
-    let changed = |f: &str| change.fields.iter().any(|c| c.field == f);
+    let changed = |f: &str| change.touches(f);
     if changed("trust-policy") {
         iam.update_assume_role_policy()
             .role_name(&o.physical_id)
@@ -195,22 +195,12 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
             .send()
             .await
         {
-            let e = aws_error("detach a policy from", name.clone(), e);
-            if e.class != ErrorClass::NotFound {
-                return Err(e);
-            }
+            super::already_gone(Err(aws_error("detach a policy from", name.clone(), e)))?;
         }
     }
     match iam.delete_role().role_name(&o.physical_id).send().await {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let e = aws_error("delete", name, e);
-            if e.class == ErrorClass::NotFound {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
+        Err(e) => super::already_gone(Err(aws_error("delete", name, e))),
     }
 }
 

@@ -339,6 +339,14 @@ pub(crate) fn resource_id(resource_tag: Option<&str>, kind: Kind, physical: &str
         .unwrap_or_else(|| ResourceId::new(kind, physical))
 }
 
+/// A delete or detach whose target is already gone has done its job.
+pub(crate) fn already_gone(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 /// A JSON list of strings as a vector (absent or malformed: empty).
 pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
     v.and_then(serde_json::Value::as_array)

@@ -319,7 +319,7 @@ pub async fn update(
 ) -> Result<(), AwsError> {
     let rds = &aws.rds;
     let name = d.id.to_string();
-    let changed = |f: &str| change.fields.iter().any(|c| c.field == f);
+    let changed = |f: &str| change.touches(f);
     match d.id.kind {
         Kind::DbSubnetGroup => {
             rds.modify_db_subnet_group()
@@ -457,10 +457,7 @@ pub async fn delete(aws: &super::Aws, o: &Observed, final_snapshot: bool) -> Res
         }
         _ => unreachable!("not an RDS kind: {name}"),
     };
-    match result {
-        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-        other => other,
-    }
+    super::already_gone(result)
 }
 
 /// Poll until the cluster no longer exists (AWS takes minutes; bounded at 30).

@@ -183,6 +183,13 @@ pub struct Change {
     pub reason: String,
 }
 
+impl Change {
+    /// Whether `field` is among the fields that differ.
+    pub fn touches(&self, field: &str) -> bool {
+        self.fields.iter().any(|f| f.field == field)
+    }
+}
+
 /// The changes in the order to apply them: creates, updates and replaces in dependency
 /// order, then deletes in reverse dependency order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
