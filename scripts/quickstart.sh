@@ -1,52 +1,46 @@
 #!/usr/bin/env bash
-# One command to see AuthDomain's auth server work locally, with no AWS account:
-# builds it, runs it on SQLite (under .authdomain/), registers an API and a client, and
-# gets an access token with curl. The server keeps running until Ctrl-C
-# (with --once it stops after the token).
+# One command to see AuthDomain work locally, with no AWS account: builds the CLI and runs
+# `authdomain dev` on examples/minimal.yaml (or the AuthDomain file given), which serves the
+# domain's auth server on SQLite with the spec's APIs and clients registered, then gets an
+# access token with curl. The server keeps running until Ctrl-C (--once: stops after the
+# token).
+#   scripts/quickstart.sh [--once] [FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ONCE=false
-[[ ${1:-} == --once ]] && ONCE=true
+[[ ${1:-} == --once ]] && { ONCE=true; shift; }
+FILE=${1:-examples/minimal.yaml}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/authdomain/target}"
 PORT=${PORT:-8080}
-STATE=.authdomain/quickstart
-mkdir -p "$STATE"
-export AUTHSERVER_DATABASE_URL="sqlite://$STATE/auth.db"
-export AUTHSERVER_ISSUER="http://127.0.0.1:$PORT"
+STATE=$(mktemp -d)
+trap 'rm -rf "$STATE"' EXIT
 
-echo "==> building the auth server"
-cargo build -q -p authserver --bin authserver
-BIN="$CARGO_TARGET_DIR/debug/authserver"
-
-echo "==> registering the API https://api.example.com (scopes read, write) and a client"
-"$BIN" migrate
-"$BIN" resource-servers list >"$STATE/apis.txt"
-grep -q '^https://api.example.com' "$STATE/apis.txt" ||
-  "$BIN" resource-servers create --identifier https://api.example.com --scope read --scope write >/dev/null
-CLIENT=$("$BIN" clients create --name quickstart --scope read --scope write --json)
-CLIENT_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$CLIENT")
-CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$CLIENT")
+echo "==> building authdomain"
+cargo build -q --workspace --bins
+BIN="$CARGO_TARGET_DIR/debug/authdomain"
 
 if (echo >/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then
   echo "quickstart: something already listens on 127.0.0.1:$PORT; choose another port with PORT=NNNN" >&2
   exit 1
 fi
-echo "==> starting the server on $AUTHSERVER_ISSUER"
-"$BIN" serve --listen "127.0.0.1:$PORT" 2>"$STATE/server.log" &
+echo "==> authdomain dev -f $FILE --listen 127.0.0.1:$PORT"
+"$BIN" dev -f "$FILE" --listen "127.0.0.1:$PORT" --credentials-file "$STATE/credentials.json" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.05; done
-kill -0 "$SERVER" 2>/dev/null || { echo "quickstart: the server did not start:" >&2; cat "$STATE/server.log" >&2; exit 1; }
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$STATE"' EXIT
+for _ in $(seq 1 200); do [[ -s $STATE/credentials.json ]] && break; sleep 0.05; done
+kill -0 "$SERVER" 2>/dev/null || { echo "quickstart: authdomain dev did not start" >&2; exit 1; }
 
+read -r TOKEN_URL CLIENT_ID CLIENT_SECRET SCOPE < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = next(c for c in d["clients"] if c.get("client_secret"))
+print(d["token_endpoint"], c["client_id"], c["client_secret"], " ".join(c["scopes"]))' "$STATE/credentials.json")
+echo
 echo "==> getting a token:"
-echo "    curl -u '$CLIENT_ID:<secret>' -d grant_type=client_credentials -d scope=read $AUTHSERVER_ISSUER/oauth2/token"
-curl -sS --fail-with-body -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials -d scope=read \
-  "$AUTHSERVER_ISSUER/oauth2/token"
+echo "    curl -u '$CLIENT_ID:$CLIENT_SECRET' -d grant_type=client_credentials -d scope='$SCOPE' $TOKEN_URL"
+curl -sS --fail-with-body -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \
+  --data-urlencode "scope=$SCOPE" "$TOKEN_URL"
 echo
-echo
-echo "client_id=$CLIENT_ID"
-echo "client_secret=$CLIENT_SECRET   (shown once)"
-echo "discovery: $AUTHSERVER_ISSUER/.well-known/openid-configuration   JWKS: $AUTHSERVER_ISSUER/.well-known/jwks.json"
 $ONCE && exit 0
-echo "==> the server keeps running (logs: $STATE/server.log); Ctrl-C stops it"
+echo "==> the server keeps running; Ctrl-C stops it (its database is thrown away)"
 wait $SERVER

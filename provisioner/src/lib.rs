@@ -1,8 +1,11 @@
-//! The `authdomain` library: the AuthDomain spec and (in progress) the plan and the AWS
-//! reconciler. `spec` is pure: it never touches AWS or the network.
+//! The `authdomain` library: the AuthDomain spec, the plan, the AWS reconciler, drift
+//! reports, and the local `dev` server. `spec`, `plan`, `drift` and `seed` are pure: they
+//! never touch AWS or the network.
 
 pub mod aws;
+pub mod dev;
 pub mod drift;
 pub mod plan;
 pub mod reconcile;
+pub mod seed;
 pub mod spec;

@@ -70,9 +70,11 @@ enum Command {
         output: Output,
     },
     /// Report where AWS differs from the manifest. Exit 0: in sync, 2: drift, 1: error.
+    /// Several `-f` files are checked together, the network of all of them with one
+    /// describe per resource type.
     Drift {
-        #[arg(short = 'f', long = "file")]
-        file: PathBuf,
+        #[arg(short = 'f', long = "file", required = true)]
+        file: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "table")]
         format: DriftFormat,
     },
@@ -82,6 +84,21 @@ enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
+    },
+    /// Run the domain's auth server on this machine (SQLite, no AWS) with the spec's resource
+    /// servers and clients; print their credentials and a curl that gets a token.
+    Dev {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Also write the issuer and the clients' credentials here as JSON (mode 0600).
+        #[arg(long)]
+        credentials_file: Option<PathBuf>,
+        /// Get one token with the first client that has a secret, print it, and stop.
+        #[arg(long)]
+        once: bool,
     },
     /// Delete everything tagged for the domain, in reverse dependency order.
     Destroy {
@@ -231,18 +248,56 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Drift { file, format } => {
-            let m = load(&file)?;
-            let aws = connect(&cli.aws, &m).await;
-            let (plan, _) = reconcile::plan(&aws, &m).await?;
-            match format {
-                DriftFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&drift::json(&m.metadata.name, &plan))?
-                ),
-                DriftFormat::Table => print!("{}", drift::table(&m.metadata.name, &plan)),
-                DriftFormat::Markdown => print!("{}", drift::markdown(&m.metadata.name, &plan)),
+            let manifests = file.iter().map(load).collect::<anyhow::Result<Vec<_>>>()?;
+            // One connection per region; plans come back in the order of the files.
+            let mut by_region: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+            for (i, m) in manifests.iter().enumerate() {
+                let region = cli
+                    .aws
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| m.spec.region.clone());
+                by_region.entry(region).or_default().push(i);
             }
-            Ok(if plan.is_empty() {
+            let mut plans: Vec<Option<provisioner::plan::Plan>> = vec![None; manifests.len()];
+            for indices in by_region.values() {
+                let group: Vec<spec::AuthDomainManifest> =
+                    indices.iter().map(|&i| manifests[i].clone()).collect();
+                let aws = connect(&cli.aws, &group[0]).await;
+                for (&i, plan) in indices
+                    .iter()
+                    .zip(reconcile::plan_many(&aws, &group).await?)
+                {
+                    plans[i] = Some(plan);
+                }
+            }
+            let plans: Vec<provisioner::plan::Plan> = plans.into_iter().flatten().collect();
+            match format {
+                DriftFormat::Json => {
+                    let reports: Vec<serde_json::Value> = manifests
+                        .iter()
+                        .zip(&plans)
+                        .map(|(m, p)| drift::json(&m.metadata.name, p))
+                        .collect();
+                    let value = if reports.len() == 1 {
+                        reports.into_iter().next().unwrap_or_default()
+                    } else {
+                        serde_json::Value::from(reports)
+                    };
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                }
+                DriftFormat::Table => {
+                    for (m, p) in manifests.iter().zip(&plans) {
+                        print!("{}", drift::table(&m.metadata.name, p));
+                    }
+                }
+                DriftFormat::Markdown => {
+                    for (m, p) in manifests.iter().zip(&plans) {
+                        print!("{}", drift::markdown(&m.metadata.name, p));
+                    }
+                }
+            }
+            Ok(if plans.iter().all(|p| p.is_empty()) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(2)
@@ -255,9 +310,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let m = load(&file)?;
             let aws = connect(&cli.aws, &m).await;
-            let (plan, observed) = reconcile::plan(&aws, &m).await?;
+            let (full_plan, observed) = reconcile::plan(&aws, &m).await?;
             if output == Output::Text {
-                print!("{}", drift::table(&m.metadata.name, &plan));
+                print!("{}", drift::table(&m.metadata.name, &full_plan));
+            }
+            // Changes that need a value nothing here can produce (an image not pushed
+            // yet) wait; the rest is applied and the command fails naming what waits.
+            let facts = reconcile::facts(&aws, &m, &observed);
+            let (plan, deferred, missing) = reconcile::defer_unknown(&m, &full_plan, &facts);
+            if !deferred.is_empty() {
+                eprintln!(
+                    "{} change(s) wait for {} and are not applied now: {}",
+                    deferred.len(),
+                    missing.join(", "),
+                    deferred
+                        .iter()
+                        .map(|c| c.resource.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if missing.iter().any(|f| f.starts_with("image.")) {
+                    eprintln!(
+                        "  the image: set spec.image.digest, push spec.image.tag to the repository, \
+                         or run `authdomain bootstrap` (it builds and pushes one)"
+                    );
+                }
+            }
+            if plan.is_empty() && !deferred.is_empty() {
+                return Ok(ExitCode::FAILURE);
             }
             if plan.is_empty() {
                 if output == Output::Json {
@@ -296,9 +376,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if output == Output::Json {
                         println!(
                             "{}",
-                            serde_json::to_string_pretty(
-                                &serde_json::json!({ "domain": m.metadata.name, "steps": steps })
-                            )?
+                            serde_json::to_string_pretty(&serde_json::json!({
+                                "domain": m.metadata.name,
+                                "steps": steps,
+                                "deferred": deferred,
+                            }))?
                         );
                     } else {
                         println!(
@@ -308,7 +390,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             aws.calls.total()
                         );
                     }
-                    Ok(ExitCode::SUCCESS)
+                    if deferred.is_empty() {
+                        Ok(ExitCode::SUCCESS)
+                    } else {
+                        eprintln!(
+                            "error: apply is incomplete: {} change(s) still wait for {}",
+                            deferred.len(),
+                            missing.join(", ")
+                        );
+                        Ok(ExitCode::FAILURE)
+                    }
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -344,14 +435,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dev {
+            file,
+            listen,
+            credentials_file,
+            once,
+        } => dev(&file, listen, credentials_file, once).await,
         Command::Destroy { file, auto_approve } => {
             let m = load(&file)?;
             if m.spec.deletion_policy == spec::DeletionPolicy::Retain {
                 println!(
-                    "{}: deletionPolicy is Retain: the network and database are kept",
+                    "{}: deletionPolicy is Retain: the function, the API and the role go; the network, \
+                     database, KMS key, KEK secret and image repository stay",
                     m.metadata.name
                 );
-                return Ok(ExitCode::SUCCESS);
             }
             let aws = connect(&cli.aws, &m).await;
             let (plan, observed) = reconcile::destroy_plan(&aws, &m).await?;
@@ -391,4 +488,111 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+async fn dev(
+    file: &PathBuf,
+    listen: std::net::SocketAddr,
+    credentials_file: Option<PathBuf>,
+    once: bool,
+) -> anyhow::Result<ExitCode> {
+    let m = load(file)?;
+    // A fresh database each run, removed on exit: the credentials printed are the only ones.
+    let dir = tempfile::Builder::new()
+        .prefix("authdomain-dev-")
+        .tempdir()
+        .context("creating a directory for the local database")?;
+    let server = provisioner::dev::start(&m, dir.path(), listen).await?;
+    println!(
+        "AuthDomain `{}` running locally (SQLite, no AWS)",
+        m.metadata.name
+    );
+    println!("  issuer          {}", server.issuer);
+    println!("  token endpoint  {}", server.token_endpoint);
+    println!(
+        "  discovery       {}/.well-known/openid-configuration",
+        server.issuer
+    );
+    if server.clients.is_empty() {
+        println!("  (the spec has no clients: add some under spec.clients)");
+    }
+    for c in &server.clients {
+        println!(
+            "  client {:<14} client_id={}  {}  scopes: {}",
+            c.name,
+            c.client_id,
+            c.client_secret
+                .as_deref()
+                .map(|s| format!("client_secret={s}"))
+                .unwrap_or_else(|| format!("({}: no secret)", c.auth_method)),
+            c.scopes.join(" ")
+        );
+    }
+    let first = server
+        .clients
+        .iter()
+        .find(|c| c.client_secret.is_some())
+        .cloned();
+    if let Some(curl) = first.as_ref().and_then(|c| server.curl(c)) {
+        println!("Get a token:\n  {curl}");
+    }
+    if let Some(path) = &credentials_file {
+        let doc = serde_json::json!({
+            "issuer": server.issuer,
+            "token_endpoint": server.token_endpoint,
+            "clients": server.clients,
+        });
+        write_private(path, &serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if once {
+        let Some(client) = first else {
+            bail!("--once needs a client with a secret in spec.clients");
+        };
+        let token_endpoint = server.token_endpoint.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(async {
+            stopped.await.ok();
+        }));
+        let mut form = vec![("grant_type", "client_credentials".to_owned())];
+        if !client.scopes.is_empty() {
+            form.push(("scope", client.scopes.join(" ")));
+        }
+        let response = reqwest::Client::new()
+            .post(&token_endpoint)
+            .basic_auth(&client.client_id, client.client_secret.as_deref())
+            .form(&form)
+            .send()
+            .await
+            .context("requesting a token")?;
+        let status = response.status();
+        let body = response.text().await?;
+        stop.send(()).ok();
+        serving.await??;
+        if !status.is_success() {
+            bail!("the token endpoint answered {status}: {body}");
+        }
+        println!("{body}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Press Ctrl-C to stop (the local database is thrown away).");
+    server
+        .serve(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
 }

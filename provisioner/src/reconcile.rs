@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{Aws, AwsError, ErrorClass, ec2, ecr, iam, rds};
+use crate::aws::{Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets};
 use crate::plan::{
-    Action, Change, Desired, Kind, Observed, Plan, ResourceId, delete_order, diff, graph, waves,
+    Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, delete_order, diff_with,
+    graph, waves,
 };
 use crate::spec::AuthDomainManifest;
 
-/// What the spec wants (so far: network, database, image repository, function role).
+/// What the spec wants: network, database and application.
 pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
     let mut all = graph::network(m);
     all.extend(graph::database(m));
@@ -18,19 +19,85 @@ pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
 
 /// Everything tagged for the domain (the services are observed concurrently).
 pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
-    let domain = &m.metadata.name;
-    let repository = ecr::repository_name(domain, m.spec.image.repository.as_deref());
-    let (network, database, images, roles) = tokio::join!(
-        ec2::observe(aws, domain),
-        rds::observe(aws, domain),
-        ecr::observe(aws, domain, &repository),
-        iam::observe(aws, domain)
+    let (network, rest) = tokio::join!(
+        Box::pin(ec2::observe(aws, &m.metadata.name)),
+        Box::pin(observe_named(aws, m))
     );
     let mut all = network?;
-    all.extend(database?);
-    all.extend(images?);
-    all.extend(roles?);
+    all.extend(rest?);
     Ok(all)
+}
+
+/// Several domains in one account: the network of all of them is read with one describe
+/// per resource type (tag-filtered for every domain at once), the name-keyed rest per
+/// domain. Results are in the order of `manifests`.
+pub async fn observe_many(
+    aws: &Aws,
+    manifests: &[AuthDomainManifest],
+) -> Result<Vec<Vec<Observed>>, AwsError> {
+    let domains: Vec<&str> = manifests.iter().map(|m| m.metadata.name.as_str()).collect();
+    let (network, rest) = tokio::join!(
+        Box::pin(ec2::observe_domains(aws, &domains)),
+        futures::future::join_all(manifests.iter().map(|m| Box::pin(observe_named(aws, m))))
+    );
+    let mut network = network?;
+    let mut out = Vec::with_capacity(manifests.len());
+    for (m, rest) in manifests.iter().zip(rest) {
+        let mut all = network.remove(&m.metadata.name).unwrap_or_default();
+        all.extend(rest?);
+        out.push(all);
+    }
+    Ok(out)
+}
+
+/// Everything but the network: the database, and the name-keyed application resources.
+async fn observe_named(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
+    let domain = &m.metadata.name;
+    let repository = ecr::repository_name(domain, m.spec.image.repository.as_deref());
+    // Seven services' futures are large together: each lives on the heap.
+    let (database, images, roles, keys, kek, functions, apis) = tokio::join!(
+        Box::pin(rds::observe(aws, domain)),
+        Box::pin(ecr::observe(aws, domain, &repository)),
+        Box::pin(iam::observe(aws, domain)),
+        Box::pin(kms::observe(aws, domain)),
+        Box::pin(secrets::observe(aws, domain)),
+        Box::pin(function::observe(aws, domain)),
+        Box::pin(api::observe(aws, domain)),
+    );
+    let mut all = database?;
+    for part in [images, roles, keys, kek, functions, apis] {
+        all.extend(part?);
+    }
+    // The digest of the spec's tag, unless the spec names a digest or the function already
+    // runs that tag (repository tags are immutable).
+    let image = &m.spec.image;
+    if let Some(tag) = image.tag.as_deref().filter(|_| image.digest.is_none())
+        && !all.iter().any(|o| {
+            o.id.kind == Kind::Function
+                && o.props.get("image-tag").and_then(serde_json::Value::as_str) == Some(tag)
+        })
+        && let Some(repo) = all.iter_mut().find(|o| o.id.kind == Kind::EcrRepository)
+        && let Some(digest) = ecr::image_digest(aws, &repository, tag).await?
+    {
+        repo.props
+            .insert("_image-digest".into(), serde_json::json!(digest));
+    }
+    Ok(all)
+}
+
+/// Observe several domains and diff each (`authdomain drift` over many files).
+pub async fn plan_many(aws: &Aws, manifests: &[AuthDomainManifest]) -> Result<Vec<Plan>, AwsError> {
+    let observed = observe_many(aws, manifests).await?;
+    Ok(manifests
+        .iter()
+        .zip(&observed)
+        .map(|(m, o)| diff_with(&desired(m), o, &facts(aws, m, o)))
+        .collect())
+}
+
+/// The facts that `observed` establishes (see [`graph::facts`]).
+pub fn facts(aws: &Aws, m: &AuthDomainManifest, observed: &[Observed]) -> Facts {
+    graph::facts(m, &aws.region, observed)
 }
 
 /// Which service module handles a kind.
@@ -39,6 +106,12 @@ enum Service {
     Rds,
     Ecr,
     Iam,
+    IamPolicy,
+    Kms,
+    Secrets,
+    Function,
+    Permission,
+    Api,
 }
 
 fn service(kind: Kind) -> Service {
@@ -46,7 +119,19 @@ fn service(kind: Kind) -> Service {
         Kind::DbSubnetGroup | Kind::DbCluster | Kind::DbInstance => Service::Rds,
         Kind::EcrRepository => Service::Ecr,
         Kind::IamRole => Service::Iam,
-        _ => Service::Ec2,
+        Kind::IamPolicy => Service::IamPolicy,
+        Kind::KmsKey => Service::Kms,
+        Kind::Secret => Service::Secrets,
+        Kind::Function => Service::Function,
+        Kind::LambdaPermission => Service::Permission,
+        Kind::Api | Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage => Service::Api,
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::ElasticIp
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup => Service::Ec2,
     }
 }
 
@@ -65,11 +150,18 @@ async fn create(
             ecr::create(aws, domain, tags, d, &name).await
         }
         Service::Iam => iam::create(aws, domain, tags, d).await,
+        Service::IamPolicy => iam::put_policy(aws, domain, d).await,
+        Service::Kms => kms::create(aws, domain, tags, d).await,
+        Service::Secrets => secrets::create(aws, domain, tags, d).await,
+        Service::Function => function::create(aws, domain, tags, d, physical).await,
+        Service::Permission => function::create_permission(aws, d, physical).await,
+        Service::Api => api::create(aws, domain, tags, d, physical).await,
     }
 }
 
 async fn update(
     aws: &Aws,
+    m: &AuthDomainManifest,
     d: &Desired,
     o: &Observed,
     change: &Change,
@@ -80,6 +172,12 @@ async fn update(
         Service::Rds => rds::update(aws, d, o, change, physical).await,
         Service::Ecr => ecr::update(aws, d, o, change).await,
         Service::Iam => iam::update(aws, d, o, change).await,
+        Service::IamPolicy => iam::put_policy(aws, &m.metadata.name, d).await.map(|_| ()),
+        Service::Kms => kms::update(aws, d, o).await,
+        Service::Secrets => secrets::update(aws, d, o, change).await,
+        Service::Function => function::update(aws, &m.metadata.name, d, o, change, physical).await,
+        Service::Permission => function::update_permission(aws, d, o, physical).await,
+        Service::Api => api::update(aws, d, o, change, physical).await,
     }
 }
 
@@ -89,22 +187,43 @@ async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), A
         Service::Rds => rds::delete(aws, o, m.spec.database.final_snapshot).await,
         Service::Ecr => ecr::delete(aws, o).await,
         Service::Iam => iam::delete(aws, o).await,
+        Service::IamPolicy => iam::delete_policy(aws, o).await,
+        Service::Kms => kms::delete(aws, &m.metadata.name, o).await,
+        Service::Secrets => secrets::delete(aws, o).await,
+        Service::Function => function::delete(aws, o).await,
+        Service::Permission => function::delete_permission(aws, o).await,
+        Service::Api => api::delete(aws, o).await,
     }
 }
 
 /// Observe and diff.
 pub async fn plan(aws: &Aws, m: &AuthDomainManifest) -> Result<(Plan, Vec<Observed>), AwsError> {
     let observed = observe(aws, m).await?;
-    Ok((diff(&desired(m), &observed), observed))
+    let facts = facts(aws, m, &observed);
+    Ok((diff_with(&desired(m), &observed, &facts), observed))
 }
 
-/// The plan for removing everything tagged for the domain.
+/// The plan for removing what the domain's `deletionPolicy` lets go: everything tagged for
+/// it with `Delete`; with `Retain` only the serving tier (function, API, role), keeping
+/// the data and what reading it needs (network, database, KMS key, KEK secret, images).
 pub async fn destroy_plan(
     aws: &Aws,
     m: &AuthDomainManifest,
 ) -> Result<(Plan, Vec<Observed>), AwsError> {
     let observed = observe(aws, m).await?;
-    Ok((diff(&[], &observed), observed))
+    let mut plan = diff_with(&[], &observed, &Facts::default());
+    if m.spec.deletion_policy == crate::spec::DeletionPolicy::Retain {
+        plan.changes.retain(|c| !retained(c.resource.kind));
+    }
+    Ok((plan, observed))
+}
+
+/// Kinds `deletionPolicy: Retain` keeps.
+pub fn retained(kind: Kind) -> bool {
+    matches!(
+        service(kind),
+        Service::Ec2 | Service::Rds | Service::Kms | Service::Secrets | Service::Ecr
+    )
 }
 
 /// One step taken.
@@ -195,25 +314,43 @@ pub async fn apply(
     for change in plan.changes.iter().filter(|c| c.action == Action::Delete) {
         to_delete.push(by_id[&change.resource]);
     }
-    // Independent branches run concurrently, one wave of dependencies at a time.
+    // Independent branches run concurrently, one wave of dependencies at a time. Values
+    // that exist only once earlier waves have run (ARNs, endpoints) are resolved right
+    // before each wave; when one is missing, AWS is read again once.
+    let mut facts = facts(aws, m, observed);
     for wave in waves(plan, &desired_list) {
-        let physical_now = &physical;
-        let results = futures::future::join_all(wave.iter().map(|&i| {
+        let mut resolved: Vec<(&Change, Desired)> = Vec::with_capacity(wave.len());
+        let mut refreshed = false;
+        for &i in &wave {
             let change = &plan.changes[i];
-            let wanted = &wanted;
+            let d = wanted[&change.resource];
+            let r = match d.resolved(&facts) {
+                Ok(r) => r,
+                Err(_) if !refreshed => {
+                    refreshed = true;
+                    let now = observe(aws, m).await.map_err(|e| fail(&done, e))?;
+                    facts = self::facts(aws, m, &now);
+                    d.resolved(&facts)
+                        .map_err(|missing| fail(&done, unknown_facts(change, &missing)))?
+                }
+                Err(missing) => return Err(fail(&done, unknown_facts(change, &missing))),
+            };
+            resolved.push((change, r));
+        }
+        let physical_now = &physical;
+        let results = futures::future::join_all(resolved.iter().map(|(change, d)| {
             let by_id = &by_id;
             async move {
-                let d = wanted[&change.resource];
                 let result = match change.action {
                     Action::Update => {
                         let o = by_id[&change.resource];
-                        update(aws, d, o, change, physical_now)
+                        Box::pin(update(aws, m, d, o, change, physical_now))
                             .await
                             .map(|()| o.physical_id.clone())
                     }
-                    _ => create(aws, m, d, physical_now).await,
+                    _ => Box::pin(create(aws, m, d, physical_now)).await,
                 };
-                (change, result)
+                (*change, result)
             }
         }))
         .await;
@@ -247,8 +384,23 @@ pub async fn apply(
         }
     }
     // Deletes last, referrers before what they refer to: replaced resources' old copies
-    // and resources the spec no longer has.
+    // and resources the spec no longer has. Parts of an API that goes too go with it.
+    let apis_deleted: Vec<String> = to_delete
+        .iter()
+        .filter(|o| o.id.kind == Kind::Api)
+        .map(|o| o.physical_id.clone())
+        .collect();
     for o in delete_order(&to_delete) {
+        let part_of_deleted_api = matches!(
+            o.id.kind,
+            Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage
+        ) && o
+            .refs
+            .get("api")
+            .is_some_and(|a| a.iter().any(|id| apis_deleted.contains(id)));
+        if part_of_deleted_api {
+            continue;
+        }
         delete(aws, m, o).await.map_err(|e| fail(&done, e))?;
         let step = Step {
             resource: o.id.clone(),
@@ -259,6 +411,76 @@ pub async fn apply(
         done.push(step);
     }
     Ok(done)
+}
+
+/// The error for a change whose values cannot be known yet.
+fn unknown_facts(change: &Change, missing: &[String]) -> AwsError {
+    let image = missing
+        .iter()
+        .any(|f| f.starts_with("image.") || f.contains("image-digest"));
+    AwsError {
+        action: change.action.as_str(),
+        resource: change.resource.to_string(),
+        code: "UnknownValue".into(),
+        message: if image {
+            "no image to deploy: set spec.image.digest, push spec.image.tag to the repository, or run \
+             `authdomain bootstrap` (it builds and pushes one)"
+                .into()
+        } else {
+            format!(
+                "needs {} which no resource provides yet",
+                missing.join(", ")
+            )
+        },
+        class: ErrorClass::Terminal,
+    }
+}
+
+/// Split a plan into what can run now and what must wait for a value nothing in the plan
+/// will produce (an image not pushed yet), with everything that depends on those.
+/// Returns (runnable plan, deferred changes, the missing facts).
+pub fn defer_unknown(
+    m: &AuthDomainManifest,
+    plan: &Plan,
+    facts: &Facts,
+) -> (Plan, Vec<Change>, Vec<String>) {
+    let desired_list = desired(m);
+    let wanted: BTreeMap<&ResourceId, &Desired> = desired_list.iter().map(|d| (&d.id, d)).collect();
+    // Facts the plan itself will establish: those of resources it creates or replaces,
+    // and the account once anything with an ARN exists.
+    let producing: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .map(|c| format!("{}.", c.resource))
+        .collect();
+    let producible = |fact: &str| {
+        fact == "account" && !plan.changes.is_empty()
+            || producing.iter().any(|p| fact.starts_with(p.as_str()))
+    };
+    let mut blocked: std::collections::BTreeSet<ResourceId> = Default::default();
+    let mut missing_all: Vec<String> = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.action != Action::Delete) {
+        let Some(d) = wanted.get(&c.resource) else {
+            continue;
+        };
+        let missing: Vec<String> = match d.resolved(facts) {
+            Ok(_) => Vec::new(),
+            Err(m) => m.into_iter().filter(|f| !producible(f)).collect(),
+        };
+        if !missing.is_empty() || d.depends_on().any(|dep| blocked.contains(dep)) {
+            missing_all.extend(missing);
+            blocked.insert(c.resource.clone());
+        }
+    }
+    missing_all.sort();
+    missing_all.dedup();
+    let (deferred, run): (Vec<Change>, Vec<Change>) = plan
+        .changes
+        .iter()
+        .cloned()
+        .partition(|c| blocked.contains(&c.resource));
+    (Plan { changes: run }, deferred, missing_all)
 }
 
 /// What a deployed domain exposes, read from what exists (`authdomain outputs`). Fields
@@ -282,7 +504,23 @@ pub fn outputs(m: &AuthDomainManifest, observed: &[Observed]) -> serde_json::Val
         "masterSecretArn": prop(Kind::DbCluster, "_master-secret-arn"),
         "repositoryUri": prop(Kind::EcrRepository, "_uri"),
         "functionRoleArn": prop(Kind::IamRole, "_arn"),
+        "functionArn": prop(Kind::Function, "_arn"),
+        "apiId": find(Kind::Api).map(|o| o.physical_id.clone()),
+        "kmsKeyArn": find(Kind::KmsKey).map(|o| o.physical_id.clone()),
+        "kekSecretArn": find(Kind::Secret).map(|o| o.physical_id.clone()),
     });
+    // The issuer is the API's URL (plus the stage unless it is `$default`).
+    if let Some(endpoint) = prop(Kind::Api, "_endpoint").as_str() {
+        let stage = &m.spec.api.stage;
+        let issuer = if stage == "$default" {
+            endpoint.to_owned()
+        } else {
+            format!("{endpoint}/{stage}")
+        };
+        out["issuer"] = serde_json::json!(issuer);
+        out["tokenEndpoint"] = serde_json::json!(format!("{issuer}/oauth2/token"));
+        out["jwksUri"] = serde_json::json!(format!("{issuer}/.well-known/jwks.json"));
+    }
     if let Some(map) = out.as_object_mut() {
         map.retain(|_, v| !v.is_null());
     }

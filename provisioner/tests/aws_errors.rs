@@ -21,31 +21,49 @@ use provisioner::aws::{Aws, CallCounter, ErrorClass, ec2};
 use provisioner::plan::{Kind, Observed, ResourceId};
 
 fn client(rules: &[&Rule]) -> Aws {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
+    // One interceptor per client, all answering from the same rules.
+    let interceptor = || {
+        let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for r in rules {
+            i = i.with_rule(r);
+        }
+        i
+    };
     let conf = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("a", "b", None, None, "test"))
         .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(interceptor)
+        .interceptor(interceptor())
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
         .build();
-    // The other services are not exercised here: clients with no rules (any call fails).
-    let idle = aws_config::SdkConfig::builder()
+    // Every service answers from the same rules (a call no rule matches fails).
+    let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_rds::config::SharedCredentialsProvider::new(
             Credentials::new("a", "b", None, None, "test"),
         ))
         .http_client(aws_smithy_mocks::create_mock_http_client())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
         .build();
+    macro_rules! with_rules {
+        ($krate:ident) => {
+            $krate::Client::from_conf(
+                $krate::config::Builder::from(&sdk)
+                    .interceptor(interceptor())
+                    .build(),
+            )
+        };
+    }
     Aws {
-        rds: aws_sdk_rds::Client::new(&idle),
-        ecr: aws_sdk_ecr::Client::new(&idle),
-        iam: aws_sdk_iam::Client::new(&idle),
+        rds: with_rules!(aws_sdk_rds),
+        ecr: with_rules!(aws_sdk_ecr),
+        iam: with_rules!(aws_sdk_iam),
+        kms: with_rules!(aws_sdk_kms),
+        secrets: with_rules!(aws_sdk_secretsmanager),
+        lambda: with_rules!(aws_sdk_lambda),
+        apigw: with_rules!(aws_sdk_apigatewayv2),
         ec2: aws_sdk_ec2::Client::from_conf(conf),
         calls: CallCounter::default(),
         region: "eu-west-1".into(),
@@ -169,4 +187,153 @@ async fn mocked_missing_resource_on_delete_counts_as_deleted() {
         refs: BTreeMap::new(),
     };
     ec2::delete(&aws, &o).await.expect("already gone is fine");
+}
+
+fn function_desired() -> (provisioner::plan::Desired, ec2::Physical) {
+    use provisioner::plan::{Desired, Ref};
+    let sg = ResourceId::new(Kind::SecurityGroup, "function");
+    let subnet = ResourceId::new(Kind::Subnet, "private-a");
+    let d = Desired::new(ResourceId::new(Kind::Function, "main"))
+        .prop("image", "1.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:abc")
+        .prop("architecture", "arm64")
+        .prop("memory", 512)
+        .prop("timeout", 29)
+        .prop("role", "arn:aws:iam::1:role/demo-authserver-function")
+        .prop(
+            "environment",
+            serde_json::json!({"AUTHSERVER_KEK": "sha256:0011", "AUTHSERVER_ISSUER": "https://x"}),
+        )
+        .reference("subnets", Ref::Many(vec![subnet.clone()]), false)
+        .reference("security-groups", Ref::Many(vec![sg.clone()]), false);
+    let physical: ec2::Physical = [(sg, "sg-1".to_owned()), (subnet, "subnet-1".to_owned())]
+        .into_iter()
+        .collect();
+    (d, physical)
+}
+
+fn kek_rule() -> Rule {
+    mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+        .match_requests(|r| r.secret_id() == Some("authdomain/demo/kek"))
+        .then_output(|| {
+            aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput::builder()
+                .secret_string("a2VrLXZhbHVl")
+                .build()
+        })
+}
+
+fn lambda_error(
+    code: &'static str,
+    message: &'static str,
+) -> impl Fn() -> aws_sdk_lambda::operation::create_function::CreateFunctionError + Send + Sync + 'static
+{
+    move || {
+        aws_sdk_lambda::operation::create_function::CreateFunctionError::generic(
+            ErrorMetadata::builder().code(code).message(message).build(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn mocked_function_create_waits_for_a_new_role_to_become_assumable() {
+    let create = mock!(aws_sdk_lambda::Client::create_function)
+        .match_requests(|r| {
+            // The KEK reaches the function itself, never its fingerprint.
+            r.environment()
+                .and_then(|e| e.variables())
+                .and_then(|v| v.get("AUTHSERVER_KEK"))
+                .map(String::as_str)
+                == Some("a2VrLXZhbHVl")
+                && r.code().and_then(|c| c.image_uri())
+                    == Some("1.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:abc")
+        })
+        .sequence()
+        .error(lambda_error(
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        ))
+        .times(2)
+        .output(|| {
+            aws_sdk_lambda::operation::create_function::CreateFunctionOutput::builder().build()
+        })
+        .build();
+    let kek = kek_rule();
+    let aws = client(&[&create, &kek]);
+    let (d, physical) = function_desired();
+    let name = provisioner::aws::function::create(&aws, "demo", &BTreeMap::new(), &d, &physical)
+        .await
+        .expect("created once IAM has caught up");
+    assert_eq!(name, "demo-authserver");
+    assert_eq!(
+        create.num_calls(),
+        3,
+        "retried while the role was not assumable"
+    );
+}
+
+#[tokio::test]
+async fn mocked_function_create_with_a_bad_parameter_fails_fast() {
+    let create = mock!(aws_sdk_lambda::Client::create_function).then_error(lambda_error(
+        "InvalidParameterValueException",
+        "Unsupported architecture",
+    ));
+    let kek = kek_rule();
+    let aws = client(&[&create, &kek]);
+    let (d, physical) = function_desired();
+    let err = provisioner::aws::function::create(&aws, "demo", &BTreeMap::new(), &d, &physical)
+        .await
+        .unwrap_err();
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(err.class, ErrorClass::Terminal);
+    assert_eq!(
+        err.to_string(),
+        "create function/main: InvalidParameterValueException: Unsupported architecture"
+    );
+    assert!(
+        !err.to_string().contains("a2VrLXZhbHVl"),
+        "no secret in errors"
+    );
+}
+
+#[tokio::test]
+async fn mocked_stage_update_turns_auto_deploy_back_on() {
+    // moto has no UpdateStage: the call is checked against a scripted API Gateway.
+    use provisioner::plan::{Action, Change, Desired, FieldChange, Ref};
+    let update = mock!(aws_sdk_apigatewayv2::Client::update_stage)
+        .match_requests(|r| {
+            r.api_id() == Some("api-1")
+                && r.stage_name() == Some("$default")
+                && r.auto_deploy() == Some(true)
+        })
+        .then_output(|| {
+            aws_sdk_apigatewayv2::operation::update_stage::UpdateStageOutput::builder().build()
+        });
+    let aws = client(&[&update]);
+    let id = ResourceId::new(Kind::ApiStage, "$default");
+    let d = Desired::new(id.clone())
+        .prop("auto-deploy", true)
+        .reference("api", Ref::One(ResourceId::new(Kind::Api, "main")), true);
+    let mut o = Observed {
+        id: id.clone(),
+        physical_id: "$default".into(),
+        props: BTreeMap::new(),
+        refs: BTreeMap::new(),
+    };
+    o.props
+        .insert("auto-deploy".into(), serde_json::json!(false));
+    o.refs.insert("api".into(), vec!["api-1".into()]);
+    let change = Change {
+        resource: id,
+        action: Action::Update,
+        physical_id: Some("$default".into()),
+        fields: vec![FieldChange {
+            field: "auto-deploy".into(),
+            desired: serde_json::json!(true),
+            actual: serde_json::json!(false),
+        }],
+        reason: "auto-deploy differs".into(),
+    };
+    provisioner::aws::api::update(&aws, &d, &o, &change, &ec2::Physical::new())
+        .await
+        .unwrap();
+    assert_eq!(update.num_calls(), 1);
 }

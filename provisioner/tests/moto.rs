@@ -1,6 +1,7 @@
-//! The reconciler (network and database) against a real moto server: apply, idempotence
-//! (zero mutating calls), drift after hand changes, repair, destroy. Error paths moto
-//! cannot produce (throttling, terminal errors) use aws-smithy-mocks, named as such.
+//! The reconciler against a real moto server (started by the harness, with the fixes in
+//! tests/moto_server.py): apply, idempotence (zero mutating calls), drift after hand
+//! changes, repair, destroy. Error paths moto cannot produce (throttling, terminal errors,
+//! eventual consistency) are in aws_errors.rs, with aws-smithy-mocks.
 
 use std::process::Command;
 
@@ -13,18 +14,51 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
 
+/// A pinned image digest (moto does not check that the image exists; the architecture
+/// check against a real registry is the image module's test).
+const DIGEST: &str = "sha256:0f3ab6b4c6bbb1ef7c5a93b8f67a2b0d3c85d5a0e0b8d1f3e3c1c8f0a7d2e4b1";
+
 fn manifest(name: &str) -> AuthDomainManifest {
-    manifest_with(name, false)
+    manifest_with(name, false, &format!("digest: {DIGEST}"))
 }
 
-fn manifest_with(name: &str, protect: bool) -> AuthDomainManifest {
+fn manifest_with(name: &str, protect: bool, image: &str) -> AuthDomainManifest {
     spec::load_str(
         &format!(
-            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: {name}\nspec:\n  region: eu-west-1\n  network:\n    availabilityZones: 2\n    natGateway: single\n  database:\n    deletionProtection: {protect}\n    finalSnapshot: false\n  tags:\n    team: platform\n"
+            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: {name}\nspec:\n  region: eu-west-1\n  network:\n    availabilityZones: 2\n    natGateway: single\n  database:\n    deletionProtection: {protect}\n    finalSnapshot: false\n  image:\n    {image}\n  tags:\n    team: platform\n"
         ),
         "test.yaml",
     )
     .unwrap()
+}
+
+/// Push an image manifest under `tag` into the domain's repository (moto stores it and
+/// computes its digest as ECR does).
+async fn push_image(aws: &Aws, repository: &str, tag: &str) -> String {
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": format!("sha256:{}", "a".repeat(64)),
+            "size": 2
+        },
+        "layers": []
+    });
+    let out = aws
+        .ecr
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(manifest.to_string())
+        .image_tag(tag)
+        .send()
+        .await
+        .unwrap();
+    out.image()
+        .and_then(|i| i.image_id())
+        .and_then(|i| i.image_digest())
+        .unwrap()
+        .to_owned()
 }
 
 async fn aws(account: &str) -> Aws {
@@ -60,21 +94,48 @@ fn cli(account: &str, file: &std::path::Path, args: &[&str]) -> std::process::Ou
 async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     let moto = authdomain_tests::moto::server();
     let account = moto.new_account();
-    let m = manifest("netdemo");
+    let m = manifest_with("netdemo", false, "tag: v1");
     let aws = aws(&account).await;
 
-    // 1. Fresh account: everything is created, in dependency order.
+    // 1. Fresh account: the image tag is not pushed yet, so the function and what needs
+    //    it wait; everything else is created, in dependency order.
     let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
     let desired = reconcile::desired(&m).len();
     assert_eq!(plan.count(Action::Create), desired, "{plan:#?}");
-    let steps = reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+    let facts = reconcile::facts(&aws, &m, &observed);
+    let (runnable, deferred, missing) = reconcile::defer_unknown(&m, &plan, &facts);
+    assert_eq!(missing, ["image.digest"]);
+    let waiting: Vec<String> = deferred.iter().map(|c| c.resource.to_string()).collect();
+    assert!(waiting.contains(&"function/main".to_owned()), "{waiting:?}");
+    assert!(
+        waiting.contains(&"lambda-permission/api".to_owned()),
+        "{waiting:?}"
+    );
+    assert!(
+        waiting.contains(&"api-route/POST /oauth2/token".to_owned()),
+        "{waiting:?}"
+    );
+    assert!(
+        !waiting
+            .iter()
+            .any(|w| w.starts_with("vpc/") || w.starts_with("db-"))
+    );
+    let steps = reconcile::apply(&aws, &m, &runnable, &observed, |_| {})
         .await
         .unwrap();
-    assert_eq!(steps.len(), desired);
+    assert_eq!(steps.len(), desired - deferred.len());
+
+    // The image is pushed; the next apply creates the rest, deploying it by digest.
+    let digest = push_image(&aws, "netdemo-authserver", "v1").await;
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    assert_eq!(plan.changes.len(), deferred.len(), "{plan:#?}");
+    reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap();
 
     // 2. A second plan: in sync, observed with a bounded number of calls and no mutation.
     aws.calls.reset();
-    let (plan, _) = reconcile::plan(&aws, &m).await.unwrap();
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
     assert!(
         plan.is_empty(),
         "second plan not empty: {:#}",
@@ -82,11 +143,113 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     );
     assert_eq!(aws.calls.mutating(), 0);
     assert!(
-        aws.calls.total() <= 15,
+        aws.calls.total() <= 23,
         "no-op plan used {} calls: {:?}",
         aws.calls.total(),
         aws.calls.snapshot()
     );
+
+    // The function runs the pushed image by digest, in the private subnets, with its
+    // environment encrypted by the domain's KMS key; the KEK it holds is the secret's.
+    let f = aws
+        .lambda
+        .get_function()
+        .function_name("netdemo-authserver")
+        .send()
+        .await
+        .unwrap();
+    let image = f.code().and_then(|c| c.image_uri()).unwrap();
+    assert!(
+        image.ends_with(&format!("/netdemo-authserver@{digest}")),
+        "{image}"
+    );
+    let config = f.configuration().unwrap();
+    let key_arn = observed
+        .iter()
+        .find(|o| o.id.kind == Kind::KmsKey)
+        .unwrap()
+        .physical_id
+        .clone();
+    assert_eq!(config.kms_key_arn(), Some(key_arn.as_str()));
+    assert_eq!(config.vpc_config().unwrap().subnet_ids().len(), 2);
+    let env = config.environment().unwrap().variables().unwrap();
+    let kek = aws
+        .secrets
+        .get_secret_value()
+        .secret_id("authdomain/netdemo/kek")
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_owned();
+    assert_eq!(env["AUTHSERVER_KEK"], kek);
+    assert_eq!(env["AUTHSERVER_DATABASE_IAM_AUTH"], "true");
+    assert!(
+        env["AUTHSERVER_DATABASE_URL"].starts_with("postgres://authserver@netdemo.cluster-"),
+        "{env:?}"
+    );
+    assert!(
+        env["AUTHSERVER_DATABASE_URL"].ends_with(":5432/authserver"),
+        "{env:?}"
+    );
+    let api_id = observed
+        .iter()
+        .find(|o| o.id.kind == Kind::Api)
+        .unwrap()
+        .physical_id
+        .clone();
+    assert_eq!(
+        env["AUTHSERVER_ISSUER"],
+        format!("https://{api_id}.execute-api.eu-west-1.amazonaws.com")
+    );
+
+    // The inline policy: two actions, each on exactly one resource; nothing with a `*`.
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name("netdemo-authserver-function")
+        .policy_name("authserver")
+        .send()
+        .await
+        .unwrap();
+    let policy = provisioner::aws::iam::decode_policy(policy.policy_document());
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    for st in statements {
+        assert!(!st["Action"].as_str().unwrap().contains('*'), "{st}");
+    }
+    let cluster_resource_id = observed
+        .iter()
+        .find(|o| o.id.kind == Kind::DbCluster)
+        .and_then(|o| o.props["_resource-id"].as_str())
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        statements[0]["Resource"],
+        serde_json::json!(format!(
+            "arn:aws:rds-db:eu-west-1:{account}:dbuser:{cluster_resource_id}/authserver"
+        ))
+    );
+    assert_eq!(statements[1]["Resource"], serde_json::json!(key_arn));
+
+    // The API invokes the function through one permission whose source is this API only.
+    let permission = aws
+        .lambda
+        .get_policy()
+        .function_name("netdemo-authserver")
+        .send()
+        .await
+        .unwrap();
+    let permission: Value = serde_json::from_str(permission.policy().unwrap()).unwrap();
+    assert_eq!(
+        permission["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        serde_json::json!(format!(
+            "arn:aws:execute-api:eu-west-1:{account}:{api_id}/$default/*"
+        ))
+    );
+    let routes = aws.apigw.get_routes().api_id(&api_id).send().await.unwrap();
+    assert_eq!(routes.items().len(), provisioner::plan::graph::ROUTES.len());
 
     // Everything carries our tags (including the spec's extra tags).
     let vpcs = aws
@@ -163,6 +326,13 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         .send()
         .await
         .unwrap();
+    aws.lambda
+        .update_function_configuration()
+        .function_name(find(Kind::Function, "main"))
+        .memory_size(2048)
+        .send()
+        .await
+        .unwrap();
 
     // 4. `authdomain drift` exits 2 and names exactly those fields.
     let dir = tempfile::tempdir().unwrap();
@@ -199,6 +369,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         fields,
         [
             "db-cluster/main.max-capacity",
+            "function/main.memory",
             "iam-role/function.managed-policies",
             "route-table/public.default-route",
             "security-group/database.ingress"
@@ -295,11 +466,60 @@ async fn resources_of_other_domains_and_the_default_vpc_are_never_touched() {
     let (plan_b, observed_b) = reconcile::plan(&aws, &b).await.unwrap();
     assert!(observed_b.is_empty(), "{observed_b:#?}");
     assert_eq!(plan_b.count(Action::Delete), 0);
-    // Destroying alpha leaves the account's default VPC.
+    reconcile::apply(&aws, &b, &plan_b, &observed_b, |_| {})
+        .await
+        .unwrap();
+    // Drift over both at once: the network of both in one describe per type.
+    aws.calls.reset();
+    let plans = reconcile::plan_many(&aws, &[a.clone(), b.clone()])
+        .await
+        .unwrap();
+    assert!(plans.iter().all(|p| p.is_empty()), "{plans:#?}");
+    let together = aws.calls.total();
+    aws.calls.reset();
+    reconcile::plan(&aws, &a).await.unwrap();
+    let one = aws.calls.total();
+    assert_eq!(
+        together,
+        2 * one - 7,
+        "7 EC2 describes shared: {:?}",
+        aws.calls.snapshot()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (fa, fb) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&fa, serde_saphyr::to_string(&a).unwrap()).unwrap();
+    std::fs::write(&fb, serde_saphyr::to_string(&b).unwrap()).unwrap();
+    let out = Command::new(BIN)
+        .args(["drift", "--format", "json", "-f"])
+        .arg(&fa)
+        .arg("-f")
+        .arg(&fb)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AUTHDOMAIN_MOTO_ACCOUNT", &account)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 2);
+    assert_eq!(reports[1]["domain"], "beta");
+
+    // Destroying alpha leaves beta and the account's default VPC.
     let (destroy, observed) = reconcile::destroy_plan(&aws, &a).await.unwrap();
     reconcile::apply(&aws, &a, &destroy, &observed, |_| {})
         .await
         .unwrap();
+    assert_eq!(
+        reconcile::observe(&aws, &b).await.unwrap().len(),
+        reconcile::desired(&b).len(),
+        "beta is untouched"
+    );
     let all = aws.ec2.describe_vpcs().send().await.unwrap();
     assert!(
         all.vpcs().iter().any(|v| v.is_default() == Some(true)),
@@ -312,7 +532,7 @@ async fn destroy_refuses_a_protected_database_before_changing_anything() {
     let moto = authdomain_tests::moto::server();
     let account = moto.new_account();
     let aws = aws(&account).await;
-    let m = manifest_with("guarded", true);
+    let m = manifest_with("guarded", true, &format!("digest: {DIGEST}"));
     let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
     reconcile::apply(&aws, &m, &plan, &observed, |_| {})
         .await
@@ -326,4 +546,47 @@ async fn destroy_refuses_a_protected_database_before_changing_anything() {
     assert_eq!(err.error.code, "DeletionProtection");
     assert!(err.to_string().contains("deletionProtection"), "{err}");
     assert_eq!(reconcile::observe(&aws, &m).await.unwrap().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_policy_destroys_the_serving_tier_and_keeps_the_data() {
+    let moto = authdomain_tests::moto::server();
+    let account = moto.new_account();
+    let aws = aws(&account).await;
+    let mut m = manifest("keeper");
+    m.spec.deletion_policy = spec::DeletionPolicy::Retain;
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap();
+    let (destroy, observed) = reconcile::destroy_plan(&aws, &m).await.unwrap();
+    let deleted: Vec<Kind> = destroy.changes.iter().map(|c| c.resource.kind).collect();
+    assert!(deleted.contains(&Kind::Function) && deleted.contains(&Kind::Api));
+    assert!(!deleted.contains(&Kind::DbCluster) && !deleted.contains(&Kind::Secret));
+    reconcile::apply(&aws, &m, &destroy, &observed, |_| {})
+        .await
+        .unwrap();
+    let left: Vec<Kind> = reconcile::observe(&aws, &m)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id.kind)
+        .collect();
+    for kind in [
+        Kind::Vpc,
+        Kind::DbCluster,
+        Kind::DbInstance,
+        Kind::KmsKey,
+        Kind::Secret,
+    ] {
+        assert!(left.contains(&kind), "{kind:?} kept: {left:?}");
+    }
+    for kind in [
+        Kind::Function,
+        Kind::Api,
+        Kind::IamRole,
+        Kind::LambdaPermission,
+    ] {
+        assert!(!left.contains(&kind), "{kind:?} deleted: {left:?}");
+    }
 }

@@ -31,8 +31,10 @@ pub fn server() -> &'static TestMoto {
 
 fn start() -> Result<TestMoto, String> {
     let port = free_port();
+    // moto_server plus fixes for gaps between moto and AWS (see the script).
+    let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_server.py");
     let script = format!(
-        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "python3 {launcher} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null",
         parent = std::process::id()
     );

@@ -15,10 +15,10 @@ use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
 /// Physical ids known so far (observed, or created during this apply).
 pub type Physical = BTreeMap<ResourceId, String>;
 
-fn domain_filter(domain: &str) -> Filter {
+fn domains_filter(domains: &[&str]) -> Filter {
     Filter::builder()
         .name(format!("tag:{TAG_DOMAIN}"))
-        .values(domain)
+        .set_values(Some(domains.iter().map(|d| (*d).to_owned()).collect()))
         .build()
 }
 
@@ -31,8 +31,11 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 /// The describes filter by our tag on the server; checking again here costs nothing and
 /// keeps another domain's resources out even where an endpoint ignores a filter (moto does
 /// for NAT gateways).
-fn ours(tags: &[Tag], domain: &str) -> bool {
-    tag(tags, TAG_DOMAIN) == Some(domain)
+/// Which of `domains` a resource is tagged for (the filter is re-checked here: moto
+/// ignores it on some describes).
+fn domain_of<'a>(tags: &[Tag], domains: &[&'a str]) -> Option<&'a str> {
+    let d = tag(tags, TAG_DOMAIN)?;
+    domains.iter().find(|x| **x == d).copied()
 }
 
 fn resource_id(tags: &[Tag], kind: Kind, physical: &str) -> ResourceId {
@@ -79,33 +82,65 @@ fn rules(perms: &[IpPermission]) -> (Vec<String>, Vec<(String, String)>) {
 
 /// Find every network resource tagged for `domain`.
 pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    Ok(observe_domains(aws, &[domain])
+        .await?
+        .remove(domain)
+        .unwrap_or_default())
+}
+
+/// Find every network resource tagged for any of `domains`, grouped by domain: one
+/// describe per resource type whatever the number of domains (EC2 filters take up to 200
+/// values; more domains take a call per 200).
+pub async fn observe_domains(
+    aws: &super::Aws,
+    domains: &[&str],
+) -> Result<BTreeMap<String, Vec<Observed>>, AwsError> {
+    let mut out: BTreeMap<String, Vec<Observed>> = BTreeMap::new();
+    for chunk in domains.chunks(200) {
+        observe_chunk(aws, chunk, &mut out).await?;
+    }
+    Ok(out)
+}
+
+async fn observe_chunk(
+    aws: &super::Aws,
+    domains: &[&str],
+    out: &mut BTreeMap<String, Vec<Observed>>,
+) -> Result<(), AwsError> {
     let ec2 = &aws.ec2;
-    let mut out = Vec::new();
 
     let vpcs = with_retries(5, || async {
         ec2.describe_vpcs()
-            .filters(domain_filter(domain))
+            .filters(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "VPCs", e))
     })
     .await?;
-    for v in vpcs.vpcs().iter().filter(|x| ours(x.tags(), domain)) {
+    for (domain, v) in vpcs
+        .vpcs()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
         let pid = v.vpc_id().unwrap_or_default();
         let mut o = observed(resource_id(v.tags(), Kind::Vpc, pid), pid);
         o.props.insert("cidr".into(), json!(v.cidr_block()));
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
 
     let subnets = with_retries(5, || async {
         ec2.describe_subnets()
-            .filters(domain_filter(domain))
+            .filters(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "subnets", e))
     })
     .await?;
-    for s in subnets.subnets().iter().filter(|x| ours(x.tags(), domain)) {
+    for (domain, s) in subnets
+        .subnets()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
         let pid = s.subnet_id().unwrap_or_default();
         let id = resource_id(s.tags(), Kind::Subnet, pid);
         let mut o = observed(id.clone(), pid);
@@ -120,21 +155,21 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             "vpc".into(),
             s.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
         );
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
 
     let igws = with_retries(5, || async {
         ec2.describe_internet_gateways()
-            .filters(domain_filter(domain))
+            .filters(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "internet gateways", e))
     })
     .await?;
-    for g in igws
+    for (domain, g) in igws
         .internet_gateways()
         .iter()
-        .filter(|x| ours(x.tags(), domain))
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = g.internet_gateway_id().unwrap_or_default();
         let mut o = observed(resource_id(g.tags(), Kind::InternetGateway, pid), pid);
@@ -145,41 +180,41 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
                 .filter_map(|a| a.vpc_id().map(str::to_owned))
                 .collect(),
         );
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
 
     let addresses = with_retries(5, || async {
         ec2.describe_addresses()
-            .filters(domain_filter(domain))
+            .filters(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "elastic IPs", e))
     })
     .await?;
-    for a in addresses
+    for (domain, a) in addresses
         .addresses()
         .iter()
-        .filter(|x| ours(x.tags(), domain))
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = a.allocation_id().unwrap_or_default();
         let mut o = observed(resource_id(a.tags(), Kind::ElasticIp, pid), pid);
         o.props
             .insert("domain".into(), json!(a.domain().map(|d| d.as_str())));
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
 
     let nats = with_retries(5, || async {
         ec2.describe_nat_gateways()
-            .filter(domain_filter(domain))
+            .filter(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "NAT gateways", e))
     })
     .await?;
-    for n in nats
+    for (domain, n) in nats
         .nat_gateways()
         .iter()
-        .filter(|x| ours(x.tags(), domain))
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let state = n.state().map(|s| s.as_str()).unwrap_or("");
         if matches!(state, "deleted" | "deleting" | "failed") {
@@ -200,21 +235,21 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
                 .filter_map(|a| a.allocation_id().map(str::to_owned))
                 .collect(),
         );
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
 
     let tables = with_retries(5, || async {
         ec2.describe_route_tables()
-            .filters(domain_filter(domain))
+            .filters(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "route tables", e))
     })
     .await?;
-    for t in tables
+    for (domain, t) in tables
         .route_tables()
         .iter()
-        .filter(|x| ours(x.tags(), domain))
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = t.route_table_id().unwrap_or_default();
         let mut o = observed(resource_id(t.tags(), Kind::RouteTable, pid), pid);
@@ -246,21 +281,21 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         o.refs.insert("subnets".into(), subnets);
         o.props
             .insert("_associations".into(), Value::Object(associations));
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
 
     let groups = with_retries(5, || async {
         ec2.describe_security_groups()
-            .filters(domain_filter(domain))
+            .filters(domains_filter(domains))
             .send()
             .await
             .map_err(|e| aws_error("describe", "security groups", e))
     })
     .await?;
-    for g in groups
+    for (domain, g) in groups
         .security_groups()
         .iter()
-        .filter(|x| ours(x.tags(), domain))
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = g.group_id().unwrap_or_default();
         let mut o = observed(resource_id(g.tags(), Kind::SecurityGroup, pid), pid);
@@ -281,9 +316,9 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             "vpc".into(),
             g.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
         );
-        out.push(o);
+        out.entry(domain.to_owned()).or_default().push(o);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The tags a new resource gets: a readable `Name`, then ours.

@@ -13,6 +13,10 @@ pub const BASIC_EXECUTION: &str =
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 pub const VPC_ACCESS: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
 
+/// The role's one inline policy: database login as `authserver` through IAM, and
+/// decryption with the domain's KMS key, each on exactly one resource.
+pub const POLICY_NAME: &str = "authserver";
+
 pub fn role_name(domain: &str) -> String {
     format!("{domain}-authserver-function")
 }
@@ -90,7 +94,70 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .unwrap_or(Value::Null),
     );
     o.props.insert("managed-policies".into(), json!(arns));
-    Ok(vec![o])
+    let mut out = vec![o];
+    let inline = with_retries(5, || async {
+        iam.get_role_policy()
+            .role_name(&name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| aws_error("read the policy of", name.clone(), e))
+    })
+    .await;
+    match inline {
+        Ok(p) => {
+            let mut o = Observed {
+                id: ResourceId::new(Kind::IamPolicy, POLICY_NAME),
+                physical_id: POLICY_NAME.to_owned(),
+                props: Default::default(),
+                refs: Default::default(),
+            };
+            o.props
+                .insert("document".into(), decode_policy(p.policy_document()));
+            o.refs.insert("role".into(), vec![name.clone()]);
+            out.push(o);
+        }
+        Err(e) if e.class == ErrorClass::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    Ok(out)
+}
+
+/// Write the inline policy (create and update are the same call).
+pub async fn put_policy(aws: &super::Aws, domain: &str, d: &Desired) -> Result<String, AwsError> {
+    let document = d.props.get("document").cloned().unwrap_or(Value::Null);
+    with_retries(5, || async {
+        aws.iam
+            .put_role_policy()
+            .role_name(role_name(domain))
+            .policy_name(POLICY_NAME)
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_error("write", d.id.to_string(), e))
+    })
+    .await?;
+    Ok(POLICY_NAME.to_owned())
+}
+
+pub async fn delete_policy(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    let role = o
+        .refs
+        .get("role")
+        .and_then(|r| r.first())
+        .cloned()
+        .unwrap_or_default();
+    match aws
+        .iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(&o.physical_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => super::already_gone(Err(aws_error("delete", o.id.to_string(), e))),
+    }
 }
 
 pub async fn create(

@@ -1,10 +1,14 @@
 //! The AWS edge: one module per service (observe / create / update / delete), plus what
 //! they share: SDK configuration, call counting, error classification and our tags.
 
+pub mod api;
 pub mod ec2;
 pub mod ecr;
+pub mod function;
 pub mod iam;
+pub mod kms;
 pub mod rds;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -51,7 +55,15 @@ pub struct CallCounter {
 }
 
 /// Operation name prefixes that change state.
-const MUTATING: [&str; 16] = [
+const MUTATING: [&str; 24] = [
+    "Add",
+    "Remove",
+    "Enable",
+    "Disable",
+    "Schedule",
+    "Cancel",
+    "Publish",
+    "Restore",
     "Create",
     "Delete",
     "Modify",
@@ -148,6 +160,10 @@ pub struct Aws {
     pub rds: aws_sdk_rds::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigw: aws_sdk_apigatewayv2::Client,
     pub calls: CallCounter,
     pub region: String,
 }
@@ -203,12 +219,36 @@ impl Aws {
                 .interceptor(edge())
                 .build(),
         );
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
+        let secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
+        let lambda = aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
+        let apigw = aws_sdk_apigatewayv2::Client::from_conf(
+            aws_sdk_apigatewayv2::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {
             ec2,
             rds,
             ecr,
             iam,
+            kms,
+            secrets,
+            lambda,
+            apigw,
             calls,
             region,
         }

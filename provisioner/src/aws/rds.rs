@@ -52,7 +52,16 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     let rds = &aws.rds;
     let mut out = Vec::new();
 
-    // Subnet group: by name, then ours only if tagged so.
+    let clusters = with_retries(5, || async {
+        rds.describe_db_clusters()
+            .filters(Filter::builder().name("engine").values(ENGINE).build())
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "DB clusters", e))
+    })
+    .await?;
+    // Subnet group: by name; ours when our cluster uses it, else only if tagged so (the
+    // tag lookup is a second call, needed only while no cluster of ours exists).
     let name = subnet_group_name(domain);
     let groups = with_retries(5, || async {
         rds.describe_db_subnet_groups()
@@ -62,20 +71,28 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", name.clone(), e))
     })
     .await;
+    let used_by_ours = clusters.db_clusters().iter().any(|c| {
+        tag(c.tag_list(), TAG_DOMAIN) == Some(domain) && c.db_subnet_group() == Some(name.as_str())
+    });
     match groups {
         Ok(g) => {
             if let Some(group) = g.db_subnet_groups().first() {
-                let arn = group.db_subnet_group_arn().unwrap_or_default().to_owned();
-                let t = with_retries(5, || async {
-                    rds.list_tags_for_resource()
-                        .resource_name(&arn)
-                        .send()
-                        .await
-                        .map_err(|e| aws_error("list tags of", name.clone(), e))
-                })
-                .await?;
-                if tag(t.tag_list(), TAG_DOMAIN) == Some(domain) {
-                    let id = resource_id(t.tag_list(), Kind::DbSubnetGroup, &name);
+                let id = if used_by_ours {
+                    Some(ResourceId::new(Kind::DbSubnetGroup, "main"))
+                } else {
+                    let arn = group.db_subnet_group_arn().unwrap_or_default().to_owned();
+                    let t = with_retries(5, || async {
+                        rds.list_tags_for_resource()
+                            .resource_name(&arn)
+                            .send()
+                            .await
+                            .map_err(|e| aws_error("list tags of", name.clone(), e))
+                    })
+                    .await?;
+                    (tag(t.tag_list(), TAG_DOMAIN) == Some(domain))
+                        .then(|| resource_id(t.tag_list(), Kind::DbSubnetGroup, &name))
+                };
+                if let Some(id) = id {
                     let mut o = Observed {
                         id,
                         physical_id: name.clone(),
@@ -98,15 +115,6 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         Err(e) if e.class == ErrorClass::NotFound => {}
         Err(e) => return Err(e),
     }
-
-    let clusters = with_retries(5, || async {
-        rds.describe_db_clusters()
-            .filters(Filter::builder().name("engine").values(ENGINE).build())
-            .send()
-            .await
-            .map_err(|e| aws_error("describe", "DB clusters", e))
-    })
-    .await?;
     let mut ids = Vec::new();
     for c in clusters
         .db_clusters()
@@ -127,6 +135,9 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         o.props
             .insert("_reader-endpoint".into(), json!(c.reader_endpoint()));
         o.props.insert("_port".into(), json!(c.port()));
+        o.props
+            .insert("_resource-id".into(), json!(c.db_cluster_resource_id()));
+        o.props.insert("_arn".into(), json!(c.db_cluster_arn()));
         o.props.insert(
             "_master-secret-arn".into(),
             json!(c.master_user_secret().and_then(|s| s.secret_arn())),

@@ -1,11 +1,12 @@
-//! The desired resource graph of a spec (pure). So far: the network (VPC, subnets,
-//! internet gateway, NAT, route tables, security groups).
+//! The desired resource graph of a spec (pure): the network (VPC, subnets, internet
+//! gateway, NAT, route tables, security groups), the database, and the application (KMS
+//! key, KEK secret, image repository, role and policy, HTTP API, function, permission).
 
 use std::net::Ipv4Addr;
 
 use serde_json::json;
 
-use super::{Desired, Kind, Ref, ResourceId};
+use super::{Desired, Facts, Kind, Ref, ResourceId};
 use crate::spec::{AuthDomainManifest, NatGateway};
 
 /// Subnet tiers: public (NAT gateways), private (the function), isolated (the database).
@@ -202,21 +203,232 @@ pub fn database(m: &AuthDomainManifest) -> Vec<Desired> {
     out
 }
 
-/// The image repository and the function's role.
-pub fn application(_m: &AuthDomainManifest) -> Vec<Desired> {
+/// The route keys of the API, one per public endpoint of the auth server.
+pub use crate::aws::api::ROUTES;
+
+/// The stage segment of execute-api ARNs and of the issuer URL.
+fn stage_path(stage: &str) -> String {
+    if stage == "$default" {
+        String::new()
+    } else {
+        format!("/{stage}")
+    }
+}
+
+/// The application: KMS key and KEK secret, image repository, the function's role and
+/// inline policy, the HTTP API and its parts, the function, and the invoke permission.
+/// Values that exist only once other resources do (ARNs, endpoints, the image digest) are
+/// `${fact}` placeholders; see [`facts`].
+pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
+    let s = &m.spec;
+    let domain = &m.metadata.name;
     let mut policies = vec![
         crate::aws::iam::BASIC_EXECUTION,
         crate::aws::iam::VPC_ACCESS,
     ];
     policies.sort();
-    vec![
-        Desired::new(id(Kind::EcrRepository, "main"))
+    let key = id(Kind::KmsKey, "main");
+    let secret = id(Kind::Secret, "kek");
+    let repo = id(Kind::EcrRepository, "main");
+    let role = id(Kind::IamRole, "function");
+    let policy = id(Kind::IamPolicy, crate::aws::iam::POLICY_NAME);
+    let cluster = id(Kind::DbCluster, "main");
+    let api = id(Kind::Api, "main");
+    let function = id(Kind::Function, "main");
+    let integration = id(Kind::ApiIntegration, "function");
+    let private: Vec<ResourceId> = zones(&s.region, s.network.availability_zones)
+        .iter()
+        .map(|z| {
+            id(
+                Kind::Subnet,
+                format!("private-{}", z.chars().last().unwrap_or('a')),
+            )
+        })
+        .collect();
+    let cors = s
+        .api
+        .cors
+        .as_ref()
+        .map(|c| {
+            crate::aws::api::cors_value(
+                &c.allow_origins,
+                &c.allow_methods,
+                &c.allow_headers,
+                c.max_age.and_then(|n| i32::try_from(n).ok()),
+            )
+        })
+        .unwrap_or(serde_json::Value::Null);
+    let environment = json!({
+        "AUTHSERVER_DATABASE_URL": format!(
+            "postgres://{DATABASE_USER}@${{db-cluster/main.endpoint}}:${{db-cluster/main.port}}/{DATABASE_NAME}"
+        ),
+        "AUTHSERVER_DATABASE_IAM_AUTH": "true",
+        "AUTHSERVER_DB_MAX_CONNECTIONS": "2",
+        "AUTHSERVER_ISSUER": format!("${{api/main.endpoint}}{}", stage_path(&s.api.stage)),
+        "AUTHSERVER_SIGNING_ALG": format!("{:?}", s.tokens.algorithm),
+        "AUTHSERVER_TOKEN_TTL": s.tokens.default_ttl.to_string(),
+        crate::aws::function::KEK_VARIABLE: "${secret/kek.fingerprint}",
+    });
+    let mut out = vec![
+        Desired::new(key.clone())
+            .immutable_prop("usage", "ENCRYPT_DECRYPT")
+            .immutable_prop("spec", "SYMMETRIC_DEFAULT")
+            .prop("enabled", true),
+        Desired::new(secret.clone())
+            .prop("kms-key", "${kms-key/main.arn}")
+            .after(key.clone()),
+        Desired::new(repo.clone())
             .prop("tag-mutability", "IMMUTABLE")
             .prop("scan-on-push", true),
-        Desired::new(id(Kind::IamRole, "function"))
+        Desired::new(role.clone())
             .prop("trust-policy", crate::aws::iam::trust_policy())
             .prop("managed-policies", json!(policies)),
-    ]
+        Desired::new(policy.clone())
+            .prop(
+                "document",
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DatabaseLogin",
+                            "Effect": "Allow",
+                            "Action": "rds-db:connect",
+                            "Resource": format!(
+                                "arn:aws:rds-db:${{region}}:${{account}}:dbuser:${{db-cluster/main.resource-id}}/{DATABASE_USER}"
+                            ),
+                        },
+                        {
+                            "Sid": "DecryptEnvironment",
+                            "Effect": "Allow",
+                            "Action": "kms:Decrypt",
+                            "Resource": "${kms-key/main.arn}",
+                        }
+                    ]
+                }),
+            )
+            .reference("role", Ref::One(role.clone()), true)
+            .after(cluster.clone())
+            .after(key.clone()),
+        Desired::new(api.clone())
+            .immutable_prop("protocol", "HTTP")
+            .prop("name", format!("{domain}-authserver"))
+            .prop("cors", cors),
+        Desired::new(function.clone())
+            .immutable_prop("package-type", "Image")
+            .prop("image", "${ecr-repository/main.uri}@${image.digest}")
+            .prop(
+                "image-tag",
+                json!(s.image.tag.as_ref().filter(|_| s.image.digest.is_none())),
+            )
+            .prop("architecture", s.image.architecture.as_str())
+            .prop("memory", s.function.memory)
+            .prop("timeout", s.function.timeout)
+            .prop("reserved-concurrency", json!(s.function.reserved_concurrency))
+            .prop("role", "${iam-role/function.arn}")
+            .prop("kms-key", "${kms-key/main.arn}")
+            .prop("environment", environment)
+            .reference("subnets", Ref::Many(private), false)
+            .reference(
+                "security-groups",
+                Ref::Many(vec![id(Kind::SecurityGroup, "function")]),
+                false,
+            )
+            .after(repo)
+            .after(role)
+            .after(policy)
+            .after(secret)
+            .after(cluster)
+            .after(api.clone()),
+        Desired::new(integration.clone())
+            .immutable_prop("type", "AWS_PROXY")
+            .prop("payload-format", "2.0")
+            .prop("uri", "${function/main.arn}")
+            .reference("api", Ref::One(api.clone()), true)
+            .after(function.clone()),
+    ];
+    for key in ROUTES {
+        out.push(
+            Desired::new(id(Kind::ApiRoute, key))
+                .reference("api", Ref::One(api.clone()), true)
+                .reference("integration", Ref::One(integration.clone()), false),
+        );
+    }
+    out.push(
+        Desired::new(id(Kind::ApiStage, s.api.stage.as_str()))
+            .prop("auto-deploy", true)
+            .reference("api", Ref::One(api.clone()), true),
+    );
+    out.push(
+        Desired::new(id(Kind::LambdaPermission, "api"))
+            .prop("principal", "apigateway.amazonaws.com")
+            .prop("action", "lambda:InvokeFunction")
+            .prop(
+                "source-arn",
+                format!(
+                    "arn:aws:execute-api:${{region}}:${{account}}:${{api/main.id}}/{}/*",
+                    s.api.stage
+                ),
+            )
+            .reference("function", Ref::One(function), true)
+            .after(api),
+    );
+    out
+}
+
+/// The database role the function logs in as (IAM authentication), and its database.
+pub const DATABASE_USER: &str = "authserver";
+pub const DATABASE_NAME: &str = "authserver";
+
+/// The facts a set of observed resources establishes: `<resource>.<name>` for every
+/// informational (`_`-prefixed) property, `<resource>.id` for every physical id, the
+/// region, the account (from any ARN), and `image.digest`.
+pub fn facts(m: &AuthDomainManifest, region: &str, observed: &[super::Observed]) -> Facts {
+    let mut f = Facts::default();
+    f.insert("region", region);
+    for o in observed {
+        f.insert(format!("{}.id", o.id), o.physical_id.as_str());
+        for (k, v) in &o.props {
+            if let Some(name) = k.strip_prefix('_') {
+                match v {
+                    serde_json::Value::String(s) => {
+                        f.insert(format!("{}.{name}", o.id), s.as_str())
+                    }
+                    serde_json::Value::Number(n) => {
+                        f.insert(format!("{}.{name}", o.id), n.to_string())
+                    }
+                    _ => {}
+                }
+                if name == "arn"
+                    && f.get("account").is_none()
+                    && let Some(account) = v
+                        .as_str()
+                        .and_then(|a| a.split(':').nth(4))
+                        .filter(|a| !a.is_empty())
+                {
+                    f.insert("account", account);
+                }
+            }
+        }
+    }
+    // The spec's digest; else, while the function still runs the spec's tag, the digest it
+    // runs (tags are immutable); else what the repository says the tag points at.
+    let image = &m.spec.image;
+    let running = observed
+        .iter()
+        .find(|o| o.id.kind == Kind::Function)
+        .filter(|o| image.tag.is_some() && o.props.get("image-tag") == Some(&json!(image.tag)))
+        .and_then(|o| o.props.get("image").and_then(serde_json::Value::as_str))
+        .and_then(|uri| uri.split_once('@'))
+        .map(|(_, digest)| digest.to_owned());
+    let digest = image
+        .digest
+        .clone()
+        .or(running)
+        .or_else(|| f.get("ecr-repository/main.image-digest").map(str::to_owned));
+    if let Some(d) = digest {
+        f.insert("image.digest", d);
+    }
+    f
 }
 
 #[cfg(test)]
@@ -350,5 +562,83 @@ mod tests {
         assert!(pos("vpc/main") < pos("subnet/public-a"));
         assert!(pos("security-group/function") < pos("security-group/database"));
         assert!(pos("internet-gateway/main") < pos("route-table/public"));
+    }
+
+    #[test]
+    fn application_graph_holds_no_secret_and_no_wildcard_action() {
+        let m = manifest("  image:\n    tag: v1\n");
+        let g = application(&m);
+        let function = g.iter().find(|d| d.id.kind == Kind::Function).unwrap();
+        let env = &function.props["environment"];
+        assert_eq!(env["AUTHSERVER_KEK"], "${secret/kek.fingerprint}");
+        assert_eq!(env["AUTHSERVER_DATABASE_IAM_AUTH"], "true");
+        assert!(!env.to_string().to_lowercase().contains("password"));
+        let policy = g.iter().find(|d| d.id.kind == Kind::IamPolicy).unwrap();
+        for st in policy.props["document"]["Statement"].as_array().unwrap() {
+            assert!(!st["Action"].as_str().unwrap().contains('*'));
+            assert!(!st["Resource"].as_str().unwrap().ends_with('*'));
+        }
+        assert_eq!(
+            g.iter().filter(|d| d.id.kind == Kind::ApiRoute).count(),
+            ROUTES.len()
+        );
+        // The function comes after everything whose values it holds.
+        let plan = diff(&[network(&m), database(&m), g.clone()].concat(), &[]);
+        let pos = |n: &str| {
+            plan.changes
+                .iter()
+                .position(|c| c.resource.to_string() == n)
+                .unwrap()
+        };
+        assert!(pos("api/main") < pos("function/main"));
+        assert!(pos("iam-policy/authserver") < pos("function/main"));
+        assert!(pos("function/main") < pos("api-integration/function"));
+        assert!(pos("api-integration/function") < pos("api-route/POST /oauth2/token"));
+    }
+
+    #[test]
+    fn facts_come_from_observed_values_and_the_image_from_spec_function_or_registry() {
+        use crate::plan::Observed;
+        let obs = |kind: Kind, name: &str, props: serde_json::Value| Observed {
+            id: ResourceId::new(kind, name),
+            physical_id: format!("{name}-id"),
+            props: props.as_object().unwrap().clone().into_iter().collect(),
+            refs: Default::default(),
+        };
+        let repo = obs(
+            Kind::EcrRepository,
+            "main",
+            json!({"_uri": "1.dkr/r", "_image-digest": "sha256:reg"}),
+        );
+        let role = obs(
+            Kind::IamRole,
+            "function",
+            json!({"_arn": "arn:aws:iam::123456789012:role/x"}),
+        );
+        let m = manifest("  image:\n    tag: v1\n");
+        let f = facts(&m, "eu-west-1", &[repo.clone(), role.clone()]);
+        assert_eq!(f.get("account"), Some("123456789012"));
+        assert_eq!(f.get("ecr-repository/main.uri"), Some("1.dkr/r"));
+        assert_eq!(f.get("iam-role/function.id"), Some("function-id"));
+        assert_eq!(f.get("image.digest"), Some("sha256:reg"));
+        // A function still running the spec's tag gives its digest (tags are immutable).
+        let func = obs(
+            Kind::Function,
+            "main",
+            json!({"image-tag": "v1", "image": "1.dkr/r@sha256:run"}),
+        );
+        let f = facts(&m, "eu-west-1", &[role.clone(), func.clone()]);
+        assert_eq!(f.get("image.digest"), Some("sha256:run"));
+        // The spec's digest wins.
+        let m = manifest(
+            "  image:\n    digest: sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n",
+        );
+        assert_eq!(
+            facts(&m, "eu-west-1", &[repo, func]).get("image.digest"),
+            Some("sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+        );
+        // Neither: no digest is known.
+        let m = manifest("");
+        assert_eq!(facts(&m, "eu-west-1", &[role]).get("image.digest"), None);
     }
 }

@@ -28,8 +28,17 @@ pub enum Kind {
     DbSubnetGroup,
     DbCluster,
     DbInstance,
+    KmsKey,
+    Secret,
     EcrRepository,
     IamRole,
+    IamPolicy,
+    Api,
+    Function,
+    ApiIntegration,
+    ApiRoute,
+    ApiStage,
+    LambdaPermission,
 }
 
 impl Kind {
@@ -45,8 +54,17 @@ impl Kind {
             Kind::DbSubnetGroup => "db-subnet-group",
             Kind::DbCluster => "db-cluster",
             Kind::DbInstance => "db-instance",
+            Kind::KmsKey => "kms-key",
+            Kind::Secret => "secret",
             Kind::EcrRepository => "ecr-repository",
             Kind::IamRole => "iam-role",
+            Kind::IamPolicy => "iam-policy",
+            Kind::Api => "api",
+            Kind::Function => "function",
+            Kind::ApiIntegration => "api-integration",
+            Kind::ApiRoute => "api-route",
+            Kind::ApiStage => "api-stage",
+            Kind::LambdaPermission => "lambda-permission",
         }
     }
 }
@@ -102,6 +120,9 @@ pub struct Desired {
     pub refs: BTreeMap<String, Ref>,
     /// Fields that AWS cannot change in place: a difference there means replace.
     pub immutable: BTreeSet<String>,
+    /// Resources that must exist first although no reference field names them (their
+    /// values reach this one through `${fact}` placeholders).
+    pub after: BTreeSet<ResourceId>,
 }
 
 impl Desired {
@@ -111,6 +132,7 @@ impl Desired {
             props: BTreeMap::new(),
             refs: BTreeMap::new(),
             immutable: BTreeSet::new(),
+            after: BTreeSet::new(),
         }
     }
     pub fn prop(mut self, field: &str, value: impl Into<Value>) -> Desired {
@@ -128,8 +150,122 @@ impl Desired {
         self.refs.insert(field.to_owned(), target);
         self
     }
+    /// Order after `target` without a reference field.
+    pub fn after(mut self, target: ResourceId) -> Desired {
+        self.after.insert(target);
+        self
+    }
     pub fn depends_on(&self) -> impl Iterator<Item = &ResourceId> {
-        self.refs.values().flat_map(Ref::targets)
+        self.refs
+            .values()
+            .flat_map(Ref::targets)
+            .chain(self.after.iter())
+    }
+    /// This resource with every `${fact}` placeholder in its props resolved, or the names
+    /// of the facts not known yet.
+    pub fn resolved(&self, facts: &Facts) -> Result<Desired, Vec<String>> {
+        let mut out = self.clone();
+        let mut missing = Vec::new();
+        for v in out.props.values_mut() {
+            match facts.resolve(v) {
+                Ok(r) => *v = r,
+                Err(m) => missing.extend(m),
+            }
+        }
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            missing.sort();
+            missing.dedup();
+            Err(missing)
+        }
+    }
+}
+
+/// Values known only once resources exist: the account id, an endpoint, an ARN, an image
+/// digest. Desired props refer to them as `${name}` (names like `region`, `account`,
+/// `db-cluster/main.endpoint`); the diff compares the resolved value, and the reconciler
+/// resolves them again right before acting, so a value created earlier in the same apply
+/// reaches its users.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts(BTreeMap<String, String>);
+
+impl Facts {
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.insert(name.into(), value.into());
+    }
+    /// Drop the facts of `id` (`<id>.<name>`): it is about to be created or replaced.
+    pub fn forget(&mut self, id: &ResourceId) {
+        let prefix = format!("{id}.");
+        self.0.retain(|k, _| !k.starts_with(&prefix));
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+    /// `v` with placeholders replaced, or the names of the unknown facts.
+    pub fn resolve(&self, v: &Value) -> Result<Value, Vec<String>> {
+        match v {
+            Value::String(s) => self.resolve_str(s).map(Value::String),
+            Value::Array(a) => {
+                let mut out = Vec::with_capacity(a.len());
+                let mut missing = Vec::new();
+                for x in a {
+                    match self.resolve(x) {
+                        Ok(r) => out.push(r),
+                        Err(m) => missing.extend(m),
+                    }
+                }
+                if missing.is_empty() {
+                    Ok(Value::Array(out))
+                } else {
+                    Err(missing)
+                }
+            }
+            Value::Object(o) => {
+                let mut out = serde_json::Map::new();
+                let mut missing = Vec::new();
+                for (k, x) in o {
+                    match self.resolve(x) {
+                        Ok(r) => {
+                            out.insert(k.clone(), r);
+                        }
+                        Err(m) => missing.extend(m),
+                    }
+                }
+                if missing.is_empty() {
+                    Ok(Value::Object(out))
+                } else {
+                    Err(missing)
+                }
+            }
+            other => Ok(other.clone()),
+        }
+    }
+    fn resolve_str(&self, s: &str) -> Result<String, Vec<String>> {
+        let mut out = String::with_capacity(s.len());
+        let mut missing = Vec::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let name = &after[..end];
+            match self.0.get(name) {
+                Some(v) => out.push_str(v),
+                None => missing.push(name.to_owned()),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            Err(missing)
+        }
     }
 }
 
@@ -220,8 +356,16 @@ pub fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Compare what the spec wants with what exists.
+/// Compare what the spec wants with what exists (no facts: for graphs without placeholders).
 pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
+    diff_with(desired, observed, &Facts::default())
+}
+
+/// Compare what the spec wants, with placeholders resolved from `facts`, with what exists.
+/// A prop whose facts are unknown differs (it will be known once what it names exists).
+pub fn diff_with(desired: &[Desired], observed: &[Observed], facts: &Facts) -> Plan {
+    // Facts of resources that will be created or replaced are not known until then.
+    let mut facts = facts.clone();
     let by_id: BTreeMap<&ResourceId, &Observed> = observed.iter().map(|o| (&o.id, o)).collect();
     let mut changes: Vec<Change> = Vec::new();
     // Resources that will get a new physical id: their dependents' reference fields change.
@@ -233,6 +377,7 @@ pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
 
     for d in ordered {
         let Some(o) = by_id.get(&d.id) else {
+            facts.forget(&d.id);
             renewed.insert(d.id.clone());
             changes.push(Change {
                 resource: d.id.clone(),
@@ -246,12 +391,19 @@ pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
         let mut fields = Vec::new();
         for (field, want) in &d.props {
             let have = o.props.get(field).cloned().unwrap_or(Value::Null);
-            if !same(want, &have) {
-                fields.push(FieldChange {
+            match facts.resolve(want) {
+                Ok(want) if same(&want, &have) => {}
+                Ok(want) => fields.push(FieldChange {
+                    field: field.clone(),
+                    desired: want,
+                    actual: have,
+                }),
+                // Not known yet: shown in placeholder form.
+                Err(_) => fields.push(FieldChange {
                     field: field.clone(),
                     desired: want.clone(),
                     actual: have,
-                });
+                }),
             }
         }
         for (field, target) in &d.refs {
@@ -296,6 +448,7 @@ pub fn diff(desired: &[Desired], observed: &[Observed]) -> Plan {
                 ),
             )
         } else {
+            facts.forget(&d.id);
             renewed.insert(d.id.clone());
             (
                 Action::Replace,
@@ -596,5 +749,56 @@ mod tests {
         assert_eq!(order, ["subnet/private-1", "vpc/main"]);
         assert!(plan.changes.iter().all(|c| c.action == Action::Delete));
         assert_eq!(plan.count(Action::Delete), 2);
+    }
+
+    #[test]
+    fn placeholders_resolve_from_facts_and_name_what_is_missing() {
+        let mut f = Facts::default();
+        f.insert("region", "eu-west-1");
+        f.insert("api/main.id", "abc123");
+        let v = json!({"arn": "arn:aws:execute-api:${region}:${account}:${api/main.id}/$default/*", "n": 3});
+        assert_eq!(f.resolve(&v).unwrap_err(), ["account"]);
+        f.insert("account", "123456789012");
+        assert_eq!(
+            f.resolve(&v).unwrap(),
+            json!({"arn": "arn:aws:execute-api:eu-west-1:123456789012:abc123/$default/*", "n": 3})
+        );
+        // `$default` is not a placeholder, an unterminated `${` is kept as text.
+        assert_eq!(f.resolve(&json!("a${b")).unwrap(), json!("a${b"));
+        f.forget(&ResourceId::new(Kind::Api, "main"));
+        assert_eq!(f.get("api/main.id"), None);
+        assert_eq!(f.get("region"), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn a_placeholder_equal_to_what_exists_is_no_change_and_a_renewed_fact_is() {
+        let api = Desired::new(ResourceId::new(Kind::Api, "main")).prop("name", "x");
+        let function = Desired::new(ResourceId::new(Kind::Function, "main"))
+            .prop("issuer", "${api/main.endpoint}")
+            .after(api.id.clone());
+        let mut facts = Facts::default();
+        facts.insert("api/main.endpoint", "https://abc.example");
+        let mut o_fn = observed(&function, "fn", &[]);
+        o_fn.props
+            .insert("issuer".into(), json!("https://abc.example"));
+        let o_api = observed(&api, "abc", &[]);
+        let plan = diff_with(
+            &[api.clone(), function.clone()],
+            &[o_api, o_fn.clone()],
+            &facts,
+        );
+        assert!(plan.is_empty(), "{plan:#?}");
+        // The API is gone: it will be created, and the function's issuer with it changes.
+        let plan = diff_with(&[api, function], &[o_fn], &facts);
+        let names: Vec<String> = plan
+            .changes
+            .iter()
+            .map(|c| format!("{} {}", c.resource, c.action.as_str()))
+            .collect();
+        assert_eq!(names, ["api/main create", "function/main update"]);
+        assert_eq!(
+            plan.changes[1].fields[0].desired,
+            json!("${api/main.endpoint}")
+        );
     }
 }

@@ -335,7 +335,8 @@ pub enum DeletionPolicy {
     /// Destroy deletes everything (honouring `database.deletionProtection`).
     #[default]
     Delete,
-    /// Destroy keeps the database and its network; it removes the function and the API.
+    /// Destroy keeps the data and what reading it needs (network, database, KMS key, KEK
+    /// secret, image repository); it removes the function, the API and the role.
     Retain,
 }
 

@@ -1,0 +1,431 @@
+//! The auth server's Lambda function (from the ECR image, by digest) and the permission
+//! that lets the domain's HTTP API, and nothing else, invoke it. Name-keyed
+//! (`<domain>-authserver`), ours only when tagged so.
+//!
+//! The environment holds no secret in clear: it is encrypted at rest with the domain's
+//! KMS key, the database password is an IAM token the function signs itself, and the
+//! key-encryption key is observed as a fingerprint only (see `secrets`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, PackageType, VpcConfig};
+use serde_json::{Value, json};
+
+use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, ec2::Physical, with_retries};
+use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+
+/// The environment variable that carries the key-encryption key.
+pub const KEK_VARIABLE: &str = "AUTHSERVER_KEK";
+/// The function's tag recording which image tag its digest was resolved from: repository
+/// tags are immutable, so while it equals the spec's tag no registry lookup is needed.
+pub const TAG_IMAGE_TAG: &str = "authdomain.io/image-tag";
+/// The permission statement that lets the API invoke the function.
+pub const STATEMENT_ID: &str = "authdomain-api-invoke";
+
+pub fn function_name(domain: &str) -> String {
+    format!("{domain}-authserver")
+}
+
+fn prop_str(d: &Desired, field: &str) -> Option<String> {
+    d.props
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+fn prop_i32(d: &Desired, field: &str) -> Option<i32> {
+    d.props
+        .get(field)
+        .and_then(Value::as_u64)
+        .and_then(|n| i32::try_from(n).ok())
+}
+
+pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    let name = function_name(domain);
+    let found = with_retries(5, || async {
+        aws.lambda
+            .get_function()
+            .function_name(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", name.clone(), e))
+    })
+    .await;
+    let f = match found {
+        Ok(f) => f,
+        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if f.tags().and_then(|t| t.get(TAG_DOMAIN)).map(String::as_str) != Some(domain) {
+        tracing::warn!(function = %name, "a Lambda function with this name exists but is not tagged as this domain's");
+        return Ok(Vec::new());
+    }
+    let Some(c) = f.configuration() else {
+        return Ok(Vec::new());
+    };
+    let mut o = Observed {
+        id: ResourceId::new(Kind::Function, "main"),
+        physical_id: name.clone(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    o.props.insert("_arn".into(), json!(c.function_arn()));
+    o.props.insert(
+        "package-type".into(),
+        json!(c.package_type().map(|p| p.as_str())),
+    );
+    o.props
+        .insert("image".into(), json!(f.code().and_then(|c| c.image_uri())));
+    o.props.insert(
+        "image-tag".into(),
+        json!(f.tags().and_then(|t| t.get(TAG_IMAGE_TAG))),
+    );
+    o.props.insert(
+        "architecture".into(),
+        json!(c.architectures().first().map(|a| a.as_str())),
+    );
+    o.props.insert("memory".into(), json!(c.memory_size()));
+    o.props.insert("timeout".into(), json!(c.timeout()));
+    o.props.insert(
+        "reserved-concurrency".into(),
+        json!(
+            f.concurrency()
+                .and_then(|c| c.reserved_concurrent_executions())
+        ),
+    );
+    o.props.insert("role".into(), json!(c.role()));
+    o.props.insert("kms-key".into(), json!(c.kms_key_arn()));
+    let env: BTreeMap<String, String> = c
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|vars| {
+            vars.iter()
+                .map(|(k, v)| {
+                    // Never hold the key itself: its fingerprint is compared instead.
+                    let v = if k == KEK_VARIABLE {
+                        super::secrets::fingerprint(v)
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    o.props.insert("environment".into(), json!(env));
+    if let Some(vpc) = c.vpc_config() {
+        let mut subnets = vpc.subnet_ids().to_vec();
+        subnets.sort();
+        let mut groups = vpc.security_group_ids().to_vec();
+        groups.sort();
+        o.refs.insert("subnets".into(), subnets);
+        o.refs.insert("security-groups".into(), groups);
+    }
+    let mut out = vec![o];
+    out.extend(observe_permission(aws, &name).await?);
+    Ok(out)
+}
+
+async fn observe_permission(aws: &super::Aws, name: &str) -> Result<Vec<Observed>, AwsError> {
+    let policy = with_retries(5, || async {
+        aws.lambda
+            .get_policy()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("read the policy of", name.to_owned(), e))
+    })
+    .await;
+    let policy = match policy {
+        Ok(p) => p,
+        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let doc: Value = policy
+        .policy()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or(Value::Null);
+    let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+    let Some(st) = statements.iter().find(|s| s["Sid"] == STATEMENT_ID) else {
+        return Ok(Vec::new());
+    };
+    let mut o = Observed {
+        id: ResourceId::new(Kind::LambdaPermission, "api"),
+        physical_id: STATEMENT_ID.to_owned(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    let principal = match &st["Principal"] {
+        Value::Object(p) => p.get("Service").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    o.props.insert("principal".into(), principal);
+    o.props.insert("action".into(), st["Action"].clone());
+    o.props.insert(
+        "source-arn".into(),
+        st["Condition"]["ArnLike"]["AWS:SourceArn"].clone(),
+    );
+    o.refs.insert("function".into(), vec![name.to_owned()]);
+    Ok(vec![o])
+}
+
+/// The environment to write: the desired one with the KEK's fingerprint replaced by the
+/// KEK, read from Secrets Manager now.
+async fn environment(aws: &super::Aws, domain: &str, d: &Desired) -> Result<Environment, AwsError> {
+    let mut vars: HashMap<String, String> = d
+        .props
+        .get("environment")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if vars.contains_key(KEK_VARIABLE) {
+        let kek = super::secrets::value(aws, &super::secrets::secret_name(domain)).await?;
+        vars.insert(KEK_VARIABLE.to_owned(), kek);
+    }
+    Ok(Environment::builder().set_variables(Some(vars)).build())
+}
+
+fn vpc_config(d: &Desired, physical: &Physical) -> Result<VpcConfig, AwsError> {
+    Ok(VpcConfig::builder()
+        .set_subnet_ids(Some(super::many(d, "subnets", physical)?))
+        .set_security_group_ids(Some(super::many(d, "security-groups", physical)?))
+        .build())
+}
+
+/// A role created seconds ago is not yet assumable by Lambda (IAM is eventually
+/// consistent): that error is retried, every other invalid parameter is not.
+fn eventual(mut e: AwsError) -> AwsError {
+    if e.message.contains("cannot be assumed") || e.message.contains("not authorized to perform") {
+        e.class = ErrorClass::Retryable;
+    }
+    e
+}
+
+pub async fn create(
+    aws: &super::Aws,
+    domain: &str,
+    extra: &BTreeMap<String, String>,
+    d: &Desired,
+    physical: &Physical,
+) -> Result<String, AwsError> {
+    let name = function_name(domain);
+    let env = environment(aws, domain, d).await?;
+    let vpc = vpc_config(d, physical)?;
+    let mut tags: HashMap<String, String> =
+        super::tag_pairs(domain, &d.id, extra).into_iter().collect();
+    if let Some(t) = prop_str(d, "image-tag") {
+        tags.insert(TAG_IMAGE_TAG.to_owned(), t);
+    }
+    let architecture = Architecture::from(prop_str(d, "architecture").unwrap_or_default().as_str());
+    with_retries(10, || async {
+        aws.lambda
+            .create_function()
+            .function_name(&name)
+            .description(format!(
+                "AuthDomain {domain}: the OAuth 2.0 authorization server"
+            ))
+            .package_type(PackageType::Image)
+            .code(
+                FunctionCode::builder()
+                    .set_image_uri(prop_str(d, "image"))
+                    .build(),
+            )
+            .architectures(architecture.clone())
+            .set_role(prop_str(d, "role"))
+            .set_memory_size(prop_i32(d, "memory"))
+            .set_timeout(prop_i32(d, "timeout"))
+            .set_kms_key_arn(prop_str(d, "kms-key"))
+            .environment(env.clone())
+            .vpc_config(vpc.clone())
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(|e| eventual(aws_error("create", d.id.to_string(), e)))
+    })
+    .await?;
+    if let Some(n) = prop_i32(d, "reserved-concurrency") {
+        put_concurrency(aws, &name, d, n).await?;
+    }
+    Ok(name)
+}
+
+async fn put_concurrency(
+    aws: &super::Aws,
+    name: &str,
+    d: &Desired,
+    n: i32,
+) -> Result<(), AwsError> {
+    aws.lambda
+        .put_function_concurrency()
+        .function_name(name)
+        .reserved_concurrent_executions(n)
+        .send()
+        .await
+        .map_err(|e| aws_error("set the concurrency of", d.id.to_string(), e))?;
+    Ok(())
+}
+
+pub async fn update(
+    aws: &super::Aws,
+    domain: &str,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+    physical: &Physical,
+) -> Result<(), AwsError> {
+    let name = &o.physical_id;
+    let changed = |f: &str| change.touches(f);
+    if changed("image") || changed("architecture") {
+        let architecture =
+            Architecture::from(prop_str(d, "architecture").unwrap_or_default().as_str());
+        with_retries(10, || async {
+            aws.lambda
+                .update_function_code()
+                .function_name(name)
+                .set_image_uri(prop_str(d, "image"))
+                .architectures(architecture.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("update the code of", d.id.to_string(), e))
+        })
+        .await?;
+    }
+    let config_fields = [
+        "memory",
+        "timeout",
+        "role",
+        "kms-key",
+        "environment",
+        "subnets",
+        "security-groups",
+    ];
+    if config_fields.iter().any(|f| changed(f)) {
+        let env = environment(aws, domain, d).await?;
+        let vpc = vpc_config(d, physical)?;
+        // A code update still in progress answers ResourceConflictException: retried.
+        with_retries(10, || async {
+            aws.lambda
+                .update_function_configuration()
+                .function_name(name)
+                .set_role(prop_str(d, "role"))
+                .set_memory_size(prop_i32(d, "memory"))
+                .set_timeout(prop_i32(d, "timeout"))
+                .set_kms_key_arn(prop_str(d, "kms-key"))
+                .environment(env.clone())
+                .vpc_config(vpc.clone())
+                .send()
+                .await
+                .map_err(|e| eventual(aws_error("update", d.id.to_string(), e)))
+        })
+        .await?;
+    }
+    if changed("image-tag") {
+        let arn = o
+            .props
+            .get("_arn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match prop_str(d, "image-tag") {
+            Some(t) => aws
+                .lambda
+                .tag_resource()
+                .resource(&arn)
+                .tags(TAG_IMAGE_TAG, t)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("tag", d.id.to_string(), e))?,
+            None => aws
+                .lambda
+                .untag_resource()
+                .resource(&arn)
+                .tag_keys(TAG_IMAGE_TAG)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("untag", d.id.to_string(), e))?,
+        }
+    }
+    if changed("reserved-concurrency") {
+        match prop_i32(d, "reserved-concurrency") {
+            Some(n) => put_concurrency(aws, name, d, n).await?,
+            None => {
+                aws.lambda
+                    .delete_function_concurrency()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("reset the concurrency of", d.id.to_string(), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    match aws
+        .lambda
+        .delete_function()
+        .function_name(&o.physical_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => super::already_gone(Err(aws_error("delete", o.id.to_string(), e))),
+    }
+}
+
+pub async fn create_permission(
+    aws: &super::Aws,
+    d: &Desired,
+    physical: &Physical,
+) -> Result<String, AwsError> {
+    let function = super::one(d, "function", physical)?;
+    aws.lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id(STATEMENT_ID)
+        .set_action(prop_str(d, "action"))
+        .set_principal(prop_str(d, "principal"))
+        .set_source_arn(prop_str(d, "source-arn"))
+        .send()
+        .await
+        .map_err(|e| aws_error("create", d.id.to_string(), e))?;
+    Ok(STATEMENT_ID.to_owned())
+}
+
+/// A permission cannot be changed: it is removed and added again.
+pub async fn update_permission(
+    aws: &super::Aws,
+    d: &Desired,
+    o: &Observed,
+    physical: &Physical,
+) -> Result<(), AwsError> {
+    delete_permission(aws, o).await?;
+    create_permission(aws, d, physical).await.map(|_| ())
+}
+
+pub async fn delete_permission(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    let function = o
+        .refs
+        .get("function")
+        .and_then(|f| f.first())
+        .cloned()
+        .unwrap_or_default();
+    match aws
+        .lambda
+        .remove_permission()
+        .function_name(function)
+        .statement_id(&o.physical_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => super::already_gone(Err(aws_error("delete", o.id.to_string(), e))),
+    }
+}

@@ -1,0 +1,199 @@
+//! The auth server's key-encryption key (KEK), generated once by the provisioner and kept in
+//! Secrets Manager under `authdomain/<domain>/kek`, encrypted with the domain's KMS key, so
+//! that every apply gives the function the same KEK. The value is read only when the
+//! function is created or its environment written; plans compare a fingerprint (the first
+//! 64 bits of its SHA-256, a tag on the secret) and never the value.
+
+use aws_lc_rs::digest;
+use aws_sdk_secretsmanager::types::Tag;
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, with_retries};
+use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+
+pub const TAG_FINGERPRINT: &str = "authdomain.io/fingerprint";
+
+pub fn secret_name(domain: &str) -> String {
+    format!("authdomain/{domain}/kek")
+}
+
+/// `sha256:<16 hex digits>`: enough to tell values apart, nothing about the value.
+pub fn fingerprint(value: &str) -> String {
+    let d = digest::digest(&digest::SHA256, value.as_bytes());
+    let hex: String = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    let name = secret_name(domain);
+    let found = with_retries(5, || async {
+        aws.secrets
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", name.clone(), e))
+    })
+    .await;
+    let s = match found {
+        Ok(s) => s,
+        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let tag = |k: &str| {
+        s.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+    };
+    if tag(TAG_DOMAIN) != Some(domain) {
+        tracing::warn!(secret = %name, "a secret with this name exists but is not tagged as this domain's");
+        return Ok(Vec::new());
+    }
+    if s.deleted_date().is_some() {
+        // Scheduled for deletion by a destroy: `create` restores it (and the same KEK).
+        return Ok(Vec::new());
+    }
+    let arn = s.arn().unwrap_or_default().to_owned();
+    let mut o = Observed {
+        id: ResourceId::new(Kind::Secret, "kek"),
+        physical_id: arn.clone(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    o.props.insert("_arn".into(), json!(arn));
+    o.props
+        .insert("_fingerprint".into(), json!(tag(TAG_FINGERPRINT)));
+    o.props.insert("kms-key".into(), json!(s.kms_key_id()));
+    Ok(vec![o])
+}
+
+fn kms_key(d: &Desired) -> Option<String> {
+    d.props
+        .get("kms-key")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+pub async fn create(
+    aws: &super::Aws,
+    domain: &str,
+    extra: &std::collections::BTreeMap<String, String>,
+    d: &Desired,
+) -> Result<String, AwsError> {
+    let name = secret_name(domain);
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| AwsError {
+        action: "generate",
+        resource: d.id.to_string(),
+        code: "RandomUnavailable".into(),
+        message: "the system random number generator failed".into(),
+        class: ErrorClass::Terminal,
+    })?;
+    let value = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut pairs = super::tag_pairs(domain, &d.id, extra);
+    pairs.push((TAG_FINGERPRINT.to_owned(), fingerprint(&value)));
+    let tags: Vec<Tag> = pairs
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let created = aws
+        .secrets
+        .create_secret()
+        .name(&name)
+        .description(format!(
+            "AuthDomain {domain}: the auth server's key-encryption key (generated once; do not change)"
+        ))
+        .set_kms_key_id(kms_key(d))
+        .secret_string(value)
+        .set_tags(Some(tags))
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok(out.arn().unwrap_or_default().to_owned()),
+        // Scheduled for deletion by an earlier destroy: bring it (and its KEK) back.
+        Err(e) => {
+            let err = aws_error("create", d.id.to_string(), e);
+            if !err.message.contains("scheduled for deletion") {
+                return Err(err);
+            }
+            let restored = aws
+                .secrets
+                .restore_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .map_err(|e| aws_error("restore", d.id.to_string(), e))?;
+            Ok(restored.arn().unwrap_or_default().to_owned())
+        }
+    }
+}
+
+pub async fn update(
+    aws: &super::Aws,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+) -> Result<(), AwsError> {
+    if change.touches("kms-key") {
+        aws.secrets
+            .update_secret()
+            .secret_id(&o.physical_id)
+            .set_kms_key_id(kms_key(d))
+            .send()
+            .await
+            .map_err(|e| aws_error("modify", d.id.to_string(), e))?;
+    }
+    Ok(())
+}
+
+/// The KEK itself, for the function's environment.
+pub async fn value(aws: &super::Aws, arn: &str) -> Result<String, AwsError> {
+    let out = with_retries(5, || async {
+        aws.secrets
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("read", "secret/kek", e))
+    })
+    .await?;
+    out.secret_string().map(str::to_owned).ok_or(AwsError {
+        action: "read",
+        resource: "secret/kek".into(),
+        code: "EmptySecret".into(),
+        message: "the key-encryption key secret has no string value".into(),
+        class: ErrorClass::Terminal,
+    })
+}
+
+/// Scheduled for deletion after 7 days (the shortest window): an apply in that time
+/// restores it, and a domain restored from the final snapshot can still read its keys.
+pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    match aws
+        .secrets
+        .delete_secret()
+        .secret_id(&o.physical_id)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => super::already_gone(Err(aws_error("delete", o.id.to_string(), e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_values_apart_and_hide_them() {
+        let a = fingerprint("c2VjcmV0LWtleS1vbmU=");
+        assert_eq!(a, fingerprint("c2VjcmV0LWtleS1vbmU="));
+        assert_ne!(a, fingerprint("c2VjcmV0LWtleS10d28="));
+        assert!(a.starts_with("sha256:") && a.len() == 7 + 16);
+        assert!(!a.contains("c2Vj"));
+    }
+}
