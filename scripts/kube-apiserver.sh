@@ -102,6 +102,7 @@ trap 'rm -rf "$WORK"' EXIT
 # Takes the URI (and Signed-By) of every enabled "deb" source for the machine's release
 # suite (VERSION_CODENAME; not -updates/-security), in one-line or deb822 format, and
 # points it at $KUBE_SUITE's sources.
+# shellcheck disable=SC1091
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 [[ -n $codename ]] || die "no VERSION_CODENAME in /etc/os-release: not a Debian machine?"
 derive_sources() {
@@ -164,6 +165,7 @@ EOF
 # --- source --------------------------------------------------------------------------
 export APT_CONFIG="$WORK/apt/apt.conf"
 step "apt-get update (private deb-src list for $KUBE_SUITE)" apt-get update -qq
+# shellcheck disable=SC2016
 step "apt-get source kubernetes" bash -c 'cd "$1" && apt-get source -qq kubernetes' _ "$WORK/src"
 unset APT_CONFIG
 SRC=$(find "$WORK/src" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -n1)

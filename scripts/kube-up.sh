@@ -15,8 +15,12 @@
 # On start it prints `export KUBECONFIG=DIR/admin.kubeconfig` (stdout; progress goes to
 # stderr). Everything lives in DIR (KUBE_UP_DIR, or a new temp dir): certificates, the etcd
 # data, one log per component (DIR/*.log), the pid files and DIR/cluster.env (shell
-# syntax: KUBE_UP_DIR, KUBECONFIG, KUBE_APISERVER_URL, KUBE_CA_FILE, KUBE_ADMIN_TOKEN, the
-# ports). The binaries come from scripts/kube-apiserver.sh (built and cached once).
+# syntax: KUBE_UP_DIR, KUBECONFIG, KUBE_APISERVER_URL, KUBE_CA_FILE, KUBE_ADMIN_TOKEN,
+# KUBE_ETCD_URL, KUBE_BIN). The binaries come from scripts/kube-apiserver.sh (built and cached once).
+# KUBE_UP_APPLY="FILE-OR-DIR ...": applied (kubectl apply -f) once the apiserver is ready
+# and before the controller-manager starts; put the CRDs there, so that ownerReference
+# garbage collection of custom resources' dependents is prompt from the first test on
+# (the garbage collector picks up CRDs created later only at its next 30 s resync).
 #
 # Identities: the admin kubeconfig holds a client certificate (CN=kube-admin,
 # O=system:masters) signed by the cluster's generated CA; the same admin is also reachable
@@ -28,10 +32,18 @@
 # the controller-manager also fills legacy NAME-token-* Secrets, as 1.20 does).
 #
 # For a Rust test harness, the same steps: pick free loopback ports; generate a CA, a
-# serving cert for 127.0.0.1 and a system:masters client cert, and an RSA key for
+# serving cert for 127.0.0.1 and a system:masters client cert (ECDSA P-256), and an RSA key for
 # ServiceAccount tokens; start etcd, wait for /health; start kube-apiserver, wait for
 # /readyz; start kube-controller-manager, wait for the `default` ServiceAccount of
 # namespace default; kill all three (SIGTERM) when done. The command lines are below.
+#
+# What 1.20 is not: no CEL (x-kubernetes-validations is dropped from a CRD, and kubectl's
+# client-side validation rejects it: apply such CRDs with --validate=false); unknown CR
+# fields are pruned silently by the server; kubectl has no `patch --subresource` (PATCH
+# .../status with curl) and no `create token`; `kubectl kustomize` is kustomize v2.0.3
+# (no `patches:` with targets, no `labels:`; use patchesStrategicMerge/patchesJson6902,
+# commonLabels); events.k8s.io/v1 Events about cluster-scoped objects must be in namespace
+# kube-system; no policy/v1, batch/v1 CronJob or discovery.k8s.io/v1 (all 1.21).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -199,55 +211,8 @@ free_port && ETCD_PORT=$PORT
 free_port && ETCD_PEER_PORT=$PORT
 free_port && API_PORT=$PORT
 
-# --- keys and certificates --------------------------------------------------------------
-PKI=$DIR/pki
-mkdir -p "$PKI"
-(
-  cd "$PKI"
-  umask 077
-  newkey() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null; }
-  # sign NAME SUBJECT EXTENSIONS
-  sign() {
-    newkey "$1.key"
-    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
-    printf '%s\n' "$3" >"$1.ext"
-    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
-      -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-    rm -f "$1.csr" "$1.ext"
-  }
-  newkey ca.key
-  openssl req -x509 -new -key ca.key -subj "/CN=kube-up-ca" -days 3650 -sha256 \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt
-  sign apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1"
-  sign admin "/O=system:masters/CN=kube-admin" "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=clientAuth"
-  newkey sa.key
-  openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
-  echo "$(openssl rand -hex 24),kube-admin,kube-admin,system:masters" >tokens.csv
-) || die "generating certificates failed"
-KUBE_ADMIN_TOKEN=$(cut -d, -f1 "$PKI/tokens.csv")
-KUBE_CA_FILE=$PKI/ca.crt
-KUBE_APISERVER_URL=https://127.0.0.1:$API_PORT
-KUBECONFIG=$DIR/admin.kubeconfig
-write_kubeconfig "$KUBECONFIG" kube-admin default "    client-certificate-data: $(base64 -w0 "$PKI/admin.crt")
-    client-key-data: $(base64 -w0 "$PKI/admin.key")"
-cat >"$DIR/cluster.env" <<EOF
-KUBE_UP_DIR='$DIR'
-KUBECONFIG='$KUBECONFIG'
-KUBE_APISERVER_URL='$KUBE_APISERVER_URL'
-KUBE_CA_FILE='$KUBE_CA_FILE'
-KUBE_ADMIN_TOKEN='$KUBE_ADMIN_TOKEN'
-KUBE_ETCD_URL='http://127.0.0.1:$ETCD_PORT'
-KUBE_BIN='$BIN'
-EOF
-chmod 600 "$DIR/cluster.env"
-
 # launch NAME COMMAND... : in its own session (a Ctrl-C reaches only this script, which
-# then stops the components in order), output to DIR/NAME.log.
+# then stops the components), output to DIR/NAME.log; command line in DIR/NAME.cmdline.
 launch() {
   local name=$1
   shift
@@ -268,12 +233,63 @@ wait_for() {
 }
 admin_curl() { curl -sS --fail --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@"; }
 
+# etcd elects itself while the keys are made.
 say "starting etcd on 127.0.0.1:$ETCD_PORT ($(elapsed))"
 launch etcd "$ETCD" --name=kube-up --data-dir="$DIR/etcd" \
   --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster="kube-up=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state=new \
-  --listen-metrics-urls= --log-level=warn --logger=zap
+  --heartbeat-interval=20 --election-timeout=200 --log-level=warn --logger=zap
+
+# --- keys and certificates --------------------------------------------------------------
+PKI=$DIR/pki
+mkdir -p "$PKI"
+(
+  cd "$PKI"
+  umask 077
+  # TLS keys are ECDSA P-256 (instant; Go, OpenSSL and rustls all take them); the
+  # ServiceAccount token key is RSA (RS256 tokens, as real clusters issue).
+  newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+  # sign NAME SUBJECT EXTENSIONS
+  sign() {
+    newkey "$1.key"
+    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+    printf '%s\n' "$3" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+      -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+    rm -f "$1.csr" "$1.ext"
+  }
+  newkey ca.key
+  openssl req -x509 -new -key ca.key -subj "/CN=kube-up-ca" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt
+  sign apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1"
+  sign admin "/O=system:masters/CN=kube-admin" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
+  openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+  echo "$(openssl rand -hex 24),kube-admin,kube-admin,system:masters" >tokens.csv
+) || die "generating certificates failed"
+KUBE_ADMIN_TOKEN=$(cut -d, -f1 "$PKI/tokens.csv")
+KUBE_CA_FILE=$PKI/ca.crt
+KUBE_APISERVER_URL=https://127.0.0.1:$API_PORT
+KUBECONFIG=$DIR/admin.kubeconfig
+write_kubeconfig "$KUBECONFIG" kube-admin default "    client-certificate-data: $(base64 -w0 "$PKI/admin.crt")
+    client-key-data: $(base64 -w0 "$PKI/admin.key")"
+cat >"$DIR/cluster.env" <<EOF
+KUBE_UP_DIR='$DIR'
+KUBECONFIG='$KUBECONFIG'
+KUBE_APISERVER_URL='$KUBE_APISERVER_URL'
+KUBE_CA_FILE='$KUBE_CA_FILE'
+KUBE_ADMIN_TOKEN='$KUBE_ADMIN_TOKEN'
+KUBE_ETCD_URL='http://127.0.0.1:$ETCD_PORT'
+KUBE_BIN='$BIN'
+EOF
+chmod 600 "$DIR/cluster.env"
+
 wait_for etcd 30 bash -c "curl -sf http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
 
 say "starting kube-apiserver on $KUBE_APISERVER_URL ($(elapsed))"
@@ -289,6 +305,19 @@ launch kube-apiserver "$BIN/kube-apiserver" \
   --cert-dir="$DIR/apiserver-certs" --logtostderr=true --v=0
 wait_for kube-apiserver 60 bash -c "curl -sf --cacert '$KUBE_CA_FILE' -H 'Authorization: Bearer $KUBE_ADMIN_TOKEN' '$KUBE_APISERVER_URL/readyz' | grep -qx ok"
 say "kube-apiserver ready after $(elapsed)"
+
+# Manifests applied before the controller-manager starts: its garbage collector watches
+# the resource types it finds at start and looks for new ones only every 30 s, so the
+# dependents of custom resources whose CRD came later are collected up to 30 s late.
+for f in ${KUBE_UP_APPLY:-}; do
+  say "applying $f"
+  "$BIN/kubectl" --kubeconfig "$KUBECONFIG" apply -f "$f" >>"$DIR/apply.log" 2>&1 ||
+    die "kubectl apply -f $f failed: $(tail -n 5 "$DIR/apply.log")"
+done
+if [[ -n ${KUBE_UP_APPLY:-} && -n $("$BIN/kubectl" --kubeconfig "$KUBECONFIG" get crd -o name 2>/dev/null) ]]; then
+  "$BIN/kubectl" --kubeconfig "$KUBECONFIG" wait --for condition=established --timeout=30s crd --all >>"$DIR/apply.log" 2>&1 ||
+    die "CRDs not established: $(tail -n 5 "$DIR/apply.log")"
+fi
 
 say "starting kube-controller-manager"
 launch kube-controller-manager "$BIN/kube-controller-manager" \

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine (idempotent; quick when present):
-# PostgreSQL server binaries (Debian), and from PyPI the moto AWS emulator, the Lambda
-# runtime emulator (cargo-lambda) and the third-party OAuth/JOSE libraries of the interop
-# tests. Nothing is downloaded into the work tree.
+# from Debian, PostgreSQL server binaries, an OCI registry (docker-registry, with
+# htpasswd from apache2-utils) and qemu-user-static (runs the arm64 auth server); from
+# PyPI the moto AWS emulator, the Lambda runtime emulator (cargo-lambda) and the
+# third-party OAuth/JOSE libraries of the interop tests. Nothing is downloaded into the
+# work tree. The cross-built auth server binaries come from scripts/build-authserver.sh.
 set -euo pipefail
 
 SUDO=""
@@ -11,6 +13,9 @@ SUDO=""
 apt_packages=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_packages+=(postgresql)
 command -v runuser >/dev/null || apt_packages+=(util-linux)
+[[ -x /usr/bin/docker-registry ]] || apt_packages+=(docker-registry)
+command -v htpasswd >/dev/null || apt_packages+=(apache2-utils)
+command -v qemu-aarch64-static >/dev/null || apt_packages+=(qemu-user-static)
 if ((${#apt_packages[@]})); then
   echo "test-deps: installing ${apt_packages[*]} (apt)"
   $SUDO apt-get update -qq

@@ -29,6 +29,17 @@ pub enum ManagementEvent {
     CreateClient {
         client: ClientInput,
     },
+    /// One client (no secrets), or `not-found`.
+    GetClient {
+        client_id: String,
+    },
+    /// Replace a client's settings; its id and secrets stay.
+    UpdateClient {
+        client_id: String,
+        client: ClientInput,
+    },
+    /// Every resource server and its scopes.
+    ListResourceServers,
     RotateKeys {
         #[serde(default)]
         force: bool,
@@ -64,6 +75,17 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
             ManagementEvent::CreateClient { client } => {
                 serde_json::to_value(authority.create_client(client).await?).expect("serialisable")
             }
+            ManagementEvent::GetClient { client_id } => {
+                serde_json::to_value(authority.get_client(&client_id).await?).expect("serialisable")
+            }
+            ManagementEvent::UpdateClient { client_id, client } => {
+                serde_json::to_value(authority.update_client(&client_id, client).await?)
+                    .expect("serialisable")
+            }
+            ManagementEvent::ListResourceServers => {
+                serde_json::to_value(authority.list_resource_servers().await?)
+                    .expect("serialisable")
+            }
             ManagementEvent::RotateKeys { force } => {
                 serde_json::to_value(authority.rotate_signing_keys(force).await?)
                     .expect("serialisable")
@@ -76,6 +98,10 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
     .await;
     match result {
         Ok(v) => json!({ "ok": true, "result": v }),
-        Err(e) => json!({ "ok": false, "error": e.to_string() }),
+        Err(e) => json!({
+            "ok": false,
+            "not_found": matches!(e, RegistryError::NotFound(_)),
+            "error": e.to_string(),
+        }),
     }
 }

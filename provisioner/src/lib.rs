@@ -3,8 +3,10 @@
 //! never touch AWS or the network.
 
 pub mod aws;
+pub mod bootstrap;
 pub mod dev;
 pub mod drift;
+pub mod image;
 pub mod plan;
 pub mod reconcile;
 pub mod seed;

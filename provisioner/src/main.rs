@@ -3,13 +3,15 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use provisioner::aws::{Aws, AwsOptions};
 use provisioner::plan::Action;
-use provisioner::{drift, reconcile, spec};
+use provisioner::{bootstrap, drift, reconcile, spec};
+
+mod cli;
+use cli::progress::Progress;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,6 +37,11 @@ struct AwsArgs {
     /// Send every AWS call to this endpoint (an emulator such as moto).
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
+    /// Push and read images at this OCI registry instead of the ECR repository's host
+    /// (`http://127.0.0.1:5000` for a local registry; a mirror). ECR's token still
+    /// authenticates.
+    #[arg(long, global = true, env = "AUTHDOMAIN_REGISTRY_URL")]
+    registry_url: Option<String>,
     /// moto only: the account to act in (`x-moto-account-id`).
     #[arg(long, global = true, env = "AUTHDOMAIN_MOTO_ACCOUNT", hide = true)]
     moto_account: Option<String>,
@@ -100,6 +107,28 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Everything in one command: the image repository, the auth server image (built and
+    /// pushed), the rest of the infrastructure, the database's login role, migrations, the
+    /// admin client and the spec's resource servers and clients (credentials kept in
+    /// Secrets Manager). Running it again changes nothing.
+    Bootstrap {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// The auth server executable for the spec's architecture (a static Linux binary).
+        /// Default: built from this source checkout with scripts/build-authserver.sh.
+        #[arg(long, env = "AUTHDOMAIN_AUTHSERVER_BINARY")]
+        binary: Option<PathBuf>,
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// The auth server image: assemble it from a binary and push it to the domain's
+    /// repository (prints the digest to pin in `spec.image.digest`).
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
     /// Delete everything tagged for the domain, in reverse dependency order.
     Destroy {
         #[arg(short = 'f', long = "file")]
@@ -107,6 +136,47 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// Assemble the image for the spec's architecture and push it (by digest, plus `--tag`).
+    /// The repository must exist (`authdomain apply` or `bootstrap` creates it).
+    Push {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(long, env = "AUTHDOMAIN_AUTHSERVER_BINARY")]
+        binary: Option<PathBuf>,
+        /// Also tag it (the repository's tags are immutable).
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Assemble the image and print its digest, size and config without pushing.
+    Build {
+        #[arg(long, value_enum, default_value = "arm64")]
+        arch: Arch,
+        #[arg(long, env = "AUTHDOMAIN_AUTHSERVER_BINARY")]
+        binary: Option<PathBuf>,
+        /// Write the image as an OCI image layout directory here (for skopeo, umoci, crane).
+        #[arg(long)]
+        oci_layout: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Arch {
+    Arm64,
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
+impl From<Arch> for spec::Architecture {
+    fn from(a: Arch) -> spec::Architecture {
+        match a {
+            Arch::Arm64 => spec::Architecture::Arm64,
+            Arch::X86_64 => spec::Architecture::X86_64,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +219,7 @@ async fn connect(args: &AwsArgs, m: &spec::AuthDomainManifest) -> Aws {
         moto_account: args.moto_account.clone(),
         no_sdk_retries: false,
         static_credentials: None,
+        registry_url: args.registry_url.clone(),
     })
     .await
 }
@@ -358,19 +429,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("nothing changed");
                 return Ok(ExitCode::FAILURE);
             }
-            let started = Instant::now();
-            let result = reconcile::apply(&aws, &m, &plan, &observed, |step| {
-                if output == Output::Text {
-                    println!(
-                        "[{:>6.1}s] {:<8} {} ({})",
-                        started.elapsed().as_secs_f64(),
-                        step.action.as_str(),
-                        step.resource,
-                        step.physical_id
-                    );
-                }
-            })
-            .await;
+            let progress = Progress::new(plan.changes.len(), output == Output::Json);
+            let result =
+                reconcile::apply(&aws, &m, &plan, &observed, |step| progress.step(step)).await;
+            progress.finish();
             match result {
                 Ok(steps) => {
                     if output == Output::Json {
@@ -386,7 +448,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         println!(
                             "applied {} change(s) in {:.1}s ({} AWS calls)",
                             steps.len(),
-                            started.elapsed().as_secs_f64(),
+                            progress.elapsed().as_secs_f64(),
                             aws.calls.total()
                         );
                     }
@@ -441,6 +503,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             credentials_file,
             once,
         } => dev(&file, listen, credentials_file, once).await,
+        Command::Bootstrap {
+            file,
+            binary,
+            auto_approve,
+            output,
+        } => {
+            let m = load(&file)?;
+            let aws = connect(&cli.aws, &m).await;
+            run_bootstrap(&aws, &m, binary, auto_approve, output).await
+        }
+        Command::Image { command } => image_command(&cli.aws, command).await,
         Command::Destroy { file, auto_approve } => {
             let m = load(&file)?;
             if m.spec.deletion_policy == spec::DeletionPolicy::Retain {
@@ -466,23 +539,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("nothing changed");
                 return Ok(ExitCode::FAILURE);
             }
-            let started = Instant::now();
-            match reconcile::apply(&aws, &m, &plan, &observed, |s| {
-                println!(
-                    "[{:>6.1}s] delete   {} ({})",
-                    started.elapsed().as_secs_f64(),
-                    s.resource,
-                    s.physical_id
-                )
-            })
-            .await
-            {
+            let progress = Progress::new(plan.changes.len(), false);
+            let result = reconcile::apply(&aws, &m, &plan, &observed, |s| progress.step(s)).await;
+            progress.finish();
+            match result {
                 Ok(steps) => {
-                    println!("deleted {} resource(s)", steps.len());
+                    println!(
+                        "deleted {} resource(s) in {:.1}s",
+                        steps.len(),
+                        progress.elapsed().as_secs_f64()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
+                    for s in &e.done {
+                        eprintln!(
+                            "  deleted before the error: {} ({})",
+                            s.resource, s.physical_id
+                        );
+                    }
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -595,4 +671,215 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(bytes)
+}
+
+/// The auth server binary for `arch`: the one given, else built from this source checkout
+/// (the workspace this `authdomain` was compiled from) with scripts/build-authserver.sh.
+fn authserver_binary(given: Option<PathBuf>, arch: spec::Architecture) -> anyhow::Result<Vec<u8>> {
+    let path = match given {
+        Some(p) => p,
+        None => {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../scripts/build-authserver.sh");
+            if !script.exists() {
+                bail!(
+                    "no auth server binary: pass --binary PATH (a static Linux {} executable)",
+                    arch.as_str()
+                );
+            }
+            eprintln!(
+                "building the auth server for {} ({})",
+                arch.as_str(),
+                script.display()
+            );
+            let out = std::process::Command::new(&script)
+                .arg(arch.as_str())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !out.status.success() {
+                bail!("{} failed", script.display());
+            }
+            PathBuf::from(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim(),
+            )
+        }
+    };
+    std::fs::read(&path)
+        .with_context(|| format!("reading the auth server binary {}", path.display()))
+}
+
+async fn run_bootstrap(
+    aws: &Aws,
+    m: &spec::AuthDomainManifest,
+    binary: Option<PathBuf>,
+    auto_approve: bool,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let needs_binary = m.spec.image.digest.is_none() && m.spec.image.tag.is_none();
+    let binary = if needs_binary {
+        Some(authserver_binary(binary, m.spec.image.architecture)?)
+    } else {
+        None
+    };
+    let (plan, _) = reconcile::plan(aws, m).await?;
+    if output == Output::Text {
+        print!("{}", drift::table(&m.metadata.name, &plan));
+    }
+    if !plan.is_empty()
+        && !auto_approve
+        && !confirm(&format!(
+            "Bootstrap `{}` ({} infrastructure change(s), then the database and the auth server's clients)?",
+            m.metadata.name,
+            plan.changes.len()
+        ))?
+    {
+        eprintln!("nothing changed");
+        return Ok(ExitCode::FAILURE);
+    }
+    let progress = Progress::new(0, output == Output::Json);
+    let options = bootstrap::Options {
+        binary: binary.as_deref(),
+        version: env!("CARGO_PKG_VERSION"),
+        timeouts: bootstrap::Timeouts::default(),
+    };
+    let result = bootstrap::run(aws, m, &options, |p| match p {
+        bootstrap::Progress::Phase(phase) => progress.note(&format!("== {phase}")),
+        bootstrap::Progress::Step(step) => progress.step(step),
+        bootstrap::Progress::Did(what) => progress.note(&what),
+    })
+    .await;
+    progress.finish();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(bootstrap::BootstrapError::Apply(e)) => {
+            eprintln!("error: {e}");
+            for s in &e.done {
+                eprintln!(
+                    "  done before the error: {} {} ({})",
+                    s.action.as_str(),
+                    s.resource,
+                    s.physical_id
+                );
+            }
+            eprintln!("re-running `authdomain bootstrap` continues from here");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("re-running `authdomain bootstrap` continues from here");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if output == Output::Json {
+        let mut v = serde_json::to_value(&outcome)?;
+        v["changed"] = outcome.changed().into();
+        v["aws_calls"] = aws.calls.total().into();
+        v["aws_mutating_calls"] = aws.calls.mutating().into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} `{}` in {:.1}s ({} AWS calls)",
+        if outcome.changed() {
+            "bootstrapped"
+        } else {
+            "already bootstrapped, nothing changed:"
+        },
+        outcome.domain,
+        progress.elapsed().as_secs_f64(),
+        aws.calls.total()
+    );
+    println!("  issuer          {}", outcome.issuer);
+    println!("  token endpoint  {}", outcome.token_endpoint);
+    println!("  image           {}", outcome.image);
+    println!(
+        "  admin client    Secrets Manager secret {}",
+        outcome.admin_secret
+    );
+    for (client, secret) in &outcome.client_secrets {
+        println!("  client {client:<8} Secrets Manager secret {secret}");
+    }
+    println!("Read the admin credentials (client_id, client_secret, token_url) with:");
+    println!(
+        "  aws secretsmanager get-secret-value --region {} --secret-id {} --query SecretString --output text",
+        aws.region, outcome.admin_secret
+    );
+    println!("and get a token:");
+    println!(
+        "  curl -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials {}",
+        outcome.token_endpoint
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn image_command(args: &AwsArgs, command: ImageCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ImageCommand::Build {
+            arch,
+            binary,
+            oci_layout,
+        } => {
+            let arch = spec::Architecture::from(arch);
+            let bytes = authserver_binary(binary, arch)?;
+            let image = provisioner::image::assemble(&bytes, arch, env!("CARGO_PKG_VERSION"))?;
+            if let Some(dir) = oci_layout {
+                provisioner::image::write_oci_layout(&image, &dir)
+                    .with_context(|| format!("writing the OCI layout {}", dir.display()))?;
+            }
+            println!("digest        {}", image.digest);
+            println!(
+                "architecture  {}",
+                provisioner::image::oci_architecture(arch)
+            );
+            println!(
+                "size          {} bytes ({} compressed layer)",
+                image.size(),
+                image.layer.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ImageCommand::Push { file, binary, tag } => {
+            let m = load(&file)?;
+            let aws = connect(args, &m).await;
+            let arch = m.spec.image.architecture;
+            let bytes = authserver_binary(binary, arch)?;
+            let image = provisioner::image::assemble(&bytes, arch, env!("CARGO_PKG_VERSION"))?;
+            let repository = provisioner::aws::ecr::repository_name(
+                &m.metadata.name,
+                m.spec.image.repository.as_deref(),
+            );
+            let observed =
+                provisioner::aws::ecr::observe(&aws, &m.metadata.name, &repository).await?;
+            let Some(uri) = observed
+                .first()
+                .and_then(|o| o.props.get("_uri"))
+                .and_then(|v| v.as_str())
+            else {
+                bail!(
+                    "the repository {repository} does not exist (or is not tagged as `{}`'s): \
+                     `authdomain apply` or `authdomain bootstrap` creates it",
+                    m.metadata.name
+                );
+            };
+            let registry = provisioner::image::registry::Registry::connect(&aws, uri).await?;
+            let pushed = registry.push(&repository, &image, tag.as_deref()).await?;
+            println!(
+                "{} {uri}@{} ({} bytes)",
+                if pushed.reused {
+                    "already there:"
+                } else {
+                    "pushed"
+                },
+                pushed.digest,
+                image.size()
+            );
+            println!("pin it with:\n  image:\n    digest: {}", pushed.digest);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -153,7 +153,10 @@ async fn create(
         Service::IamPolicy => iam::put_policy(aws, domain, d).await,
         Service::Kms => kms::create(aws, domain, tags, d).await,
         Service::Secrets => secrets::create(aws, domain, tags, d).await,
-        Service::Function => function::create(aws, domain, tags, d, physical).await,
+        Service::Function => {
+            check_image(aws, m, d).await?;
+            function::create(aws, domain, tags, d, physical).await
+        }
         Service::Permission => function::create_permission(aws, d, physical).await,
         Service::Api => api::create(aws, domain, tags, d, physical).await,
     }
@@ -175,7 +178,12 @@ async fn update(
         Service::IamPolicy => iam::put_policy(aws, &m.metadata.name, d).await.map(|_| ()),
         Service::Kms => kms::update(aws, d, o).await,
         Service::Secrets => secrets::update(aws, d, o, change).await,
-        Service::Function => function::update(aws, &m.metadata.name, d, o, change, physical).await,
+        Service::Function => {
+            if change.touches("image") || change.touches("architecture") {
+                check_image(aws, m, d).await?;
+            }
+            function::update(aws, &m.metadata.name, d, o, change, physical).await
+        }
         Service::Permission => function::update_permission(aws, d, o, physical).await,
         Service::Api => api::update(aws, d, o, change, physical).await,
     }
@@ -196,6 +204,28 @@ async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), A
     }
 }
 
+/// Refuse to deploy an image Lambda could not run as this function: read its manifest and
+/// config from the registry and compare the architecture (an image for the wrong one fails
+/// every cold start with `Runtime.InvalidEntrypoint`).
+async fn check_image(aws: &Aws, m: &AuthDomainManifest, d: &Desired) -> Result<(), AwsError> {
+    let resource = d.id.to_string();
+    let image = d.props.get("image").and_then(serde_json::Value::as_str);
+    let Some((uri, digest)) = image.and_then(|i| i.split_once('@')) else {
+        return Err(crate::aws::missing(&d.id, "image"));
+    };
+    let fail = |e: crate::image::registry::RegistryError| {
+        e.for_resource("check the image of", resource.clone())
+    };
+    let (_, repository) = crate::image::registry::split_repository_uri(uri).map_err(fail)?;
+    let registry = crate::image::registry::Registry::connect(aws, uri)
+        .await
+        .map_err(fail)?;
+    registry
+        .check_architecture(repository, digest, m.spec.image.architecture)
+        .await
+        .map_err(fail)
+}
+
 /// Observe and diff.
 pub async fn plan(aws: &Aws, m: &AuthDomainManifest) -> Result<(Plan, Vec<Observed>), AwsError> {
     let observed = observe(aws, m).await?;
@@ -204,13 +234,16 @@ pub async fn plan(aws: &Aws, m: &AuthDomainManifest) -> Result<(Plan, Vec<Observ
 }
 
 /// The plan for removing what the domain's `deletionPolicy` lets go: everything tagged for
-/// it with `Delete`; with `Retain` only the serving tier (function, API, role), keeping
-/// the data and what reading it needs (network, database, KMS key, KEK secret, images).
+/// it with `Delete` (with the credentials `bootstrap` kept); with `Retain` only the
+/// serving tier (function, API, role), keeping the data and what reading it needs
+/// (network, database, KMS key, secrets, images).
 pub async fn destroy_plan(
     aws: &Aws,
     m: &AuthDomainManifest,
 ) -> Result<(Plan, Vec<Observed>), AwsError> {
-    let observed = observe(aws, m).await?;
+    let mut observed = observe(aws, m).await?;
+    // The credentials bootstrap kept are the domain's too.
+    observed.extend(secrets::observe_credentials(aws, &m.metadata.name).await?);
     let mut plan = diff_with(&[], &observed, &Facts::default());
     if m.spec.deletion_policy == crate::spec::DeletionPolicy::Retain {
         plan.changes.retain(|c| !retained(c.resource.kind));

@@ -2,7 +2,7 @@
 //! server's own input types (pure). `authdomain dev` registers them in-process; bootstrap
 //! sends the same values as management events to the function.
 
-use authserver::registry::{ClientInput, ResourceServerInput, ScopeInput};
+use authserver::registry::{Client, ClientInput, ResourceServer, ResourceServerInput, ScopeInput};
 
 use crate::spec::{AuthDomainSpec, ClientAuthMethod};
 
@@ -46,9 +46,112 @@ pub fn clients(spec: &AuthDomainSpec) -> Vec<ClientInput> {
         .collect()
 }
 
+/// Whether the server's resource server differs from what the spec seeds (its name
+/// defaults to the identifier, as the server does).
+pub fn resource_server_differs(want: &ResourceServerInput, have: &ResourceServer) -> bool {
+    let name = want.name.as_deref().unwrap_or(&want.identifier);
+    let scopes = |s: &[ScopeInput]| {
+        let mut v: Vec<(String, String)> = s
+            .iter()
+            .map(|x| (x.name.clone(), x.description.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    have.identifier != want.identifier
+        || have.name != name
+        || scopes(&have.scopes) != scopes(&want.scopes)
+}
+
+/// Whether the server's client differs from what the spec seeds, in the fields the spec
+/// sets (scopes, token lifetime, authentication method, JWKS URI).
+pub fn client_differs(want: &ClientInput, have: &Client) -> bool {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    let method = want
+        .token_endpoint_auth_method
+        .as_deref()
+        .unwrap_or("client_secret_basic");
+    have.name != want.name
+        || sorted(&have.scopes) != sorted(&want.scopes)
+        || have.token_ttl_seconds != want.token_ttl_seconds
+        || have.token_endpoint_auth_method != method
+        || have.jwks_uri != want.jwks_uri
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client(scopes: &[&str], ttl: Option<i64>) -> Client {
+        Client {
+            client_id: "id".into(),
+            name: "svc".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            default_scopes: Vec::new(),
+            token_ttl_seconds: ttl,
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            grant_types: vec!["client_credentials".into()],
+            jwks: None,
+            jwks_uri: None,
+            secrets: Vec::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_seeded_client_differs_only_in_the_fields_the_spec_sets() {
+        let want = ClientInput {
+            name: "svc".into(),
+            scopes: vec!["b".into(), "a".into()],
+            token_ttl_seconds: Some(300),
+            ..ClientInput::default()
+        };
+        assert!(!client_differs(&want, &client(&["a", "b"], Some(300))));
+        assert!(client_differs(&want, &client(&["a"], Some(300))));
+        assert!(client_differs(&want, &client(&["a", "b"], None)));
+    }
+
+    #[test]
+    fn a_seeded_resource_server_compares_name_by_default_and_scopes_in_any_order() {
+        let want = ResourceServerInput {
+            identifier: "https://api".into(),
+            name: None,
+            scopes: vec![
+                ScopeInput {
+                    name: "w".into(),
+                    description: String::new(),
+                },
+                ScopeInput {
+                    name: "r".into(),
+                    description: "read".into(),
+                },
+            ],
+        };
+        let mut have = ResourceServer {
+            identifier: "https://api".into(),
+            name: "https://api".into(),
+            scopes: vec![
+                ScopeInput {
+                    name: "r".into(),
+                    description: "read".into(),
+                },
+                ScopeInput {
+                    name: "w".into(),
+                    description: String::new(),
+                },
+            ],
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(!resource_server_differs(&want, &have));
+        have.scopes[0].description = "Read".into();
+        assert!(resource_server_differs(&want, &have));
+    }
 
     #[test]
     fn the_spec_seeds_its_resource_servers_and_clients() {

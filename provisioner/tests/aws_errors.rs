@@ -58,6 +58,7 @@ fn client(rules: &[&Rule]) -> Aws {
     }
     Aws {
         rds: with_rules!(aws_sdk_rds),
+        rdsdata: with_rules!(aws_sdk_rdsdata),
         ecr: with_rules!(aws_sdk_ecr),
         iam: with_rules!(aws_sdk_iam),
         kms: with_rules!(aws_sdk_kms),
@@ -67,6 +68,7 @@ fn client(rules: &[&Rule]) -> Aws {
         ec2: aws_sdk_ec2::Client::from_conf(conf),
         calls: CallCounter::default(),
         region: "eu-west-1".into(),
+        registry_url: None,
     }
 }
 
@@ -117,8 +119,9 @@ async fn mocked_throttling_is_retried_with_backoff_then_succeeds() {
         .expect("succeeds after throttling");
     assert!(observed.is_empty());
     assert_eq!(vpcs.num_calls(), 3, "two throttled attempts, then success");
+    // Equal jitter: at least half of each delay (200 ms, then 400 ms).
     assert!(
-        started.elapsed().as_millis() >= 200 + 400,
+        started.elapsed().as_millis() >= 100 + 200,
         "backed off between attempts"
     );
 }

@@ -7,20 +7,13 @@ use std::process::Command;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
 use provisioner::aws::{Aws, AwsOptions, TAG_DOMAIN};
+use provisioner::image::{self, registry::Registry};
 use provisioner::plan::{Action, Kind};
 use provisioner::reconcile;
-use provisioner::spec::{self, AuthDomainManifest};
+use provisioner::spec::{self, Architecture, AuthDomainManifest};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
-
-/// A pinned image digest (moto does not check that the image exists; the architecture
-/// check against a real registry is the image module's test).
-const DIGEST: &str = "sha256:0f3ab6b4c6bbb1ef7c5a93b8f67a2b0d3c85d5a0e0b8d1f3e3c1c8f0a7d2e4b1";
-
-fn manifest(name: &str) -> AuthDomainManifest {
-    manifest_with(name, false, &format!("digest: {DIGEST}"))
-}
 
 fn manifest_with(name: &str, protect: bool, image: &str) -> AuthDomainManifest {
     spec::load_str(
@@ -32,33 +25,71 @@ fn manifest_with(name: &str, protect: bool, image: &str) -> AuthDomainManifest {
     .unwrap()
 }
 
-/// Push an image manifest under `tag` into the domain's repository (moto stores it and
-/// computes its digest as ECR does).
+/// A domain whose spec pins the digest of an image pushed to the test registry.
+async fn manifest(aws: &Aws, name: &str) -> AuthDomainManifest {
+    let digest = push_to_registry(
+        aws,
+        &format!("{name}-authserver"),
+        Architecture::Arm64,
+        None,
+    )
+    .await;
+    manifest_with(name, false, &format!("digest: {digest}"))
+}
+
+/// The smallest ELF header naming `arch`, padded: a stand-in binary (these tests never
+/// run the function; the image and architecture checks only read the image).
+fn stand_in_binary(arch: Architecture) -> Vec<u8> {
+    let mut b = vec![0u8; 64];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 2;
+    b[5] = 1;
+    let machine: u16 = match arch {
+        Architecture::Arm64 => 0xB7,
+        Architecture::X86_64 => 0x3E,
+    };
+    b[18..20].copy_from_slice(&machine.to_le_bytes());
+    b.extend_from_slice(format!("{arch:?}").as_bytes());
+    b
+}
+
+/// Assemble an image for `arch` and push it to the test registry (the OCI protocol, with
+/// the ECR token moto issues), optionally under `tag`. Returns its digest.
+async fn push_to_registry(
+    aws: &Aws,
+    repository: &str,
+    arch: Architecture,
+    tag: Option<&str>,
+) -> String {
+    let image = image::assemble(&stand_in_binary(arch), arch, "test").unwrap();
+    let registry = Registry::connect(aws, &format!("registry.test/{repository}"))
+        .await
+        .unwrap();
+    registry.push(repository, &image, tag).await.unwrap().digest
+}
+
+/// Push an image under `tag`: to the registry, and recorded in moto's ECR API with the
+/// same digest (on AWS a registry push is what the ECR API then shows; moto has no
+/// registry and computes digests its own way, so the digest is given).
 async fn push_image(aws: &Aws, repository: &str, tag: &str) -> String {
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": format!("sha256:{}", "a".repeat(64)),
-            "size": 2
-        },
-        "layers": []
-    });
-    let out = aws
-        .ecr
+    let digest = push_to_registry(aws, repository, Architecture::Arm64, Some(tag)).await;
+    let image = image::assemble(
+        &stand_in_binary(Architecture::Arm64),
+        Architecture::Arm64,
+        "test",
+    )
+    .unwrap();
+    aws.ecr
         .put_image()
         .repository_name(repository)
-        .image_manifest(manifest.to_string())
+        .image_manifest(String::from_utf8(image.manifest).unwrap())
+        .image_manifest_media_type(image::MANIFEST_MEDIA_TYPE)
+        .image_digest(&digest)
         .image_tag(tag)
         .send()
         .await
         .unwrap();
-    out.image()
-        .and_then(|i| i.image_id())
-        .and_then(|i| i.image_digest())
-        .unwrap()
-        .to_owned()
+    digest
 }
 
 async fn aws(account: &str) -> Aws {
@@ -68,6 +99,7 @@ async fn aws(account: &str) -> Aws {
         moto_account: Some(account.to_owned()),
         no_sdk_retries: true,
         static_credentials: Some(("testing".into(), "testing".into())),
+        registry_url: Some(authdomain_tests::registry::shared().url().to_owned()),
         ..Default::default()
     })
     .await
@@ -83,6 +115,10 @@ fn cli(account: &str, file: &std::path::Path, args: &[&str]) -> std::process::Ou
             authdomain_tests::moto::server().endpoint(),
         )
         .env("AUTHDOMAIN_MOTO_ACCOUNT", account)
+        .env(
+            "AUTHDOMAIN_REGISTRY_URL",
+            authdomain_tests::registry::shared().url(),
+        )
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
@@ -456,13 +492,13 @@ async fn resources_of_other_domains_and_the_default_vpc_are_never_touched() {
     let moto = authdomain_tests::moto::server();
     let account = moto.new_account();
     let aws = aws(&account).await;
-    let a = manifest("alpha");
+    let a = manifest(&aws, "alpha").await;
     let (plan, observed) = reconcile::plan(&aws, &a).await.unwrap();
     reconcile::apply(&aws, &a, &plan, &observed, |_| {})
         .await
         .unwrap();
     // Another domain in the same account sees nothing of alpha's.
-    let b = manifest("beta");
+    let b = manifest(&aws, "beta").await;
     let (plan_b, observed_b) = reconcile::plan(&aws, &b).await.unwrap();
     assert!(observed_b.is_empty(), "{observed_b:#?}");
     assert_eq!(plan_b.count(Action::Delete), 0);
@@ -532,7 +568,8 @@ async fn destroy_refuses_a_protected_database_before_changing_anything() {
     let moto = authdomain_tests::moto::server();
     let account = moto.new_account();
     let aws = aws(&account).await;
-    let m = manifest_with("guarded", true, &format!("digest: {DIGEST}"));
+    let digest = push_to_registry(&aws, "guarded-authserver", Architecture::Arm64, None).await;
+    let m = manifest_with("guarded", true, &format!("digest: {digest}"));
     let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
     reconcile::apply(&aws, &m, &plan, &observed, |_| {})
         .await
@@ -553,7 +590,7 @@ async fn retain_policy_destroys_the_serving_tier_and_keeps_the_data() {
     let moto = authdomain_tests::moto::server();
     let account = moto.new_account();
     let aws = aws(&account).await;
-    let mut m = manifest("keeper");
+    let mut m = manifest(&aws, "keeper").await;
     m.spec.deletion_policy = spec::DeletionPolicy::Retain;
     let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
     reconcile::apply(&aws, &m, &plan, &observed, |_| {})

@@ -3,9 +3,12 @@
 //! A harness that cannot start its service panics with what is missing and how to install
 //! it: tests never skip silently (under `CI=true` or anywhere else).
 
+pub mod cross;
+pub mod lambda;
 pub mod moto;
 pub mod net;
 pub mod postgres;
+pub mod registry;
 
 /// True when running under CI (`CI=true`).
 pub fn in_ci() -> bool {

@@ -14,6 +14,8 @@ use crate::net::{free_port, wait_for_port};
 #[derive(Debug)]
 pub struct TestMoto {
     endpoint: String,
+    /// Where per-account hooks go (tests/moto_server.py reads `<account>.json` there).
+    hooks: Option<std::path::PathBuf>,
 }
 
 static SERVER: OnceLock<TestMoto> = OnceLock::new();
@@ -22,7 +24,10 @@ static ACCOUNT: AtomicU64 = AtomicU64::new(0);
 /// The shared server of this test process, started on first use.
 pub fn server() -> &'static TestMoto {
     SERVER.get_or_init(|| match std::env::var("AUTHDOMAIN_TEST_MOTO_URL") {
-        Ok(url) => TestMoto { endpoint: url },
+        Ok(url) => TestMoto {
+            endpoint: url,
+            hooks: std::env::var_os("AUTHDOMAIN_MOTO_HOOKS_DIR").map(Into::into),
+        },
         Err(_) => start().unwrap_or_else(|e| {
             panic!("moto could not be started for the tests: {e}\nInstall it with `pip install 'moto[server]'` (scripts/test-deps.sh does).")
         }),
@@ -31,6 +36,12 @@ pub fn server() -> &'static TestMoto {
 
 fn start() -> Result<TestMoto, String> {
     let port = free_port();
+    // Kept for the life of the test process, like the server.
+    let hooks = tempfile::Builder::new()
+        .prefix("moto-hooks-")
+        .tempdir()
+        .map_err(|e| format!("creating the hooks directory: {e}"))?
+        .keep();
     // moto_server plus fixes for gaps between moto and AWS (see the script).
     let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_server.py");
     let script = format!(
@@ -42,6 +53,7 @@ fn start() -> Result<TestMoto, String> {
         .arg("-c")
         .arg(script)
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .env("AUTHDOMAIN_MOTO_HOOKS_DIR", &hooks)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -55,12 +67,23 @@ fn start() -> Result<TestMoto, String> {
     }
     Ok(TestMoto {
         endpoint: format!("http://127.0.0.1:{port}"),
+        hooks: Some(hooks),
     })
 }
 
 impl TestMoto {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Make moto run what it cannot emulate for `account` (see tests/moto_server.py):
+    /// `hooks` is JSON such as `{"lambda_invoke": {"fn": "http://…"}, "psql": "host=…"}`.
+    pub fn set_hooks(&self, account: &str, hooks: &str) {
+        let dir = self.hooks.as_ref().expect(
+            "this moto server takes no hooks: start it with tests/moto_server.py and \
+             AUTHDOMAIN_MOTO_HOOKS_DIR set (or let the harness start it)",
+        );
+        std::fs::write(dir.join(format!("{account}.json")), hooks).expect("writing moto hooks");
     }
 
     /// A fresh 12-digit account id for one test.

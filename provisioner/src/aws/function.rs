@@ -367,6 +367,133 @@ pub async fn update(
     Ok(())
 }
 
+/// Wait until the function can be invoked: state `Active` and no update in progress (a
+/// function in a VPC is `Pending` while Lambda creates its network interfaces).
+pub async fn wait_ready(
+    aws: &super::Aws,
+    domain: &str,
+    timeout: std::time::Duration,
+) -> Result<(), AwsError> {
+    let name = function_name(domain);
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let c = with_retries(5, || async {
+            aws.lambda
+                .get_function_configuration()
+                .function_name(&name)
+                .send()
+                .await
+                .map_err(|e| aws_error("read the state of", name.clone(), e))
+        })
+        .await?;
+        let state = c.state().map(|s| s.as_str().to_owned());
+        let update = c.last_update_status().map(|s| s.as_str().to_owned());
+        match (state.as_deref(), update.as_deref()) {
+            (Some("Active") | None, Some("Successful") | None) => return Ok(()),
+            (Some("Failed"), _) | (_, Some("Failed")) => {
+                return Err(AwsError {
+                    action: "wait for",
+                    resource: "function/main".into(),
+                    code: c
+                        .state_reason_code()
+                        .map(|r| r.as_str().to_owned())
+                        .or(c
+                            .last_update_status_reason_code()
+                            .map(|r| r.as_str().to_owned()))
+                        .unwrap_or_else(|| "Failed".into()),
+                    message: c
+                        .state_reason()
+                        .or(c.last_update_status_reason())
+                        .unwrap_or("the function failed to become active")
+                        .to_owned(),
+                    class: ErrorClass::Terminal,
+                });
+            }
+            _ if std::time::Instant::now() >= deadline => {
+                return Err(AwsError {
+                    action: "wait for",
+                    resource: "function/main".into(),
+                    code: "Timeout".into(),
+                    message: format!(
+                        "still {} / {} after {} s",
+                        state.unwrap_or_default(),
+                        update.unwrap_or_default(),
+                        timeout.as_secs()
+                    ),
+                    class: ErrorClass::Terminal,
+                });
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
+        }
+    }
+}
+
+/// Invoke the function with a management event (`{"authdomain": {...}}`) and return its
+/// `result`. `lambda:InvokeFunction` is IAM-protected and API Gateway never forwards such
+/// events. The answer may hold credentials: it is never logged, and errors carry only the
+/// server's error message.
+pub async fn invoke_management(
+    aws: &super::Aws,
+    domain: &str,
+    event: &Value,
+) -> Result<Value, AwsError> {
+    let name = function_name(domain);
+    let action = event["action"].as_str().unwrap_or("management").to_owned();
+    let resource = format!("function/main ({action})");
+    let mut wrapper = serde_json::Map::new();
+    wrapper.insert(authserver::management::EVENT_KEY.to_owned(), event.clone());
+    let payload = serde_json::to_vec(&wrapper).expect("JSON");
+    let out = with_retries(8, || async {
+        aws.lambda
+            .invoke()
+            .function_name(&name)
+            .payload(aws_smithy_types::Blob::new(payload.clone()))
+            .send()
+            .await
+            .map_err(|e| aws_error("invoke", resource.clone(), e))
+    })
+    .await?;
+    let body: Value = out
+        .payload()
+        .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
+        .unwrap_or(Value::Null);
+    if let Some(kind) = out.function_error() {
+        return Err(AwsError {
+            action: "invoke",
+            resource,
+            code: format!("Function{kind}"),
+            message: body["errorMessage"]
+                .as_str()
+                .unwrap_or("the function failed without a message")
+                .to_owned(),
+            class: ErrorClass::Terminal,
+        });
+    }
+    if body["ok"] == json!(true) {
+        return Ok(body["result"].clone());
+    }
+    let not_found = body["not_found"] == json!(true);
+    Err(AwsError {
+        action: "invoke",
+        resource,
+        code: if not_found {
+            "NotFound"
+        } else {
+            "ManagementEventFailed"
+        }
+        .into(),
+        message: body["error"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "the function's answer is not a management result".into()),
+        class: if not_found {
+            ErrorClass::NotFound
+        } else {
+            ErrorClass::Terminal
+        },
+    })
+}
+
 pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
     match aws
         .lambda

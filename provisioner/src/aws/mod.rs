@@ -8,6 +8,7 @@ pub mod function;
 pub mod iam;
 pub mod kms;
 pub mod rds;
+pub mod rdsdata;
 pub mod secrets;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,9 @@ pub struct AwsOptions {
     pub no_sdk_retries: bool,
     /// Fixed credentials (access key, secret) instead of the default chain: for emulators.
     pub static_credentials: Option<(String, String)>,
+    /// Talk the OCI distribution protocol to this registry (`http://127.0.0.1:5000`)
+    /// instead of the ECR repository's host: a registry on loopback in tests, a mirror.
+    pub registry_url: Option<String>,
 }
 
 /// Calls made, per service and operation, counted by an interceptor on every client.
@@ -158,6 +162,7 @@ impl Intercept for Edge {
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
+    pub rdsdata: aws_sdk_rdsdata::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
@@ -166,6 +171,8 @@ pub struct Aws {
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub calls: CallCounter,
     pub region: String,
+    /// See [`AwsOptions::registry_url`].
+    pub registry_url: Option<String>,
 }
 
 impl Aws {
@@ -209,6 +216,11 @@ impl Aws {
                 .interceptor(edge())
                 .build(),
         );
+        let rdsdata = aws_sdk_rdsdata::Client::from_conf(
+            aws_sdk_rdsdata::config::Builder::from(&sdk)
+                .interceptor(edge())
+                .build(),
+        );
         let ecr = aws_sdk_ecr::Client::from_conf(
             aws_sdk_ecr::config::Builder::from(&sdk)
                 .interceptor(edge())
@@ -243,6 +255,7 @@ impl Aws {
         Aws {
             ec2,
             rds,
+            rdsdata,
             ecr,
             iam,
             kms,
@@ -251,6 +264,7 @@ impl Aws {
             apigw,
             calls,
             region,
+            registry_url: options.registry_url.clone(),
         }
     }
 }
@@ -269,7 +283,7 @@ pub enum ErrorClass {
 }
 
 /// A failed AWS call, naming the resource and AWS's code and message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{action} {resource}: {code}: {message}")]
 pub struct AwsError {
     pub action: &'static str,
@@ -298,6 +312,8 @@ pub fn classify(code: &str) -> ErrorClass {
         | "ResourceConflictException"
         | "InvalidDBClusterStateFault"
         | "InvalidDBInstanceState"
+        | "ResourceNotReadyException"
+        | "DatabaseResumingException"
         | "transport" => ErrorClass::Retryable,
         c if c.ends_with(".Duplicate")
             || c.ends_with("AlreadyExists")
@@ -457,9 +473,9 @@ where
                 if tries < attempts
                     && matches!(e.class, ErrorClass::Retryable | ErrorClass::Throttled) =>
             {
-                let jitter = Duration::from_millis(u64::from(std::process::id() ^ tries) % 100);
-                tracing::debug!(error = %e, retry_in_ms = (delay + jitter).as_millis() as u64, "retrying");
-                tokio::time::sleep(delay + jitter).await;
+                let wait = jittered(delay);
+                tracing::debug!(error = %e, retry_in_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
             other => return other,
@@ -467,9 +483,28 @@ where
     }
 }
 
+/// "Equal jitter": half of `delay` plus a random part of the other half, so that clients
+/// throttled together do not retry together.
+pub fn jittered(delay: Duration) -> Duration {
+    let mut b = [0u8; 8];
+    // The OS random source does not fail in practice; if it did, the wait is the bare half.
+    let r = aws_lc_rs::rand::fill(&mut b).map_or(0, |()| u64::from_le_bytes(b));
+    let half = delay.as_millis() as u64 / 2;
+    Duration::from_millis(half + r % (half + 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_and_all_of_the_delay() {
+        let waits: std::collections::BTreeSet<u128> = (0..64)
+            .map(|_| jittered(Duration::from_millis(1000)).as_millis())
+            .collect();
+        assert!(waits.iter().all(|w| (500..=1000).contains(w)), "{waits:?}");
+        assert!(waits.len() > 8, "not random: {waits:?}");
+    }
 
     #[test]
     fn error_codes_are_classified() {

@@ -138,6 +138,11 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         o.props
             .insert("_resource-id".into(), json!(c.db_cluster_resource_id()));
         o.props.insert("_arn".into(), json!(c.db_cluster_arn()));
+        o.props.insert("_status".into(), json!(c.status()));
+        o.props.insert(
+            "_http-endpoint".into(),
+            json!(c.http_endpoint_enabled().unwrap_or(false)),
+        );
         o.props.insert(
             "_master-secret-arn".into(),
             json!(c.master_user_secret().and_then(|s| s.secret_arn())),
@@ -214,6 +219,8 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
                 refs: Default::default(),
             };
             o.props.insert("class".into(), json!(i.db_instance_class()));
+            o.props
+                .insert("_status".into(), json!(i.db_instance_status()));
             o.refs.insert(
                 "cluster".into(),
                 i.db_cluster_identifier()
@@ -224,6 +231,64 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         }
     }
     Ok(out)
+}
+
+/// Wait until the domain's cluster and every instance of it are `available` (Aurora takes
+/// minutes to create; a paused Serverless v2 cluster also reports `available`).
+pub async fn wait_available(
+    aws: &super::Aws,
+    domain: &str,
+    timeout: Duration,
+) -> Result<Vec<Observed>, AwsError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let observed = observe(aws, domain).await?;
+        let status = |o: &Observed| {
+            o.props
+                .get("_status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned()
+        };
+        let waiting: Vec<String> = observed
+            .iter()
+            .filter(|o| matches!(o.id.kind, Kind::DbCluster | Kind::DbInstance))
+            .filter(|o| status(o) != "available")
+            .map(|o| format!("{} is {}", o.id, status(o)))
+            .collect();
+        let has_cluster = observed.iter().any(|o| o.id.kind == Kind::DbCluster);
+        if has_cluster && waiting.is_empty() {
+            return Ok(observed);
+        }
+        if Instant::now() >= deadline {
+            return Err(AwsError {
+                action: "wait for",
+                resource: "db-cluster/main".into(),
+                code: "Timeout".into(),
+                message: if has_cluster {
+                    format!("after {} s: {}", timeout.as_secs(), waiting.join(", "))
+                } else {
+                    "the cluster does not exist".into()
+                },
+                class: ErrorClass::Terminal,
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
+/// Turn on the Data API (the RDS HTTP endpoint) of a cluster where it is off.
+pub async fn enable_data_api(aws: &super::Aws, cluster_arn: &str) -> Result<(), AwsError> {
+    with_retries(5, || async {
+        aws.rds
+            .enable_http_endpoint()
+            .resource_arn(cluster_arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("enable the Data API of", "db-cluster/main", e))
+    })
+    .await
+    .map(|_| ())
 }
 
 fn f64_prop(d: &Desired, field: &str) -> Option<f64> {

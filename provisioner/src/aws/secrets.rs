@@ -184,6 +184,168 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
     }
 }
 
+/// Where `authdomain bootstrap` keeps the admin client's credentials.
+pub fn admin_secret_name(domain: &str) -> String {
+    format!("authdomain/{domain}/admin")
+}
+
+/// Where `authdomain bootstrap` keeps the credentials of the spec's client `client`.
+pub fn client_secret_name(domain: &str, client: &str) -> String {
+    format!("authdomain/{domain}/clients/{client}")
+}
+
+/// A credentials secret's JSON value, or None when it does not exist (or is scheduled for
+/// deletion).
+pub async fn read_json(aws: &super::Aws, name: &str) -> Result<Option<Value>, AwsError> {
+    let found = with_retries(5, || async {
+        aws.secrets
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("read", name.to_owned(), e))
+    })
+    .await;
+    match found {
+        Ok(out) => Ok(out
+            .secret_string()
+            .and_then(|s| serde_json::from_str(s).ok())),
+        Err(e) if e.class == ErrorClass::NotFound || e.message.contains("marked for deletion") => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A credentials secret to write.
+#[derive(Debug, Clone)]
+pub struct CredentialsSecret<'a> {
+    /// Its identity in the domain (the `authdomain.io/resource` tag).
+    pub id: ResourceId,
+    pub name: String,
+    pub description: String,
+    /// The domain's KMS key, which encrypts it.
+    pub kms_key: &'a str,
+}
+
+/// Create or overwrite a credentials secret. One scheduled for deletion by a destroy is
+/// restored first.
+pub async fn write_json(
+    aws: &super::Aws,
+    domain: &str,
+    extra: &std::collections::BTreeMap<String, String>,
+    secret: &CredentialsSecret<'_>,
+    value: &Value,
+) -> Result<String, AwsError> {
+    let CredentialsSecret {
+        id,
+        name,
+        description,
+        kms_key,
+    } = secret;
+    let name = name.as_str();
+    let text = value.to_string();
+    let tags: Vec<Tag> = super::tag_pairs(domain, id, extra)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let created = aws
+        .secrets
+        .create_secret()
+        .name(name)
+        .description(description)
+        .kms_key_id(*kms_key)
+        .secret_string(&text)
+        .set_tags(Some(tags))
+        .send()
+        .await;
+    let err = match created {
+        Ok(out) => return Ok(out.arn().unwrap_or_default().to_owned()),
+        Err(e) => aws_error("create", id.to_string(), e),
+    };
+    if err.message.contains("scheduled for deletion") {
+        aws.secrets
+            .restore_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("restore", id.to_string(), e))?;
+    } else if err.class != ErrorClass::AlreadyExists {
+        return Err(err);
+    }
+    let put = aws
+        .secrets
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(&text)
+        .send()
+        .await
+        .map_err(|e| aws_error("write", id.to_string(), e))?;
+    Ok(put.arn().unwrap_or_default().to_owned())
+}
+
+/// The credentials secrets bootstrap made for the domain (admin and clients): found by
+/// name prefix and our tag, for `destroy`. They are data, not part of the desired graph,
+/// so plans and drift reports leave them alone.
+pub async fn observe_credentials(
+    aws: &super::Aws,
+    domain: &str,
+) -> Result<Vec<Observed>, AwsError> {
+    let prefix = format!("authdomain/{domain}/");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = with_retries(5, || async {
+            aws.secrets
+                .list_secrets()
+                .filters(
+                    aws_sdk_secretsmanager::types::Filter::builder()
+                        .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+                        .values(&prefix)
+                        .build(),
+                )
+                .filters(
+                    aws_sdk_secretsmanager::types::Filter::builder()
+                        .key(aws_sdk_secretsmanager::types::FilterNameStringType::TagKey)
+                        .values(TAG_DOMAIN)
+                        .build(),
+                )
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("list", format!("secrets {prefix}*"), e))
+        })
+        .await?;
+        for s in page.secret_list() {
+            let name = s.name().unwrap_or_default();
+            let ours = s
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain));
+            let logical = if name == admin_secret_name(domain) {
+                "admin".to_owned()
+            } else if let Some(client) = name.strip_prefix(&format!("{prefix}clients/")) {
+                format!("client-{client}")
+            } else {
+                continue;
+            };
+            if !ours || s.deleted_date().is_some() {
+                continue;
+            }
+            out.push(Observed {
+                id: ResourceId::new(Kind::Secret, logical),
+                physical_id: s.arn().unwrap_or_default().to_owned(),
+                props: Default::default(),
+                refs: Default::default(),
+            });
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

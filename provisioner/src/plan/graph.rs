@@ -411,12 +411,14 @@ pub fn facts(m: &AuthDomainManifest, region: &str, observed: &[super::Observed])
         }
     }
     // The spec's digest; else, while the function still runs the spec's tag, the digest it
-    // runs (tags are immutable); else what the repository says the tag points at.
+    // runs (tags are immutable); else what the repository says the tag points at. A spec
+    // with neither leaves the image to `authdomain bootstrap`: whatever it deployed stays.
     let image = &m.spec.image;
+    let unpinned = image.tag.is_none() && image.digest.is_none();
     let running = observed
         .iter()
         .find(|o| o.id.kind == Kind::Function)
-        .filter(|o| image.tag.is_some() && o.props.get("image-tag") == Some(&json!(image.tag)))
+        .filter(|o| unpinned || o.props.get("image-tag") == Some(&json!(image.tag)))
         .and_then(|o| o.props.get("image").and_then(serde_json::Value::as_str))
         .and_then(|uri| uri.split_once('@'))
         .map(|(_, digest)| digest.to_owned());
@@ -637,8 +639,20 @@ mod tests {
             facts(&m, "eu-west-1", &[repo, func]).get("image.digest"),
             Some("sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
         );
-        // Neither: no digest is known.
+        // Neither: no digest is known until bootstrap deploys one, which then stays.
         let m = manifest("");
-        assert_eq!(facts(&m, "eu-west-1", &[role]).get("image.digest"), None);
+        assert_eq!(
+            facts(&m, "eu-west-1", std::slice::from_ref(&role)).get("image.digest"),
+            None
+        );
+        let deployed = obs(
+            Kind::Function,
+            "main",
+            json!({"image": "1.dkr/r@sha256:boot"}),
+        );
+        assert_eq!(
+            facts(&m, "eu-west-1", &[role, deployed]).get("image.digest"),
+            Some("sha256:boot")
+        );
     }
 }

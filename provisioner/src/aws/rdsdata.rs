@@ -1,0 +1,93 @@
+//! Day-one database setup through the RDS Data API, with the RDS-managed master secret:
+//! the login role the function connects as (IAM authentication, `rds_iam`) and its
+//! database. The Data API needs no network path into the VPC (the cluster sits in
+//! isolated subnets) and costs nothing idle. Every statement is idempotent or guarded.
+
+use aws_sdk_rdsdata::types::Field;
+
+use super::{AwsError, aws_error, with_retries};
+use crate::plan::graph::{DATABASE_NAME, DATABASE_USER};
+
+/// One statement, retried while Aurora resumes from a pause (`DatabaseResumingException`,
+/// about 15 s) and while the Data API is still being enabled.
+async fn execute(
+    aws: &super::Aws,
+    cluster_arn: &str,
+    secret_arn: &str,
+    sql: &str,
+) -> Result<Vec<Vec<Field>>, AwsError> {
+    let out = with_retries(12, || async {
+        aws.rdsdata
+            .execute_statement()
+            .resource_arn(cluster_arn)
+            .secret_arn(secret_arn)
+            .database("postgres")
+            .sql(sql)
+            .send()
+            .await
+            .map_err(|e| {
+                let mut e = aws_error("run SQL on", "db-cluster/main", e);
+                if e.code == "DatabaseResumingException"
+                    || e.message.contains("HttpEndpoint is not enabled")
+                {
+                    e.class = super::ErrorClass::Retryable;
+                }
+                e
+            })
+    })
+    .await?;
+    Ok(out.records().to_vec())
+}
+
+/// What the setup did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Setup {
+    pub created_role: bool,
+    pub created_database: bool,
+}
+
+/// The statements of the setup, in order, for a role and database that do not exist yet.
+pub fn statements() -> [String; 3] {
+    [
+        format!("CREATE ROLE \"{DATABASE_USER}\" WITH LOGIN"),
+        format!("GRANT rds_iam TO \"{DATABASE_USER}\""),
+        format!("CREATE DATABASE \"{DATABASE_NAME}\" OWNER \"{DATABASE_USER}\""),
+    ]
+}
+
+/// Create the function's login role (granted `rds_iam`, so it logs in with IAM tokens
+/// only) and its database, owned by it, unless they exist.
+pub async fn setup(
+    aws: &super::Aws,
+    cluster_arn: &str,
+    secret_arn: &str,
+) -> Result<Setup, AwsError> {
+    let [create_role, grant, create_database] = statements();
+    let mut done = Setup::default();
+    let role = execute(
+        aws,
+        cluster_arn,
+        secret_arn,
+        &format!("SELECT 1 FROM pg_roles WHERE rolname = '{DATABASE_USER}'"),
+    )
+    .await?;
+    if role.is_empty() {
+        execute(aws, cluster_arn, secret_arn, &create_role).await?;
+        done.created_role = true;
+    }
+    // Granting again is a no-op.
+    execute(aws, cluster_arn, secret_arn, &grant).await?;
+    let database = execute(
+        aws,
+        cluster_arn,
+        secret_arn,
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"),
+    )
+    .await?;
+    if database.is_empty() {
+        // CREATE DATABASE cannot run inside a transaction block: its own statement.
+        execute(aws, cluster_arn, secret_arn, &create_database).await?;
+        done.created_database = true;
+    }
+    Ok(done)
+}

@@ -1,0 +1,471 @@
+//! `authdomain bootstrap`: from an account with nothing to a working issuer in one
+//! command. The image repository first; then the auth server image for the spec's
+//! architecture, assembled in-process and pushed (or reused: the same binary gives the
+//! same digest); everything else through the same plan and apply as `authdomain apply`;
+//! then the day-one work no plan can describe: wait for the database, create the
+//! function's login role and database (Data API), migrate (a management event), the
+//! admin client and the spec's resource servers and clients, whose credentials are kept
+//! in Secrets Manager. Every step looks before it acts, so running it again changes
+//! nothing.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::aws::{Aws, AwsError, ecr, function, rds, rdsdata, secrets};
+use crate::image::registry::{Registry, RegistryError};
+use crate::image::{self, ImageError};
+use crate::plan::{Action, Kind, Plan, ResourceId};
+use crate::reconcile::{self, ApplyError, Step};
+use crate::spec::AuthDomainManifest;
+
+/// How long to wait for AWS's slow parts.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// Aurora: creating a cluster and its writer takes 10 to 20 minutes.
+    pub database: Duration,
+    /// Lambda in a VPC: `Pending` while its network interfaces are created.
+    pub function: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            database: Duration::from_secs(45 * 60),
+            function: Duration::from_secs(20 * 60),
+        }
+    }
+}
+
+/// What to bootstrap with.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    /// The auth server executable for the spec's architecture. Needed unless the spec
+    /// names an image (`image.digest` or `image.tag`).
+    pub binary: Option<&'a [u8]>,
+    /// The auth server's version, recorded in the image and its tag.
+    pub version: &'a str,
+    pub timeouts: Timeouts,
+}
+
+/// A phase starting, or a step of the infrastructure apply done.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    Phase(&'a str),
+    Step(&'a Step),
+    /// Something done outside the plan (image pushed, SQL run, client created).
+    Did(String),
+}
+
+/// What a bootstrap did and what it leads to.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    pub domain: String,
+    pub issuer: String,
+    pub token_endpoint: String,
+    /// `repository-uri@digest` of the deployed image.
+    pub image: String,
+    pub image_pushed: bool,
+    /// Infrastructure changes applied.
+    pub applied: Vec<Step>,
+    pub database_role_created: bool,
+    pub database_created: bool,
+    pub data_api_enabled: bool,
+    /// Secrets Manager name of the admin client's credentials.
+    pub admin_secret: String,
+    pub admin_created: bool,
+    pub resource_servers_written: Vec<String>,
+    pub clients_created: Vec<String>,
+    pub clients_updated: Vec<String>,
+    /// Spec client name → Secrets Manager name of its credentials.
+    pub client_secrets: Vec<(String, String)>,
+}
+
+impl Outcome {
+    /// Whether anything was changed (a second run of the same spec changes nothing).
+    pub fn changed(&self) -> bool {
+        self.image_pushed
+            || !self.applied.is_empty()
+            || self.database_role_created
+            || self.database_created
+            || self.data_api_enabled
+            || self.admin_created
+            || !self.resource_servers_written.is_empty()
+            || !self.clients_created.is_empty()
+            || !self.clients_updated.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("building the image: {0}")]
+    Image(#[from] ImageError),
+    #[error("pushing the image: {0}")]
+    Registry(#[from] RegistryError),
+    #[error(
+        "the spec names no image (spec.image.digest or spec.image.tag) and no auth server binary \
+         was given: pass --binary PATH (scripts/build-authserver.sh {0} builds one)"
+    )]
+    NoBinary(&'static str),
+    #[error("{count} change(s) still wait for {missing}: {resources}")]
+    Deferred {
+        count: usize,
+        missing: String,
+        resources: String,
+    },
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// The value of an observed resource's string property.
+fn fact(observed: &[crate::plan::Observed], kind: Kind, field: &str) -> Option<String> {
+    observed
+        .iter()
+        .find(|o| o.id.kind == kind)
+        .and_then(|o| o.props.get(field))
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// Bootstrap the domain `m` describes. `progress` hears of every phase and change.
+pub async fn run(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    options: &Options<'_>,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Outcome, BootstrapError> {
+    let domain = m.metadata.name.clone();
+    let mut outcome = Outcome {
+        domain: domain.clone(),
+        ..Outcome::default()
+    };
+    let repository = ecr::repository_name(&domain, m.spec.image.repository.as_deref());
+
+    // 1. The image repository, so that there is somewhere to push.
+    progress(Progress::Phase("image repository"));
+    let (plan, observed) = reconcile::plan(aws, m).await?;
+    let first = Plan {
+        changes: plan
+            .changes
+            .iter()
+            .filter(|c| c.resource.kind == Kind::EcrRepository && c.action != Action::Delete)
+            .cloned()
+            .collect(),
+    };
+    if !first.is_empty() {
+        let steps =
+            reconcile::apply(aws, m, &first, &observed, |s| progress(Progress::Step(s))).await?;
+        outcome.applied.extend(steps);
+    }
+
+    // 2. The image: the spec's, or ours built from the binary and pushed by digest.
+    let mut m = m.clone();
+    if m.spec.image.digest.is_none() && m.spec.image.tag.is_none() {
+        progress(Progress::Phase("auth server image"));
+        let arch = m.spec.image.architecture;
+        let binary = options
+            .binary
+            .ok_or(BootstrapError::NoBinary(arch.as_str()))?;
+        let built = image::assemble(binary, arch, options.version)?;
+        let repo = ecr::observe(aws, &domain, &repository).await?;
+        let uri = fact(&repo, Kind::EcrRepository, "_uri").ok_or_else(|| {
+            BootstrapError::Missing(format!("repository {repository} has no URI"))
+        })?;
+        let registry = Registry::connect(aws, &uri).await?;
+        // A readable, content-derived tag: the repository's tags are immutable.
+        let short = &built.digest["sha256:".len().."sha256:".len() + 12];
+        let tag = format!("{}-{}-{short}", options.version, arch.as_str());
+        let pushed = registry.push(&repository, &built, Some(&tag)).await?;
+        outcome.image_pushed = !pushed.reused;
+        progress(Progress::Did(format!(
+            "image {repository}:{tag} ({}, {:.1} MB) {}",
+            built.digest,
+            built.size() as f64 / 1e6,
+            if pushed.reused {
+                "already pushed"
+            } else {
+                "pushed"
+            }
+        )));
+        m.spec.image.digest = Some(built.digest);
+    }
+
+    // 3. Everything else, as `authdomain apply` does it.
+    progress(Progress::Phase("infrastructure"));
+    let (plan, observed) = reconcile::plan(aws, &m).await?;
+    let facts = reconcile::facts(aws, &m, &observed);
+    let (plan, deferred, missing) = reconcile::defer_unknown(&m, &plan, &facts);
+    if !deferred.is_empty() {
+        return Err(BootstrapError::Deferred {
+            count: deferred.len(),
+            missing: missing.join(", "),
+            resources: deferred
+                .iter()
+                .map(|c| c.resource.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    if !plan.is_empty() {
+        let steps =
+            reconcile::apply(aws, &m, &plan, &observed, |s| progress(Progress::Step(s))).await?;
+        outcome.applied.extend(steps);
+    }
+
+    // 4. The database: available, Data API on, the function's role and database.
+    progress(Progress::Phase("database"));
+    let db = rds::wait_available(aws, &domain, options.timeouts.database).await?;
+    let cluster_arn = fact(&db, Kind::DbCluster, "_arn")
+        .ok_or_else(|| BootstrapError::Missing("the cluster has no ARN".into()))?;
+    let master_secret = fact(&db, Kind::DbCluster, "_master-secret-arn").ok_or_else(|| {
+        BootstrapError::Missing(
+            "the cluster has no RDS-managed master secret (ManageMasterUserPassword)".into(),
+        )
+    })?;
+    let data_api_on = db
+        .iter()
+        .find(|o| o.id.kind == Kind::DbCluster)
+        .and_then(|o| o.props.get("_http-endpoint"))
+        == Some(&json!(true));
+    if !data_api_on {
+        rds::enable_data_api(aws, &cluster_arn).await?;
+        outcome.data_api_enabled = true;
+        progress(Progress::Did("Data API enabled".into()));
+    }
+    let setup = rdsdata::setup(aws, &cluster_arn, &master_secret).await?;
+    outcome.database_role_created = setup.created_role;
+    outcome.database_created = setup.created_database;
+    if setup.created_role || setup.created_database {
+        progress(Progress::Did(format!(
+            "database role `{}` and database `{}` created",
+            crate::plan::graph::DATABASE_USER,
+            crate::plan::graph::DATABASE_NAME
+        )));
+    }
+
+    // 5. The function: ready, then migrations and signing keys.
+    progress(Progress::Phase("auth server"));
+    function::wait_ready(aws, &domain, options.timeouts.function).await?;
+    function::invoke_management(aws, &domain, &json!({ "action": "prepare" })).await?;
+
+    let observed = reconcile::observe(aws, &m).await?;
+    let outputs = reconcile::outputs(&m, &observed);
+    let issuer = outputs["issuer"].as_str().unwrap_or_default().to_owned();
+    let token_endpoint = outputs["tokenEndpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let kms_key = observed
+        .iter()
+        .find(|o| o.id.kind == Kind::KmsKey)
+        .map(|o| o.physical_id.clone())
+        .ok_or_else(|| BootstrapError::Missing("the domain's KMS key does not exist".into()))?;
+    outcome.issuer = issuer.clone();
+    outcome.token_endpoint = token_endpoint.clone();
+    outcome.image = fact(&observed, Kind::Function, "image").unwrap_or_default();
+
+    // 6. The admin client, kept in Secrets Manager.
+    let admin_name = secrets::admin_secret_name(&domain);
+    outcome.admin_secret = admin_name.clone();
+    let existing = secrets::read_json(aws, &admin_name).await?;
+    if !still_registered(aws, &domain, existing.as_ref()).await? {
+        let created = function::invoke_management(
+            aws,
+            &domain,
+            &json!({ "action": "create-admin-client", "name": format!("{domain}-admin") }),
+        )
+        .await?;
+        let value = credentials(&created, &issuer, &token_endpoint);
+        secrets::write_json(
+            aws,
+            &domain,
+            &m.spec.tags,
+            &secrets::CredentialsSecret {
+                id: ResourceId::new(Kind::Secret, "admin"),
+                name: admin_name.clone(),
+                description: format!(
+                    "AuthDomain {domain}: the admin client (authdomain:admin scope) of {issuer}"
+                ),
+                kms_key: &kms_key,
+            },
+            &value,
+        )
+        .await?;
+        outcome.admin_created = true;
+        progress(Progress::Did(format!(
+            "admin client created; credentials in {admin_name}"
+        )));
+    }
+
+    // 7. The spec's resource servers: written where they differ.
+    let current: Vec<authserver::registry::ResourceServer> = serde_json::from_value(
+        function::invoke_management(aws, &domain, &json!({ "action": "list-resource-servers" }))
+            .await?,
+    )
+    .map_err(|e| BootstrapError::Missing(format!("list-resource-servers answered: {e}")))?;
+    for rs in crate::seed::resource_servers(&m.spec) {
+        let same = current
+            .iter()
+            .find(|c| c.identifier == rs.identifier)
+            .is_some_and(|c| !crate::seed::resource_server_differs(&rs, c));
+        if same {
+            continue;
+        }
+        let identifier = rs.identifier.clone();
+        function::invoke_management(
+            aws,
+            &domain,
+            &json!({ "action": "put-resource-server", "resource_server": rs }),
+        )
+        .await?;
+        progress(Progress::Did(format!(
+            "resource server {identifier} written"
+        )));
+        outcome.resource_servers_written.push(identifier);
+    }
+
+    // 8. The spec's clients: created once (credentials into Secrets Manager), updated
+    //    where the spec changed.
+    for (spec_client, input) in m.spec.clients.iter().zip(crate::seed::clients(&m.spec)) {
+        let name = secrets::client_secret_name(&domain, &spec_client.name);
+        outcome
+            .client_secrets
+            .push((spec_client.name.clone(), name.clone()));
+        let existing = secrets::read_json(aws, &name).await?;
+        let registered = match existing.as_ref().and_then(|v| v["client_id"].as_str()) {
+            Some(id) => get_client(aws, &domain, id).await?,
+            None => None,
+        };
+        match registered {
+            Some(have) => {
+                let client: authserver::registry::Client = serde_json::from_value(have)
+                    .map_err(|e| BootstrapError::Missing(format!("get-client answered: {e}")))?;
+                if crate::seed::client_differs(&input, &client) {
+                    function::invoke_management(
+                        aws,
+                        &domain,
+                        &json!({ "action": "update-client", "client_id": client.client_id, "client": input }),
+                    )
+                    .await?;
+                    progress(Progress::Did(format!(
+                        "client {} updated",
+                        spec_client.name
+                    )));
+                    outcome.clients_updated.push(spec_client.name.clone());
+                }
+            }
+            None => {
+                let created = function::invoke_management(
+                    aws,
+                    &domain,
+                    &json!({ "action": "create-client", "client": input }),
+                )
+                .await?;
+                let value = credentials(&created, &issuer, &token_endpoint);
+                secrets::write_json(
+                    aws,
+                    &domain,
+                    &m.spec.tags,
+                    &secrets::CredentialsSecret {
+                        id: ResourceId::new(Kind::Secret, format!("client-{}", spec_client.name)),
+                        name: name.clone(),
+                        description: format!(
+                            "AuthDomain {domain}: credentials of the client `{}` of {issuer}",
+                            spec_client.name
+                        ),
+                        kms_key: &kms_key,
+                    },
+                    &value,
+                )
+                .await?;
+                progress(Progress::Did(format!(
+                    "client {} created; credentials in {name}",
+                    spec_client.name
+                )));
+                outcome.clients_created.push(spec_client.name.clone());
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The JSON kept in Secrets Manager for a created client: what a workload needs to get a
+/// token (`client_secret` is absent for `private_key_jwt` clients).
+fn credentials(created: &Value, issuer: &str, token_endpoint: &str) -> Value {
+    let mut v = json!({
+        "client_id": created["client_id"],
+        "issuer": issuer,
+        "token_url": token_endpoint,
+        "scope": created["scopes"]
+            .as_array()
+            .map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
+    });
+    if let Some(secret) = created["client_secret"].as_str() {
+        v["client_secret"] = json!(secret);
+    }
+    v
+}
+
+/// The server's view of client `id`, or None when it does not know it (a database
+/// created anew, say).
+async fn get_client(aws: &Aws, domain: &str, id: &str) -> Result<Option<Value>, AwsError> {
+    match function::invoke_management(
+        aws,
+        domain,
+        &json!({ "action": "get-client", "client_id": id }),
+    )
+    .await
+    {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.class == crate::aws::ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether kept credentials name a client the server still has.
+async fn still_registered(aws: &Aws, domain: &str, kept: Option<&Value>) -> Result<bool, AwsError> {
+    match kept.and_then(|v| v["client_id"].as_str()) {
+        Some(id) => Ok(get_client(aws, domain, id).await?.is_some()),
+        None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_credentials_hold_what_a_workload_needs_and_no_more() {
+        let created = json!({
+            "client_id": "abc", "client_secret": "s3cr3t", "scopes": ["a", "b"],
+            "name": "svc", "secrets": [{"secret_id": "x"}]
+        });
+        let v = credentials(&created, "https://issuer", "https://issuer/oauth2/token");
+        assert_eq!(
+            v,
+            json!({
+                "client_id": "abc", "client_secret": "s3cr3t", "scope": "a b",
+                "issuer": "https://issuer", "token_url": "https://issuer/oauth2/token"
+            })
+        );
+        let jwt_client = json!({"client_id": "k", "scopes": []});
+        assert!(
+            credentials(&jwt_client, "i", "t")
+                .get("client_secret")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_run_that_did_nothing_reports_no_change() {
+        let mut o = Outcome::default();
+        assert!(!o.changed());
+        o.clients_updated.push("svc".into());
+        assert!(o.changed());
+    }
+}

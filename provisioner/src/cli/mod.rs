@@ -1,0 +1,3 @@
+//! Pieces of the `authdomain` command line that are not argument parsing.
+
+pub mod progress;
