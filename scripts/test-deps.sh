@@ -16,6 +16,12 @@ command -v runuser >/dev/null || apt_packages+=(util-linux)
 [[ -x /usr/bin/docker-registry ]] || apt_packages+=(docker-registry)
 command -v htpasswd >/dev/null || apt_packages+=(apache2-utils)
 command -v qemu-aarch64-static >/dev/null || apt_packages+=(qemu-user-static)
+# Kubernetes for the operator's tests: etcd, and what scripts/kube-apiserver.sh needs to
+# build kube-apiserver from Debian's source (once; the binaries are cached).
+for p in etcd-server golang-go dpkg-dev xz-utils make rsync openssl curl ca-certificates \
+  golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || apt_packages+=("$p")
+done
 if ((${#apt_packages[@]})); then
   echo "test-deps: installing ${apt_packages[*]} (apt)"
   $SUDO apt-get update -qq
@@ -46,3 +52,10 @@ then
   python3 -m pip install -q "${PY_PACKAGES[@]}"
 fi
 command -v cargo-lambda >/dev/null || { echo "test-deps: cargo-lambda is not on PATH after install" >&2; exit 1; }
+
+# kube-apiserver, kube-controller-manager and kubectl v1.20.2 (built and cached once, about
+# 10 to 20 minutes on 2 cores; quick afterwards). --no-kube skips it (CI builds it in the
+# background meanwhile).
+if [[ ${1:-} != --no-kube ]]; then
+  "$(dirname "$0")/kube-apiserver.sh" >/dev/null
+fi

@@ -217,9 +217,8 @@ async fn connect(args: &AwsArgs, m: &spec::AuthDomainManifest) -> Aws {
         profile: args.profile.clone(),
         endpoint_url: args.endpoint_url.clone(),
         moto_account: args.moto_account.clone(),
-        no_sdk_retries: false,
-        static_credentials: None,
         registry_url: args.registry_url.clone(),
+        ..AwsOptions::default()
     })
     .await
 }

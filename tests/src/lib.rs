@@ -4,6 +4,7 @@
 //! it: tests never skip silently (under `CI=true` or anywhere else).
 
 pub mod cross;
+pub mod kube;
 pub mod lambda;
 pub mod moto;
 pub mod net;

@@ -47,9 +47,15 @@ pub struct AwsOptions {
     pub no_sdk_retries: bool,
     /// Fixed credentials (access key, secret) instead of the default chain: for emulators.
     pub static_credentials: Option<(String, String)>,
+    /// With `static_credentials`: the session token of temporary credentials.
+    pub session_token: Option<String>,
     /// Talk the OCI distribution protocol to this registry (`http://127.0.0.1:5000`)
     /// instead of the ECR repository's host: a registry on loopback in tests, a mirror.
     pub registry_url: Option<String>,
+    /// Client-side rate limits per AWS service, shared by every `Aws` given the same
+    /// value: the operator sets them so that many domains' drift checks never storm an
+    /// account's API limits.
+    pub rate_limits: Option<RateLimits>,
 }
 
 /// Calls made, per service and operation, counted by an interceptor on every client.
@@ -189,7 +195,11 @@ impl Aws {
         }
         if let Some((key, secret)) = &options.static_credentials {
             loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                key, secret, None, None, "static",
+                key,
+                secret,
+                options.session_token.clone(),
+                None,
+                "static",
             ));
         }
         if options.no_sdk_retries {
@@ -206,48 +216,58 @@ impl Aws {
             counter: calls.clone(),
             moto_account: options.moto_account.clone(),
         };
+        // Each service's client waits for its own turn (shared across `Aws` values).
+        let limited = |service: &str| -> SdkConfig {
+            match (&options.rate_limits, sdk.http_client()) {
+                (Some(limits), Some(inner)) => sdk
+                    .to_builder()
+                    .http_client(limits.client(service, inner))
+                    .build(),
+                _ => sdk.clone(),
+            }
+        };
         let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&sdk)
+            aws_sdk_ec2::config::Builder::from(&limited("ec2"))
                 .interceptor(edge())
                 .build(),
         );
         let rds = aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::config::Builder::from(&sdk)
+            aws_sdk_rds::config::Builder::from(&limited("rds"))
                 .interceptor(edge())
                 .build(),
         );
         let rdsdata = aws_sdk_rdsdata::Client::from_conf(
-            aws_sdk_rdsdata::config::Builder::from(&sdk)
+            aws_sdk_rdsdata::config::Builder::from(&limited("rds-data"))
                 .interceptor(edge())
                 .build(),
         );
         let ecr = aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(&sdk)
+            aws_sdk_ecr::config::Builder::from(&limited("ecr"))
                 .interceptor(edge())
                 .build(),
         );
         let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&sdk)
+            aws_sdk_iam::config::Builder::from(&limited("iam"))
                 .interceptor(edge())
                 .build(),
         );
         let kms = aws_sdk_kms::Client::from_conf(
-            aws_sdk_kms::config::Builder::from(&sdk)
+            aws_sdk_kms::config::Builder::from(&limited("kms"))
                 .interceptor(edge())
                 .build(),
         );
         let secrets = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&sdk)
+            aws_sdk_secretsmanager::config::Builder::from(&limited("secretsmanager"))
                 .interceptor(edge())
                 .build(),
         );
         let lambda = aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&sdk)
+            aws_sdk_lambda::config::Builder::from(&limited("lambda"))
                 .interceptor(edge())
                 .build(),
         );
         let apigw = aws_sdk_apigatewayv2::Client::from_conf(
-            aws_sdk_apigatewayv2::config::Builder::from(&sdk)
+            aws_sdk_apigatewayv2::config::Builder::from(&limited("apigateway"))
                 .interceptor(edge())
                 .build(),
         );
@@ -265,6 +285,110 @@ impl Aws {
             calls,
             region,
             registry_url: options.registry_url.clone(),
+        }
+    }
+}
+
+pub use rate_limit::RateLimits;
+
+mod rate_limit {
+    //! A client-side rate limit as an HTTP client wrapper: every request of one service
+    //! client waits for its turn (requests spaced at `1 / rate`), before signing retries
+    //! and all. The SDK's own adaptive retry mode only slows down after being throttled.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use tokio::time::Instant;
+
+    #[derive(Debug)]
+    struct Spacing {
+        interval: Duration,
+        next: tokio::sync::Mutex<Instant>,
+    }
+
+    impl Spacing {
+        async fn wait_turn(&self) {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            if *next > now {
+                tokio::time::sleep_until(*next).await;
+            }
+            *next = (*next).max(now) + self.interval;
+        }
+    }
+
+    /// Per-service request spacing, shared by clones.
+    #[derive(Debug, Clone)]
+    pub struct RateLimits {
+        interval: Duration,
+        services: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Spacing>>>>,
+    }
+
+    impl RateLimits {
+        /// At most `per_second` requests per second to each AWS service.
+        pub fn new(per_second: f64) -> RateLimits {
+            RateLimits {
+                interval: Duration::from_secs_f64(1.0 / per_second.max(0.001)),
+                services: Default::default(),
+            }
+        }
+
+        pub(super) fn client(&self, service: &str, inner: SharedHttpClient) -> RateLimited {
+            let spacing = self
+                .services
+                .lock()
+                .expect("rate limits")
+                .entry(service.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(Spacing {
+                        interval: self.interval,
+                        next: tokio::sync::Mutex::new(Instant::now()),
+                    })
+                })
+                .clone();
+            RateLimited { inner, spacing }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct RateLimited {
+        inner: SharedHttpClient,
+        spacing: Arc<Spacing>,
+    }
+
+    impl HttpClient for RateLimited {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Connector {
+                inner: self.inner.http_connector(settings, components),
+                spacing: self.spacing.clone(),
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct Connector {
+        inner: SharedHttpConnector,
+        spacing: Arc<Spacing>,
+    }
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let (inner, spacing) = (self.inner.clone(), self.spacing.clone());
+            HttpConnectorFuture::new(async move {
+                spacing.wait_turn().await;
+                inner.call(request).await
+            })
         }
     }
 }

@@ -75,6 +75,85 @@ pub struct AuthDomainSpec {
     /// What `destroy` (or deleting the Kubernetes resource) does with the AWS side.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// How the Kubernetes operator manages this domain; the CLI ignores it.
+    #[serde(default, skip_serializing_if = "OperatorSettings::is_default")]
+    pub operator: OperatorSettings,
+}
+
+/// Settings the Kubernetes operator reads (`authdomain` on the command line ignores them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorSettings {
+    /// What a periodic drift check does when AWS no longer matches the spec: `Report`
+    /// (default: the `Drifted` condition and an event) or `Correct` (apply).
+    #[serde(default)]
+    pub drift_policy: DriftPolicy,
+    /// Minutes between drift checks (5 to 1,440; default: the operator's
+    /// `--drift-interval`). Each check is jittered by up to 10%.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 1440))]
+    pub drift_check_minutes: Option<u32>,
+    /// A Secret in the operator's namespace with `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) for this domain's account.
+    /// Without it, the operator's own credentials (IRSA, the pod's environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_credentials_secret: Option<String>,
+    /// Which namespaces' `OAuthClient`s may request which scopes. Nothing is allowed
+    /// unless listed here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_access: Vec<ClientAccess>,
+}
+
+impl OperatorSettings {
+    pub fn is_default(&self) -> bool {
+        *self == OperatorSettings::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum DriftPolicy {
+    #[default]
+    Report,
+    Correct,
+}
+
+/// A grant: `OAuthClient`s in these namespaces may request these scopes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientAccess {
+    /// Namespace names; `*` for every namespace.
+    pub namespaces: Vec<String>,
+    /// Scope names of the domain; a trailing `*` matches a prefix (`orders:*`), `*` all.
+    pub scopes: Vec<String>,
+}
+
+impl ClientAccess {
+    fn matches_namespace(&self, namespace: &str) -> bool {
+        self.namespaces.iter().any(|n| n == "*" || n == namespace)
+    }
+    fn matches_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => scope.starts_with(prefix),
+            None => p == scope,
+        })
+    }
+}
+
+impl AuthDomainSpec {
+    /// The scopes of `wanted` that clients in `namespace` may not have (empty: allowed).
+    pub fn forbidden_scopes<'a>(&self, namespace: &str, wanted: &'a [String]) -> Vec<&'a str> {
+        wanted
+            .iter()
+            .filter(|s| {
+                !self
+                    .operator
+                    .client_access
+                    .iter()
+                    .any(|a| a.matches_namespace(namespace) && a.matches_scope(s))
+            })
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -371,5 +450,51 @@ pub mod defaults {
     }
     pub fn token_ttl() -> u32 {
         3600
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_access_grants_scopes_per_namespace_with_prefix_wildcards() {
+        let m = load_str(
+            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: d\nspec:\n  region: eu-west-1\n  resourceServers:\n    - identifier: https://orders\n      scopes: [{name: 'orders:read'}, {name: 'orders:write'}, {name: audit}]\n  operator:\n    clientAccess:\n      - namespaces: [shipping]\n        scopes: ['orders:*']\n      - namespaces: ['*']\n        scopes: [audit]\n",
+            "d.yaml",
+        )
+        .unwrap();
+        let wanted = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let s = &m.spec;
+        assert!(
+            s.forbidden_scopes("shipping", &wanted(&["orders:read", "audit"]))
+                .is_empty()
+        );
+        assert_eq!(
+            s.forbidden_scopes("billing", &wanted(&["orders:read", "audit"])),
+            ["orders:read"]
+        );
+        assert_eq!(
+            s.forbidden_scopes("billing", &wanted(&["other"])),
+            ["other"]
+        );
+    }
+
+    #[test]
+    fn client_access_must_name_the_domains_scopes() {
+        let e = load_str(
+            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: d\nspec:\n  region: eu-west-1\n  operator:\n    clientAccess:\n      - namespaces: [Bad_NS]\n        scopes: ['orders:*']\n",
+            "d.yaml",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("spec.operator.clientAccess[0].scopes[0]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.operator.clientAccess[0].namespaces[0]"),
+            "{text}"
+        );
     }
 }

@@ -396,6 +396,45 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
         }
     }
 
+    // Operator settings: grants name the domain's scopes (or prefixes of them).
+    for (i, a) in s.operator.client_access.iter().enumerate() {
+        let base = format!("spec.operator.clientAccess[{i}]");
+        if a.namespaces.is_empty() {
+            bad(
+                &format!("{base}.namespaces"),
+                "expected at least one namespace (or `*`)".into(),
+            );
+        }
+        for (j, n) in a.namespaces.iter().enumerate() {
+            if n != "*" && !is_dns_label(n, 63) {
+                bad(
+                    &format!("{base}.namespaces[{j}]"),
+                    format!("expected a namespace name or `*`, found `{n}`"),
+                );
+            }
+        }
+        for (j, sc) in a.scopes.iter().enumerate() {
+            let known = match sc.strip_suffix('*') {
+                Some(prefix) => scopes.iter().any(|s| s.starts_with(prefix)),
+                None => scopes.contains(sc.as_str()),
+            };
+            if !known {
+                bad(
+                    &format!("{base}.scopes[{j}]"),
+                    format!("`{sc}` matches no scope of spec.resourceServers"),
+                );
+            }
+        }
+    }
+    if let Some(n) = s.operator.drift_check_minutes
+        && !(5..=1440).contains(&n)
+    {
+        bad(
+            "spec.operator.driftCheckMinutes",
+            format!("must be 5 to 1440 minutes, found {n}"),
+        );
+    }
+
     // Tags: AWS limits (50 per resource, of which we use 2), reserved prefixes.
     if s.tags.len() > 40 {
         bad(

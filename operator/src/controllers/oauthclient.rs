@@ -1,0 +1,603 @@
+//! The OAuthClient controller: registers the client with its domain's auth server (admin
+//! API), keeps a Secret it owns with the credentials, and rotates the secret on request:
+//! a second secret is issued and written to the Secret while the first keeps working for
+//! the grace period, then the first is revoked. Deleting the OAuthClient deletes the
+//! registration (finalizer); the Secret goes with its owner.
+//!
+//! Access: a namespace may request a domain's scope only if the domain's
+//! `spec.operator.clientAccess` grants it (nothing is granted by default). The check runs
+//! on every reconcile, and the controller watches AuthDomains, so revoking a grant stops
+//! future changes (it does not delete existing credentials: that is the namespace
+//! owner's `kubectl delete`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authserver::registry::ClientInput;
+use futures::StreamExt as _;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::Context;
+use super::events::Kind as EventKind;
+use crate::Error;
+use crate::admin_api::AdminError;
+use crate::crd::{AuthDomain, FINALIZER_CLIENT, OAuthClient, OAuthClientStatus};
+use crate::status::{self, READY, Wanted};
+
+const MANAGER: &str = "authdomain-operator";
+
+/// The scopes a client gets: its `scopes` plus every scope of its `resources`, sorted;
+/// or the names that are not the domain's.
+pub fn granted_scopes(
+    spec: &crate::crd::OAuthClientSpec,
+    domain: &provisioner::spec::AuthDomainSpec,
+) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let all: Vec<&str> = domain
+        .resource_servers
+        .iter()
+        .flat_map(|r| r.scopes.iter().map(|s| s.name.as_str()))
+        .collect();
+    for s in &spec.scopes {
+        if all.contains(&s.as_str()) {
+            out.push(s.clone());
+        } else {
+            unknown.push(format!("scope `{s}`"));
+        }
+    }
+    for r in &spec.resources {
+        match domain
+            .resource_servers
+            .iter()
+            .find(|rs| &rs.identifier == r)
+        {
+            Some(rs) => out.extend(rs.scopes.iter().map(|s| s.name.clone())),
+            None => unknown.push(format!("resource `{r}`")),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(format!(
+            "{} not defined by the domain's spec.resourceServers",
+            unknown.join(", ")
+        ));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The client id: readable and unique (a re-created OAuthClient of the same name is a new
+/// registration).
+pub fn client_id(oc: &OAuthClient) -> String {
+    let uid: String = oc
+        .uid()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| *c != '-')
+        .take(8)
+        .collect();
+    format!(
+        "k8s.{}.{}.{uid}",
+        oc.namespace().unwrap_or_default(),
+        oc.name_any()
+    )
+}
+
+fn secret_name(oc: &OAuthClient) -> String {
+    oc.spec.secret_name.clone().unwrap_or_else(|| oc.name_any())
+}
+
+/// The registration the spec asks for.
+pub fn client_input(oc: &OAuthClient, scopes: &[String]) -> ClientInput {
+    ClientInput {
+        client_id: Some(client_id(oc)),
+        name: oc
+            .spec
+            .display_name
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}", oc.namespace().unwrap_or_default(), oc.name_any())),
+        scopes: scopes.to_vec(),
+        token_ttl_seconds: oc.spec.token_ttl.map(i64::from),
+        token_endpoint_auth_method: Some(oc.spec.auth_method.as_str().to_owned()),
+        ..ClientInput::default()
+    }
+}
+
+/// The Secret's data: what a workload needs to get a token.
+pub fn secret_data(
+    client_id: &str,
+    client_secret: &str,
+    issuer: &str,
+    token_url: &str,
+    scopes: &[String],
+) -> BTreeMap<String, ByteString> {
+    [
+        ("client_id", client_id.to_owned()),
+        ("client_secret", client_secret.to_owned()),
+        ("issuer", issuer.to_owned()),
+        ("token_url", token_url.to_owned()),
+        ("scope", scopes.join(" ")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), ByteString(v.into_bytes())))
+    .collect()
+}
+
+async fn patch_status(
+    ctx: &Context,
+    oc: &OAuthClient,
+    st: &OAuthClientStatus,
+) -> Result<(), Error> {
+    let api: Api<OAuthClient> =
+        Api::namespaced(ctx.client.clone(), &oc.namespace().unwrap_or_default());
+    api.patch_status(
+        &oc.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": st })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Not ready, for a reason that waits for something to change: status, an event when it
+/// is new, and the given requeue.
+async fn not_ready(
+    ctx: &Context,
+    oc: &OAuthClient,
+    mut st: OAuthClientStatus,
+    reason: &str,
+    message: String,
+    then: Action,
+) -> Result<Action, Error> {
+    let flipped = status::set(
+        &mut st.conditions,
+        Wanted::no(READY, reason, message.clone()),
+        oc.meta().generation,
+        &status::now(),
+    );
+    let changed_reason = oc
+        .status
+        .as_ref()
+        .and_then(|s| status::find(&s.conditions, READY))
+        .is_none_or(|c| c.reason != reason);
+    patch_status(ctx, oc, &st).await?;
+    if flipped || changed_reason {
+        ctx.recorder
+            .publish(oc, EventKind::Warning, reason, "Register", &message)
+            .await;
+    }
+    Ok(then)
+}
+
+async fn write_secret(
+    ctx: &Context,
+    oc: &OAuthClient,
+    data: BTreeMap<String, ByteString>,
+) -> Result<(), Error> {
+    let ns = oc.namespace().unwrap_or_default();
+    let owner = oc
+        .controller_owner_ref(&())
+        .expect("an OAuthClient from the API has a uid");
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name(oc)),
+            namespace: Some(ns.clone()),
+            owner_references: Some(vec![owner]),
+            labels: Some(
+                [
+                    (
+                        "app.kubernetes.io/managed-by".to_owned(),
+                        MANAGER.to_owned(),
+                    ),
+                    ("authdomain.io/domain".to_owned(), oc.spec.domain.clone()),
+                    ("authdomain.io/oauthclient".to_owned(), oc.name_any()),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Secret::default()
+    };
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    api.patch(
+        &secret_name(oc),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&secret),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = oc.namespace().unwrap_or_default();
+    let generation = oc.meta().generation;
+    let mut st = oc.status.clone().unwrap_or_default();
+    let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
+    let Some(domain) = domains.get_opt(&oc.spec.domain).await? else {
+        let m = format!("AuthDomain `{}` does not exist", oc.spec.domain);
+        return not_ready(
+            &ctx,
+            &oc,
+            st,
+            "DomainNotFound",
+            m,
+            Action::requeue(Duration::from_secs(60)),
+        )
+        .await;
+    };
+    let outputs = domain
+        .status
+        .as_ref()
+        .map(|s| s.outputs.clone())
+        .unwrap_or_default();
+    let (Some(issuer), Some(token_url)) = (outputs.issuer.clone(), outputs.token_url.clone())
+    else {
+        let m = format!("AuthDomain `{}` is not ready yet", oc.spec.domain);
+        return not_ready(
+            &ctx,
+            &oc,
+            st,
+            "DomainNotReady",
+            m,
+            Action::requeue(Duration::from_secs(20)),
+        )
+        .await;
+    };
+    let scopes = match granted_scopes(&oc.spec, &domain.spec.0) {
+        Ok(s) => s,
+        Err(m) => return not_ready(&ctx, &oc, st, "InvalidSpec", m, Action::await_change()).await,
+    };
+    let forbidden = domain.spec.0.forbidden_scopes(&ns, &scopes);
+    if !forbidden.is_empty() {
+        let m = format!(
+            "namespace `{ns}` may not request {} of AuthDomain `{}` (its spec.operator.clientAccess does not grant them)",
+            forbidden
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            oc.spec.domain
+        );
+        // Terminal until the OAuthClient or the domain's grants change (both are watched).
+        return not_ready(&ctx, &oc, st, "Forbidden", m, Action::await_change()).await;
+    }
+    let admin = ctx.admin_for(&domain).await?;
+    let input = client_input(&oc, &scopes);
+    let id = client_id(&oc);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let existing_secret = secrets.get_opt(&secret_name(&oc)).await?;
+    let registered = match admin.get_client(&id).await {
+        Ok(c) => Some(c),
+        Err(AdminError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let now = status::now();
+    match registered {
+        None => {
+            let created = admin.create_client(&input).await?;
+            let secret = created.client_secret.clone().unwrap_or_default();
+            write_secret(
+                &ctx,
+                &oc,
+                secret_data(&id, &secret, &issuer, &token_url, &scopes),
+            )
+            .await?;
+            st.active_secret_id = created.client.secrets.first().map(|s| s.secret_id.clone());
+            st.previous_secret_id = None;
+            st.previous_secret_revoke_at = None;
+            st.rotated_for = oc.spec.rotation.as_ref().map(|r| r.request.clone());
+            ctx.recorder
+                .publish(
+                    oc.as_ref(),
+                    EventKind::Normal,
+                    "Registered",
+                    "Register",
+                    &format!(
+                        "client {id} registered; credentials in Secret {}",
+                        secret_name(&oc)
+                    ),
+                )
+                .await;
+        }
+        Some(client) => {
+            if provisioner::seed::client_differs(&input, &client) {
+                admin.update_client(&id, &input).await?;
+                ctx.recorder
+                    .publish(
+                        oc.as_ref(),
+                        EventKind::Normal,
+                        "Updated",
+                        "Register",
+                        &format!("client {id}: scopes {}", scopes.join(" ")),
+                    )
+                    .await;
+            }
+            let secret_missing = existing_secret.is_none();
+            let rotation_asked = oc
+                .spec
+                .rotation
+                .as_ref()
+                .is_some_and(|r| st.rotated_for.as_deref() != Some(r.request.as_str()));
+            if secret_missing || rotation_asked {
+                // Two secrets at most: a rotation still in its grace period ends now.
+                if let Some(previous) = st.previous_secret_id.take() {
+                    admin.revoke_secret(&id, &previous).await?;
+                }
+                if client.secrets.len() >= 2 {
+                    for s in client
+                        .secrets
+                        .iter()
+                        .filter(|s| Some(&s.secret_id) != st.active_secret_id.as_ref())
+                    {
+                        admin.revoke_secret(&id, &s.secret_id).await?;
+                    }
+                }
+                let new = admin.add_secret(&id).await?;
+                write_secret(
+                    &ctx,
+                    &oc,
+                    secret_data(&id, &new.client_secret, &issuer, &token_url, &scopes),
+                )
+                .await?;
+                let grace = oc
+                    .spec
+                    .rotation
+                    .as_ref()
+                    .map_or(0, |r| r.grace_period_seconds);
+                match st.active_secret_id.replace(new.secret_id.clone()) {
+                    Some(old) if !secret_missing => {
+                        let revoke_at = k8s_openapi::jiff::Timestamp::now()
+                            + k8s_openapi::jiff::SignedDuration::from_secs(i64::from(grace));
+                        st.previous_secret_id = Some(old);
+                        st.previous_secret_revoke_at = Some(
+                            revoke_at
+                                .round(k8s_openapi::jiff::Unit::Second)
+                                .unwrap_or(revoke_at)
+                                .to_string(),
+                        );
+                    }
+                    // The Secret was deleted: its secret is not in use anywhere we know of.
+                    Some(old) => admin.revoke_secret(&id, &old).await?,
+                    None => {}
+                }
+                st.rotated_for = oc.spec.rotation.as_ref().map(|r| r.request.clone());
+                let note = if secret_missing {
+                    format!(
+                        "Secret {} was missing: a new secret was issued",
+                        secret_name(&oc)
+                    )
+                } else {
+                    format!("secret rotated; the previous one stays valid for {grace} s")
+                };
+                ctx.recorder
+                    .publish(
+                        oc.as_ref(),
+                        EventKind::Normal,
+                        "SecretRotated",
+                        "Rotate",
+                        &note,
+                    )
+                    .await;
+            } else if let Some(secret) = existing_secret.as_ref() {
+                // Keep the non-secret fields current (a scope change, a new issuer).
+                let current = secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("client_secret"))
+                    .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                    .unwrap_or_default();
+                let want = secret_data(&id, &current, &issuer, &token_url, &scopes);
+                if secret.data.as_ref() != Some(&want) {
+                    write_secret(&ctx, &oc, want).await?;
+                }
+            }
+        }
+    }
+    // The end of a rotation's grace period.
+    let mut requeue = Duration::from_secs(600);
+    if let (Some(previous), Some(at)) = (
+        st.previous_secret_id.clone(),
+        st.previous_secret_revoke_at.clone(),
+    ) {
+        let at: k8s_openapi::jiff::Timestamp = at
+            .parse()
+            .unwrap_or_else(|_| k8s_openapi::jiff::Timestamp::now());
+        let left = at.duration_since(k8s_openapi::jiff::Timestamp::now());
+        if left.is_negative() || left.is_zero() {
+            admin.revoke_secret(&id, &previous).await?;
+            st.previous_secret_id = None;
+            st.previous_secret_revoke_at = None;
+            ctx.recorder
+                .publish(
+                    oc.as_ref(),
+                    EventKind::Normal,
+                    "SecretRevoked",
+                    "Rotate",
+                    "the previous secret's grace period ended; it is revoked",
+                )
+                .await;
+        } else {
+            requeue = requeue
+                .min(Duration::try_from(left).unwrap_or_default() + Duration::from_millis(200));
+        }
+    }
+    st.client_id = Some(id.clone());
+    st.secret_name = Some(secret_name(&oc));
+    st.scopes = scopes;
+    st.observed_generation = generation;
+    status::set(
+        &mut st.conditions,
+        Wanted::yes(READY, "Registered", format!("client {id} at {issuer}")),
+        generation,
+        &now,
+    );
+    patch_status(&ctx, &oc, &st).await?;
+    Ok(Action::requeue(requeue))
+}
+
+async fn cleanup(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let id = oc
+        .status
+        .as_ref()
+        .and_then(|s| s.client_id.clone())
+        .unwrap_or_else(|| client_id(&oc));
+    let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
+    // Without its domain (deleted first), the registration went with the domain's database.
+    if let Some(domain) = domains.get_opt(&oc.spec.domain).await?
+        && domain.meta().deletion_timestamp.is_none()
+        && domain
+            .status
+            .as_ref()
+            .is_some_and(|s| s.outputs.issuer.is_some())
+    {
+        let admin = ctx.admin_for(&domain).await?;
+        match admin.delete_client(&id).await {
+            Ok(()) | Err(AdminError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        ctx.recorder
+            .publish(
+                oc.as_ref(),
+                EventKind::Normal,
+                "Deregistered",
+                "Delete",
+                &format!("client {id} deleted from the auth server"),
+            )
+            .await;
+    }
+    Ok(Action::await_change())
+}
+
+pub async fn reconcile(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let domain = oc.spec.domain.clone();
+    let api: Api<OAuthClient> =
+        Api::namespaced(ctx.client.clone(), &oc.namespace().unwrap_or_default());
+    let result = finalizer(&api, FINALIZER_CLIENT, oc, |event| async {
+        match event {
+            Finalizer::Apply(oc) => apply(oc, ctx.clone()).await,
+            Finalizer::Cleanup(oc) => cleanup(oc, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    if let Err(Error::Admin(AdminError::Unauthorized { .. })) = &result {
+        // The admin credentials may have been replaced (a new bootstrap): read them again.
+        ctx.forget_admin(&domain).await;
+    }
+    ctx.metrics
+        .reconciled("OAuthClient", started.elapsed(), result.as_ref().err());
+    result
+}
+
+pub fn error_policy(oc: Arc<OAuthClient>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(oauthclient = %format!("{}/{}", oc.namespace().unwrap_or_default(), oc.name_any()), error = %error, kind = error.metric_label(), "reconcile failed");
+    if error.is_transient() {
+        Action::requeue(Duration::from_secs(10))
+    } else {
+        Action::requeue(Duration::from_secs(600))
+    }
+}
+
+/// Run the controller until `shutdown` completes: OAuthClients in every namespace and
+/// AuthDomains (a domain becoming ready or changing its grants re-reconciles its
+/// clients). Secrets are not watched: that would need list and watch on every Secret in
+/// the cluster; a deleted Secret is re-created at the next periodic reconcile (10 min).
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let clients: Api<OAuthClient> = Api::all(ctx.client.clone());
+    let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
+    let controller = Controller::new(clients, watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(domains, watcher::Config::default(), move |d: AuthDomain| {
+            let name = d.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|c| c.spec.domain == name)
+                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::OAuthClientSpec;
+
+    fn domain() -> provisioner::spec::AuthDomainSpec {
+        provisioner::spec::load_str(
+            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: d\nspec:\n  region: eu-west-1\n  resourceServers:\n    - identifier: https://orders\n      scopes: [{name: 'orders:read'}, {name: 'orders:write'}]\n    - identifier: https://audit\n      scopes: [{name: audit}]\n",
+            "d.yaml",
+        )
+        .unwrap()
+        .spec
+    }
+
+    fn spec(scopes: &[&str], resources: &[&str]) -> OAuthClientSpec {
+        OAuthClientSpec {
+            domain: "d".into(),
+            display_name: None,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            resources: resources.iter().map(|s| s.to_string()).collect(),
+            token_ttl: None,
+            auth_method: Default::default(),
+            secret_name: None,
+            rotation: None,
+        }
+    }
+
+    #[test]
+    fn resources_expand_to_their_scopes_and_unknown_names_are_named() {
+        assert_eq!(
+            granted_scopes(&spec(&["audit"], &["https://orders"]), &domain()).unwrap(),
+            ["audit", "orders:read", "orders:write"]
+        );
+        let e = granted_scopes(&spec(&["nope"], &["https://elsewhere"]), &domain()).unwrap_err();
+        assert!(
+            e.contains("scope `nope`") && e.contains("resource `https://elsewhere`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_secret_holds_what_a_workload_needs() {
+        let d = secret_data(
+            "id",
+            "s3cr3t",
+            "https://i",
+            "https://i/oauth2/token",
+            &["a".into(), "b".into()],
+        );
+        let keys: Vec<&str> = d.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["client_id", "client_secret", "issuer", "scope", "token_url"]
+        );
+        assert_eq!(d["scope"].0, b"a b");
+    }
+}
