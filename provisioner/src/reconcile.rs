@@ -69,7 +69,8 @@ async fn observe_named(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed
         all.extend(part?);
     }
     // The digest of the spec's tag, unless the spec names a digest or the function already
-    // runs that tag (repository tags are immutable).
+    // runs that tag (repository tags are immutable). Asked of the registry itself (what
+    // ECR's API reports on AWS too), so a mirror or a local registry answers the same.
     let image = &m.spec.image;
     if let Some(tag) = image.tag.as_deref().filter(|_| image.digest.is_none())
         && !all.iter().any(|o| {
@@ -77,12 +78,32 @@ async fn observe_named(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed
                 && o.props.get("image-tag").and_then(serde_json::Value::as_str) == Some(tag)
         })
         && let Some(repo) = all.iter_mut().find(|o| o.id.kind == Kind::EcrRepository)
-        && let Some(digest) = ecr::image_digest(aws, &repository, tag).await?
+        && let Some(uri) = repo.props.get("_uri").and_then(serde_json::Value::as_str)
+        && let Some(digest) = tag_digest(aws, uri, &repository, tag).await?
     {
         repo.props
             .insert("_image-digest".into(), serde_json::json!(digest));
     }
     Ok(all)
+}
+
+/// The digest `tag` names in the repository at `uri`, or None when it is not pushed.
+async fn tag_digest(
+    aws: &Aws,
+    uri: &str,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<String>, AwsError> {
+    let fail = |e: crate::image::registry::RegistryError| {
+        e.for_resource("resolve the image tag of", "ecr-repository/main".into())
+    };
+    let registry = crate::image::registry::Registry::connect(aws, uri)
+        .await
+        .map_err(fail)?;
+    registry
+        .manifest_digest(repository, tag)
+        .await
+        .map_err(fail)
 }
 
 /// Observe several domains and diff each (`authdomain drift` over many files).

@@ -68,28 +68,9 @@ async fn push_to_registry(
     registry.push(repository, &image, tag).await.unwrap().digest
 }
 
-/// Push an image under `tag`: to the registry, and recorded in moto's ECR API with the
-/// same digest (on AWS a registry push is what the ECR API then shows; moto has no
-/// registry and computes digests its own way, so the digest is given).
+/// Push an image under `tag` to the test registry (where plans resolve tags).
 async fn push_image(aws: &Aws, repository: &str, tag: &str) -> String {
-    let digest = push_to_registry(aws, repository, Architecture::Arm64, Some(tag)).await;
-    let image = image::assemble(
-        &stand_in_binary(Architecture::Arm64),
-        Architecture::Arm64,
-        "test",
-    )
-    .unwrap();
-    aws.ecr
-        .put_image()
-        .repository_name(repository)
-        .image_manifest(String::from_utf8(image.manifest).unwrap())
-        .image_manifest_media_type(image::MANIFEST_MEDIA_TYPE)
-        .image_digest(&digest)
-        .image_tag(tag)
-        .send()
-        .await
-        .unwrap();
-    digest
+    push_to_registry(aws, repository, Architecture::Arm64, Some(tag)).await
 }
 
 async fn aws(account: &str) -> Aws {
@@ -626,4 +607,52 @@ async fn retain_policy_destroys_the_serving_tier_and_keeps_the_data() {
     ] {
         assert!(!left.contains(&kind), "{kind:?} deleted: {left:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_an_image_for_another_architecture_before_creating_the_function() {
+    let moto = authdomain_tests::moto::server();
+    let account = moto.new_account();
+    let aws = aws(&account).await;
+    // An x86_64 image for a spec whose function is arm64 (the default).
+    let digest = push_to_registry(&aws, "archcheck-authserver", Architecture::X86_64, None).await;
+    let mut m = manifest_with("archcheck", false, &format!("digest: {digest}"));
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    let err = reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.error.code, "ImageArchitectureMismatch", "{err}");
+    assert_eq!(err.error.resource, "function/main");
+    let message = err.to_string();
+    assert!(
+        message.contains("linux/amd64") && message.contains("is arm64"),
+        "{message}"
+    );
+    // What was done before is reported, and no function exists.
+    assert!(err.done.iter().any(|s| s.resource.kind == Kind::Vpc));
+    assert!(!err.done.iter().any(|s| s.resource.kind == Kind::Function));
+    let missing = aws
+        .lambda
+        .get_function()
+        .function_name("archcheck-authserver")
+        .send()
+        .await;
+    assert!(missing.is_err(), "no function was created");
+    // The spec said the wrong architecture: fixed, the same apply converges.
+    m.spec.image.architecture = Architecture::X86_64;
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap();
+    let f = aws
+        .lambda
+        .get_function()
+        .function_name("archcheck-authserver")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        f.configuration().unwrap().architectures()[0].as_str(),
+        "x86_64"
+    );
 }

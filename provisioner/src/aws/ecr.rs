@@ -79,37 +79,6 @@ pub async fn observe(
     Ok(vec![o])
 }
 
-/// The digest `tag` points at in repository `name`, if the tag exists.
-pub async fn image_digest(
-    aws: &super::Aws,
-    name: &str,
-    tag: &str,
-) -> Result<Option<String>, AwsError> {
-    let found = with_retries(5, || async {
-        aws.ecr
-            .describe_images()
-            .repository_name(name)
-            .image_ids(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_tag(tag)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("describe images of", name.to_owned(), e))
-    })
-    .await;
-    match found {
-        Ok(out) => Ok(out
-            .image_details()
-            .first()
-            .and_then(|i| i.image_digest())
-            .map(str::to_owned)),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 fn tags(
     domain: &str,
     id: &ResourceId,
