@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets};
+use crate::aws::{
+    Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets, tagging,
+};
 use crate::plan::{
     Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, delete_order, diff_with,
     graph, waves,
@@ -14,6 +16,15 @@ pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
     let mut all = graph::network(m);
     all.extend(graph::database(m));
     all.extend(graph::application(m));
+    // The spec's extra tags, compared and converged where the kind takes them.
+    for d in all.iter_mut().filter(|d| tagging::converged(d.id.kind)) {
+        let mut tags = m.spec.tags.clone();
+        if service(d.id.kind) == Service::Ec2 {
+            tags.entry("Name".into())
+                .or_insert_with(|| ec2::name_tag(&m.metadata.name, &d.id));
+        }
+        d.props.insert("tags".into(), serde_json::json!(tags));
+    }
     all
 }
 
@@ -122,6 +133,7 @@ pub fn facts(aws: &Aws, m: &AuthDomainManifest, observed: &[Observed]) -> Facts 
 }
 
 /// Which service module handles a kind.
+#[derive(PartialEq, Eq)]
 enum Service {
     Ec2,
     Rds,
@@ -191,6 +203,23 @@ async fn update(
     change: &Change,
     physical: &ec2::Physical,
 ) -> Result<(), AwsError> {
+    // Tags are the same for every service: set here; the services see the other fields.
+    if change.touches("tags") {
+        tagging::retag(aws, d, o).await?;
+    }
+    let rest = Change {
+        fields: change
+            .fields
+            .iter()
+            .filter(|f| f.field != "tags")
+            .cloned()
+            .collect(),
+        ..change.clone()
+    };
+    if rest.fields.is_empty() {
+        return Ok(());
+    }
+    let change = &rest;
     match service(d.id.kind) {
         Service::Ec2 => ec2::update(aws, d, o, change, physical).await,
         Service::Rds => rds::update(aws, d, o, change, physical).await,

@@ -656,3 +656,96 @@ async fn apply_refuses_an_image_for_another_architecture_before_creating_the_fun
         "x86_64"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_spec_tags_update_in_place_everywhere_and_then_plan_is_empty() {
+    let moto = authdomain_tests::moto::server();
+    let account = moto.new_account();
+    let aws = aws(&account).await;
+    let mut m = manifest(&aws, "tagged").await;
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap();
+    let (plan, _) = reconcile::plan(&aws, &m).await.unwrap();
+    assert!(plan.is_empty(), "{plan:#?}");
+
+    // One tag changes, one is added; a hand-set user tag on the VPC is not the spec's.
+    m.spec.tags.insert("team".into(), "identity".into());
+    m.spec.tags.insert("cost-center".into(), "42".into());
+    let vpc = reconcile::observe(&aws, &m)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.id.kind == Kind::Vpc)
+        .unwrap();
+    aws.ec2
+        .create_tags()
+        .resources(&vpc.physical_id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("added-by-hand")
+                .value("x")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+    let kinds: Vec<Kind> = plan.changes.iter().map(|c| c.resource.kind).collect();
+    for kind in [
+        Kind::Vpc,
+        Kind::Subnet,
+        Kind::SecurityGroup,
+        Kind::DbCluster,
+        Kind::DbInstance,
+        Kind::EcrRepository,
+        Kind::IamRole,
+        Kind::Function,
+        Kind::Api,
+        Kind::Secret,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} retagged: {plan:#?}");
+    }
+    for c in &plan.changes {
+        assert_eq!(c.action, Action::Update, "tags change in place: {c:#?}");
+        let fields: Vec<&str> = c.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["tags"], "{c:#?}");
+    }
+    aws.calls.reset();
+    reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+        .await
+        .unwrap();
+    assert!(aws.calls.mutating() > 0);
+
+    // In sync: the new tags are on the resources, ours are kept, the hand-set one is gone.
+    let (plan, _) = reconcile::plan(&aws, &m).await.unwrap();
+    assert!(plan.is_empty(), "{plan:#?}");
+    let vpc_tags = aws
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(&vpc.physical_id)
+        .send()
+        .await
+        .unwrap()
+        .vpcs()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(vpc_tags["team"], "identity");
+    assert_eq!(vpc_tags["cost-center"], "42");
+    assert_eq!(vpc_tags[TAG_DOMAIN], "tagged");
+    assert!(vpc_tags.contains_key("Name"), "{vpc_tags:?}");
+    assert!(!vpc_tags.contains_key("added-by-hand"), "{vpc_tags:?}");
+    let f = aws
+        .lambda
+        .get_function()
+        .function_name("tagged-authserver")
+        .send()
+        .await
+        .unwrap();
+    let ftags = f.tags().unwrap();
+    assert_eq!(ftags["team"], "identity");
+    assert_eq!(ftags[TAG_DOMAIN], "tagged");
+}

@@ -122,6 +122,15 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             refs: Default::default(),
         };
         o.props.insert("_id".into(), json!(id));
+        o.props.insert(
+            "tags".into(),
+            super::user_tags(
+                api.tags()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+        );
         o.props
             .insert("_endpoint".into(), json!(api.api_endpoint()));
         o.props.insert("name".into(), json!(api.name()));

@@ -42,11 +42,16 @@ fn resource_id(tags: &[Tag], kind: Kind, physical: &str) -> ResourceId {
     super::resource_id(tag(tags, TAG_RESOURCE), kind, physical)
 }
 
-fn observed(id: ResourceId, physical: &str) -> Observed {
+fn observed(id: ResourceId, physical: &str, tags: &[Tag]) -> Observed {
+    let mut props = BTreeMap::new();
+    props.insert(
+        "tags".to_owned(),
+        super::user_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value()?)))),
+    );
     Observed {
         id,
         physical_id: physical.to_owned(),
-        props: BTreeMap::new(),
+        props,
         refs: BTreeMap::new(),
     }
 }
@@ -123,7 +128,7 @@ async fn observe_chunk(
         .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = v.vpc_id().unwrap_or_default();
-        let mut o = observed(resource_id(v.tags(), Kind::Vpc, pid), pid);
+        let mut o = observed(resource_id(v.tags(), Kind::Vpc, pid), pid, v.tags());
         o.props.insert("cidr".into(), json!(v.cidr_block()));
         out.entry(domain.to_owned()).or_default().push(o);
     }
@@ -143,7 +148,7 @@ async fn observe_chunk(
     {
         let pid = s.subnet_id().unwrap_or_default();
         let id = resource_id(s.tags(), Kind::Subnet, pid);
-        let mut o = observed(id.clone(), pid);
+        let mut o = observed(id.clone(), pid, s.tags());
         o.props.insert("cidr".into(), json!(s.cidr_block()));
         o.props
             .insert("availability-zone".into(), json!(s.availability_zone()));
@@ -172,7 +177,11 @@ async fn observe_chunk(
         .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = g.internet_gateway_id().unwrap_or_default();
-        let mut o = observed(resource_id(g.tags(), Kind::InternetGateway, pid), pid);
+        let mut o = observed(
+            resource_id(g.tags(), Kind::InternetGateway, pid),
+            pid,
+            g.tags(),
+        );
         o.refs.insert(
             "vpc".into(),
             g.attachments()
@@ -197,7 +206,7 @@ async fn observe_chunk(
         .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = a.allocation_id().unwrap_or_default();
-        let mut o = observed(resource_id(a.tags(), Kind::ElasticIp, pid), pid);
+        let mut o = observed(resource_id(a.tags(), Kind::ElasticIp, pid), pid, a.tags());
         o.props
             .insert("domain".into(), json!(a.domain().map(|d| d.as_str())));
         out.entry(domain.to_owned()).or_default().push(o);
@@ -221,7 +230,7 @@ async fn observe_chunk(
             continue;
         }
         let pid = n.nat_gateway_id().unwrap_or_default();
-        let mut o = observed(resource_id(n.tags(), Kind::NatGateway, pid), pid);
+        let mut o = observed(resource_id(n.tags(), Kind::NatGateway, pid), pid, n.tags());
         o.refs.insert(
             "subnet".into(),
             n.subnet_id()
@@ -252,7 +261,7 @@ async fn observe_chunk(
         .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = t.route_table_id().unwrap_or_default();
-        let mut o = observed(resource_id(t.tags(), Kind::RouteTable, pid), pid);
+        let mut o = observed(resource_id(t.tags(), Kind::RouteTable, pid), pid, t.tags());
         o.refs.insert(
             "vpc".into(),
             t.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
@@ -298,7 +307,11 @@ async fn observe_chunk(
         .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
     {
         let pid = g.group_id().unwrap_or_default();
-        let mut o = observed(resource_id(g.tags(), Kind::SecurityGroup, pid), pid);
+        let mut o = observed(
+            resource_id(g.tags(), Kind::SecurityGroup, pid),
+            pid,
+            g.tags(),
+        );
         o.props.insert("description".into(), json!(g.description()));
         let (ingress, ingress_groups) = rules(g.ip_permissions());
         let (egress, _) = rules(g.ip_permissions_egress());
@@ -322,10 +335,16 @@ async fn observe_chunk(
 }
 
 /// The tags a new resource gets: a readable `Name`, then ours.
+/// The `Name` tag the console shows, unless the spec's tags set one.
+pub fn name_tag(domain: &str, id: &ResourceId) -> String {
+    format!("{domain}-{}-{}", id.kind.as_str(), id.name)
+}
+
 fn tags(domain: &str, id: &ResourceId, extra: &BTreeMap<String, String>) -> Vec<Tag> {
-    let name = format!("{domain}-{}-{}", id.kind.as_str(), id.name);
-    std::iter::once(("Name".to_owned(), name))
-        .chain(super::tag_pairs(domain, id, extra))
+    let mut all: BTreeMap<String, String> = BTreeMap::new();
+    all.insert("Name".to_owned(), name_tag(domain, id));
+    all.extend(super::tag_pairs(domain, id, extra));
+    all.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }

@@ -65,6 +65,11 @@ pub async fn observe(
         refs: Default::default(),
     };
     o.props.insert("_uri".into(), json!(repo.repository_uri()));
+    o.props.insert("_arn".into(), json!(arn));
+    o.props.insert(
+        "tags".into(),
+        super::user_tags(tags.tags().iter().map(|t| (t.key(), t.value()))),
+    );
     o.props.insert(
         "tag-mutability".into(),
         json!(repo.image_tag_mutability().map(|m| m.as_str())),

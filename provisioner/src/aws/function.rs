@@ -71,6 +71,15 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     };
     o.props.insert("_arn".into(), json!(c.function_arn()));
     o.props.insert(
+        "tags".into(),
+        super::user_tags(
+            f.tags()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+    );
+    o.props.insert(
         "package-type".into(),
         json!(c.package_type().map(|p| p.as_str())),
     );

@@ -88,6 +88,10 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     };
     o.props.insert("_arn".into(), json!(role.arn()));
     o.props.insert(
+        "tags".into(),
+        super::user_tags(role.tags().iter().map(|t| (t.key(), t.value()))),
+    );
+    o.props.insert(
         "trust-policy".into(),
         role.assume_role_policy_document()
             .map(decode_policy)

@@ -10,6 +10,7 @@ pub mod kms;
 pub mod rds;
 pub mod rdsdata;
 pub mod secrets;
+pub mod tagging;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -536,6 +537,49 @@ pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The user's tags of a resource, as the plan's `tags` prop: every tag but ours
+/// (`authdomain.io/…`) and AWS's (`aws:…`), which are not the spec's to manage.
+pub(crate) fn user_tags<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> serde_json::Value {
+    let map: BTreeMap<String, String> = pairs
+        .into_iter()
+        .filter(|(k, _)| {
+            !k.starts_with("authdomain.io/") && !k.to_ascii_lowercase().starts_with("aws:")
+        })
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    serde_json::json!(map)
+}
+
+/// Tags to add or change, and keys to remove, to go from `have` to `want` (`tags` props).
+pub(crate) fn tag_delta(
+    want: Option<&serde_json::Value>,
+    have: Option<&serde_json::Value>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let as_map = |v: Option<&serde_json::Value>| -> BTreeMap<String, String> {
+        v.and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (want, have) = (as_map(want), as_map(have));
+    let set = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, remove)
 }
 
 /// The error for a reference to a resource that has no physical id yet.

@@ -22,6 +22,10 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
+fn user_tags(tags: &[Tag]) -> Value {
+    super::user_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
+}
+
 fn resource_id(tags: &[Tag], kind: Kind, physical: &str) -> ResourceId {
     super::resource_id(tag(tags, TAG_RESOURCE), kind, physical)
 }
@@ -52,14 +56,25 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     let rds = &aws.rds;
     let mut out = Vec::new();
 
-    let clusters = with_retries(5, || async {
-        rds.describe_db_clusters()
-            .filters(Filter::builder().name("engine").values(ENGINE).build())
-            .send()
-            .await
-            .map_err(|e| aws_error("describe", "DB clusters", e))
-    })
-    .await?;
+    // Every Aurora PostgreSQL cluster of the account (pages of 100), ours picked by tag.
+    let mut all_clusters = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = with_retries(5, || async {
+            rds.describe_db_clusters()
+                .filters(Filter::builder().name("engine").values(ENGINE).build())
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("describe", "DB clusters", e))
+        })
+        .await?;
+        all_clusters.extend(page.db_clusters().iter().cloned());
+        marker = page.marker().map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
     // Subnet group: by name; ours when our cluster uses it, else only if tagged so (the
     // tag lookup is a second call, needed only while no cluster of ours exists).
     let name = subnet_group_name(domain);
@@ -71,7 +86,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", name.clone(), e))
     })
     .await;
-    let used_by_ours = clusters.db_clusters().iter().any(|c| {
+    let used_by_ours = all_clusters.iter().any(|c| {
         tag(c.tag_list(), TAG_DOMAIN) == Some(domain) && c.db_subnet_group() == Some(name.as_str())
     });
     match groups {
@@ -116,8 +131,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         Err(e) => return Err(e),
     }
     let mut ids = Vec::new();
-    for c in clusters
-        .db_clusters()
+    for c in all_clusters
         .iter()
         .filter(|c| tag(c.tag_list(), TAG_DOMAIN) == Some(domain))
     {
@@ -139,6 +153,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .insert("_resource-id".into(), json!(c.db_cluster_resource_id()));
         o.props.insert("_arn".into(), json!(c.db_cluster_arn()));
         o.props.insert("_status".into(), json!(c.status()));
+        o.props.insert("tags".into(), user_tags(c.tag_list()));
         o.props.insert(
             "_http-endpoint".into(),
             json!(c.http_endpoint_enabled().unwrap_or(false)),
@@ -219,6 +234,8 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
                 refs: Default::default(),
             };
             o.props.insert("class".into(), json!(i.db_instance_class()));
+            o.props.insert("_arn".into(), json!(i.db_instance_arn()));
+            o.props.insert("tags".into(), user_tags(i.tag_list()));
             o.props
                 .insert("_status".into(), json!(i.db_instance_status()));
             o.refs.insert(

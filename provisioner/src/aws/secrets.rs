@@ -66,6 +66,10 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     o.props
         .insert("_fingerprint".into(), json!(tag(TAG_FINGERPRINT)));
     o.props.insert("kms-key".into(), json!(s.kms_key_id()));
+    o.props.insert(
+        "tags".into(),
+        super::user_tags(s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)))),
+    );
     Ok(vec![o])
 }
 
