@@ -13,7 +13,7 @@ use provisioner::{plan::Kind, reconcile};
 
 fn manifest(name: &str, digest: &str) -> spec::AuthDomainManifest {
     let src = format!(
-        "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: {name}\nspec:\n  region: eu-west-1\n  network:\n    availabilityZones: 3\n    natGateway: single\n  database:\n    finalSnapshot: false\n  image:\n    repository: shared-authserver\n    digest: {digest}\n  tags:\n    team: platform\n"
+        "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: {name}\nspec:\n  region: eu-west-1\n  network:\n    availabilityZones: 3\n    natGateway: single\n  database:\n    finalSnapshot: false\n  image:\n    digest: {digest}\n  tags:\n    team: platform\n"
     );
     spec::load_str(&src, name).expect("valid manifest")
 }

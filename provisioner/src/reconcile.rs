@@ -32,7 +32,7 @@ pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
 pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
     let (network, rest) = tokio::join!(
         Box::pin(ec2::observe(aws, &m.metadata.name)),
-        Box::pin(observe_named(aws, m))
+        Box::pin(observe_named(aws, m, None))
     );
     let mut all = network?;
     all.extend(rest?);
@@ -40,17 +40,28 @@ pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>,
 }
 
 /// Several domains in one account: the network of all of them is read with one describe
-/// per resource type (tag-filtered for every domain at once), the name-keyed rest per
-/// domain. Results are in the order of `manifests`.
+/// per resource type (tag-filtered for every domain at once), the Aurora clusters and the
+/// HTTP APIs with one (paged) listing each, the name-keyed rest per domain. Results are in the order of `manifests`.
 pub async fn observe_many(
     aws: &Aws,
     manifests: &[AuthDomainManifest],
 ) -> Result<Vec<Vec<Observed>>, AwsError> {
     let domains: Vec<&str> = manifests.iter().map(|m| m.metadata.name.as_str()).collect();
-    let (network, rest) = tokio::join!(
+    let (network, clusters, apis) = tokio::join!(
         Box::pin(ec2::observe_domains(aws, &domains)),
-        futures::future::join_all(manifests.iter().map(|m| Box::pin(observe_named(aws, m))))
+        Box::pin(rds::clusters(aws)),
+        Box::pin(api::apis(aws)),
     );
+    let listed = Listed {
+        clusters: clusters?,
+        apis: apis?,
+    };
+    let rest = futures::future::join_all(
+        manifests
+            .iter()
+            .map(|m| Box::pin(observe_named(aws, m, Some(&listed)))),
+    )
+    .await;
     let mut network = network?;
     let mut out = Vec::with_capacity(manifests.len());
     for (m, rest) in manifests.iter().zip(rest) {
@@ -61,19 +72,42 @@ pub async fn observe_many(
     Ok(out)
 }
 
-/// Everything but the network: the database, and the name-keyed application resources.
-async fn observe_named(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
+/// Account-wide listings that serve every domain of a multi-domain observation.
+struct Listed {
+    clusters: Vec<aws_sdk_rds::types::DbCluster>,
+    apis: Vec<aws_sdk_apigatewayv2::types::Api>,
+}
+
+/// Everything but the network: the database, and the name-keyed application resources;
+/// with `listed`, clusters and APIs are picked from it instead of listed again.
+async fn observe_named(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    listed: Option<&Listed>,
+) -> Result<Vec<Observed>, AwsError> {
     let domain = &m.metadata.name;
     let repository = ecr::repository_name(domain, m.spec.image.repository.as_deref());
+    let database = async {
+        match listed {
+            Some(l) => rds::observe_in(aws, domain, &l.clusters).await,
+            None => rds::observe(aws, domain).await,
+        }
+    };
+    let api = async {
+        match listed {
+            Some(l) => api::observe_in(aws, domain, &l.apis).await,
+            None => api::observe(aws, domain).await,
+        }
+    };
     // Seven services' futures are large together: each lives on the heap.
     let (database, images, roles, keys, kek, functions, apis) = tokio::join!(
-        Box::pin(rds::observe(aws, domain)),
+        Box::pin(database),
         Box::pin(ecr::observe(aws, domain, &repository)),
         Box::pin(iam::observe(aws, domain)),
         Box::pin(kms::observe(aws, domain)),
         Box::pin(secrets::observe(aws, domain)),
         Box::pin(function::observe(aws, domain)),
-        Box::pin(api::observe(aws, domain)),
+        Box::pin(api),
     );
     let mut all = database?;
     for part in [images, roles, keys, kek, functions, apis] {

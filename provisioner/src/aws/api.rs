@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType};
+use aws_sdk_apigatewayv2::types::{Api as ApiSummary, Cors, IntegrationType, ProtocolType};
 use serde_json::{Value, json};
 
 use super::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, ec2::Physical, with_retries};
@@ -82,7 +82,9 @@ fn observed(id: ResourceId, physical: &str, api: &str) -> Observed {
     o
 }
 
-pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+/// Every HTTP API of the account (paged): one listing serves every domain of a
+/// multi-domain plan ([`observe_in`] picks each domain's by tag).
+pub async fn apis(aws: &super::Aws) -> Result<Vec<ApiSummary>, AwsError> {
     let gw = &aws.apigw;
     let mut apis = Vec::new();
     let mut token: Option<String> = None;
@@ -101,6 +103,19 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             break;
         }
     }
+    Ok(apis)
+}
+
+pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    observe_in(aws, domain, &apis(aws).await?).await
+}
+
+/// The domain's API and its parts, the API picked from `apis` ([`apis`]).
+pub async fn observe_in(
+    aws: &super::Aws,
+    domain: &str,
+    apis: &[ApiSummary],
+) -> Result<Vec<Observed>, AwsError> {
     let mut out = Vec::new();
     for api in apis
         .iter()

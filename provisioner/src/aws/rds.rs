@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_rds::types::{Filter, ServerlessV2ScalingConfiguration, Tag};
+use aws_sdk_rds::types::{DbCluster, Filter, ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::ec2::Physical;
@@ -52,11 +52,10 @@ pub fn instance_identifier(domain: &str, name: &str) -> String {
     format!("{domain}-{name}")
 }
 
-pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+/// Every Aurora PostgreSQL cluster of the account (pages of 100): one listing serves every
+/// domain of a multi-domain plan ([`observe_in`] picks each domain's by tag).
+pub async fn clusters(aws: &super::Aws) -> Result<Vec<DbCluster>, AwsError> {
     let rds = &aws.rds;
-    let mut out = Vec::new();
-
-    // Every Aurora PostgreSQL cluster of the account (pages of 100), ours picked by tag.
     let mut all_clusters = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -75,6 +74,21 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             break;
         }
     }
+    Ok(all_clusters)
+}
+
+pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    observe_in(aws, domain, &clusters(aws).await?).await
+}
+
+/// The domain's database resources, its clusters picked from `all_clusters` ([`clusters`]).
+pub async fn observe_in(
+    aws: &super::Aws,
+    domain: &str,
+    all_clusters: &[DbCluster],
+) -> Result<Vec<Observed>, AwsError> {
+    let rds = &aws.rds;
+    let mut out = Vec::new();
     // Subnet group: by name; ours when our cluster uses it, else only if tagged so (the
     // tag lookup is a second call, needed only while no cluster of ours exists).
     let name = subnet_group_name(domain);
