@@ -750,3 +750,94 @@ async fn changed_spec_tags_update_in_place_everywhere_and_then_plan_is_empty() {
     assert_eq!(ftags["team"], "identity");
     assert_eq!(ftags[TAG_DOMAIN], "tagged");
 }
+
+/// Connect to moto for `region` (the examples name their own).
+async fn aws_in(account: &str, region: &str) -> Aws {
+    Aws::connect(&AwsOptions {
+        region: Some(region.into()),
+        endpoint_url: Some(authdomain_tests::moto::server().endpoint().to_owned()),
+        moto_account: Some(account.to_owned()),
+        no_sdk_retries: true,
+        static_credentials: Some(("testing".into(), "testing".into())),
+        registry_url: Some(authdomain_tests::registry::shared().url().to_owned()),
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_examples_apply_converge_and_destroy_per_their_policy() {
+    let moto = authdomain_tests::moto::server();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["examples/minimal.yaml", "examples/production.yaml"] {
+        let account = moto.new_account();
+        let src = std::fs::read_to_string(root.join(file)).unwrap();
+        let mut m = spec::load_str(&src, file).unwrap();
+        let aws = aws_in(&account, &m.spec.region).await;
+        // The example's image, as `authdomain image push` leaves it: pushed for the
+        // spec's architecture, pinned by its digest.
+        let repository = provisioner::aws::ecr::repository_name(
+            &m.metadata.name,
+            m.spec.image.repository.as_deref(),
+        );
+        let digest = push_to_registry(&aws, &repository, m.spec.image.architecture, None).await;
+        m.spec.image.tag = None;
+        m.spec.image.digest = Some(digest);
+
+        let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+        assert_eq!(
+            plan.count(Action::Create),
+            reconcile::desired(&m).len(),
+            "{file}"
+        );
+        reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        aws.calls.reset();
+        let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+        assert!(plan.is_empty(), "{file}: {plan:#?}");
+        assert_eq!(aws.calls.mutating(), 0, "{file}");
+        let outputs = reconcile::outputs(&m, &observed);
+        assert!(
+            outputs["issuer"].as_str().unwrap().starts_with("https://"),
+            "{file}: {outputs}"
+        );
+
+        // Destroy as the example says: production (Retain) keeps its database and its
+        // data; minimal deletes everything, once its (default) deletion protection is
+        // turned off: until then destroy refuses before touching anything.
+        if m.spec.deletion_policy != spec::DeletionPolicy::Retain
+            && m.spec.database.deletion_protection
+        {
+            let (destroy, observed) = reconcile::destroy_plan(&aws, &m).await.unwrap();
+            let err = reconcile::apply(&aws, &m, &destroy, &observed, |_| {})
+                .await
+                .unwrap_err();
+            assert_eq!(err.error.code, "DeletionProtection", "{file}: {err}");
+            assert!(err.done.is_empty(), "{file}: {:?}", err.done);
+            m.spec.database.deletion_protection = false;
+            let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
+            assert_eq!(plan.changes.len(), 1, "{file}: {plan:#?}");
+            reconcile::apply(&aws, &m, &plan, &observed, |_| {})
+                .await
+                .unwrap();
+        }
+        let (destroy, observed) = reconcile::destroy_plan(&aws, &m).await.unwrap();
+        reconcile::apply(&aws, &m, &destroy, &observed, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let left: Vec<Kind> = reconcile::observe(&aws, &m)
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.id.kind)
+            .collect();
+        match m.spec.deletion_policy {
+            spec::DeletionPolicy::Retain => {
+                assert!(left.contains(&Kind::DbCluster), "{file}: {left:?}");
+                assert!(!left.contains(&Kind::Function), "{file}: {left:?}");
+            }
+            _ => assert!(left.is_empty(), "{file}: nothing tagged as ours: {left:?}"),
+        }
+    }
+}
