@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use provisioner::aws::{Aws, AwsOptions};
 use provisioner::image::{self, registry::Registry};
+use provisioner::plan::Service;
+use provisioner::reconcile;
 use provisioner::spec::{self, Architecture};
-use provisioner::{plan::Kind, reconcile};
 
 fn manifest(name: &str, digest: &str) -> spec::AuthDomainManifest {
     let src = format!(
@@ -81,18 +82,7 @@ async fn main() {
     let resources = desired.len();
     let ec2 = desired
         .iter()
-        .filter(|d| {
-            matches!(
-                d.id.kind,
-                Kind::Vpc
-                    | Kind::Subnet
-                    | Kind::InternetGateway
-                    | Kind::ElasticIp
-                    | Kind::NatGateway
-                    | Kind::RouteTable
-                    | Kind::SecurityGroup
-            )
-        })
+        .filter(|d| d.id.kind.service() == Service::Ec2)
         .count();
     println!(
         "setup: {domains} domains applied in {:.1} s; per domain {resources} resources ({ec2} of them EC2)",

@@ -6,8 +6,8 @@ use crate::aws::{
     Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets, tagging,
 };
 use crate::plan::{
-    Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, delete_order, diff_with,
-    graph, waves,
+    Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, Service, delete_order,
+    diff_with, graph, waves,
 };
 use crate::spec::AuthDomainManifest;
 
@@ -18,11 +18,10 @@ pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
     all.extend(graph::application(m));
     // The spec's extra tags, compared and converged where the kind takes them.
     for d in all.iter_mut().filter(|d| tagging::converged(d.id.kind)) {
-        let mut tags = m.spec.tags.clone();
-        if service(d.id.kind) == Service::Ec2 {
-            tags.entry("Name".into())
-                .or_insert_with(|| ec2::name_tag(&m.metadata.name, &d.id));
-        }
+        let tags = match d.id.kind.service() {
+            Service::Ec2 => ec2::user_tags(&m.metadata.name, &d.id, &m.spec.tags),
+            _ => m.spec.tags.clone(),
+        };
         d.props.insert("tags".into(), serde_json::json!(tags));
     }
     all
@@ -166,42 +165,6 @@ pub fn facts(aws: &Aws, m: &AuthDomainManifest, observed: &[Observed]) -> Facts 
     graph::facts(m, &aws.region, observed)
 }
 
-/// Which service module handles a kind.
-#[derive(PartialEq, Eq)]
-enum Service {
-    Ec2,
-    Rds,
-    Ecr,
-    Iam,
-    IamPolicy,
-    Kms,
-    Secrets,
-    Function,
-    Permission,
-    Api,
-}
-
-fn service(kind: Kind) -> Service {
-    match kind {
-        Kind::DbSubnetGroup | Kind::DbCluster | Kind::DbInstance => Service::Rds,
-        Kind::EcrRepository => Service::Ecr,
-        Kind::IamRole => Service::Iam,
-        Kind::IamPolicy => Service::IamPolicy,
-        Kind::KmsKey => Service::Kms,
-        Kind::Secret => Service::Secrets,
-        Kind::Function => Service::Function,
-        Kind::LambdaPermission => Service::Permission,
-        Kind::Api | Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage => Service::Api,
-        Kind::Vpc
-        | Kind::Subnet
-        | Kind::InternetGateway
-        | Kind::ElasticIp
-        | Kind::NatGateway
-        | Kind::RouteTable
-        | Kind::SecurityGroup => Service::Ec2,
-    }
-}
-
 async fn create(
     aws: &Aws,
     m: &AuthDomainManifest,
@@ -209,7 +172,7 @@ async fn create(
     physical: &ec2::Physical,
 ) -> Result<String, AwsError> {
     let (domain, tags) = (&m.metadata.name, &m.spec.tags);
-    match service(d.id.kind) {
+    match d.id.kind.service() {
         Service::Ec2 => ec2::create(aws, domain, tags, d, physical).await,
         Service::Rds => rds::create(aws, domain, tags, d, physical).await,
         Service::Ecr => {
@@ -254,7 +217,7 @@ async fn update(
         return Ok(());
     }
     let change = &rest;
-    match service(d.id.kind) {
+    match d.id.kind.service() {
         Service::Ec2 => ec2::update(aws, d, o, change, physical).await,
         Service::Rds => rds::update(aws, d, o, change, physical).await,
         Service::Ecr => ecr::update(aws, d, o, change).await,
@@ -274,7 +237,7 @@ async fn update(
 }
 
 async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), AwsError> {
-    match service(o.id.kind) {
+    match o.id.kind.service() {
         Service::Ec2 => ec2::delete(aws, o).await,
         Service::Rds => rds::delete(aws, o, m.spec.database.final_snapshot).await,
         Service::Ecr => ecr::delete(aws, o).await,
@@ -338,7 +301,7 @@ pub async fn destroy_plan(
 /// Kinds `deletionPolicy: Retain` keeps.
 pub fn retained(kind: Kind) -> bool {
     matches!(
-        service(kind),
+        kind.service(),
         Service::Ec2 | Service::Rds | Service::Kms | Service::Secrets | Service::Ecr
     )
 }

@@ -74,16 +74,7 @@ async fn push_image(aws: &Aws, repository: &str, tag: &str) -> String {
 }
 
 async fn aws(account: &str) -> Aws {
-    Aws::connect(&AwsOptions {
-        region: Some("eu-west-1".into()),
-        endpoint_url: Some(authdomain_tests::moto::server().endpoint().to_owned()),
-        moto_account: Some(account.to_owned()),
-        no_sdk_retries: true,
-        static_credentials: Some(("testing".into(), "testing".into())),
-        registry_url: Some(authdomain_tests::registry::shared().url().to_owned()),
-        ..Default::default()
-    })
-    .await
+    aws_in(account, "eu-west-1").await
 }
 
 fn cli(account: &str, file: &std::path::Path, args: &[&str]) -> std::process::Output {

@@ -334,17 +334,23 @@ async fn observe_chunk(
     Ok(())
 }
 
-/// The tags a new resource gets: a readable `Name`, then ours.
-/// The `Name` tag the console shows, unless the spec's tags set one.
-pub fn name_tag(domain: &str, id: &ResourceId) -> String {
-    format!("{domain}-{}-{}", id.kind.as_str(), id.name)
+/// The spec's tags of an EC2 resource: `spec.tags` and a readable `Name` the console
+/// shows, unless `spec.tags` sets one. What the plan compares and what creation sets.
+pub fn user_tags(
+    domain: &str,
+    id: &ResourceId,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut all = extra.clone();
+    all.entry("Name".to_owned())
+        .or_insert_with(|| format!("{domain}-{}-{}", id.kind.as_str(), id.name));
+    all
 }
 
+/// The tags a new resource gets: the spec's ([`user_tags`]), then ours.
 fn tags(domain: &str, id: &ResourceId, extra: &BTreeMap<String, String>) -> Vec<Tag> {
-    let mut all: BTreeMap<String, String> = BTreeMap::new();
-    all.insert("Name".to_owned(), name_tag(domain, id));
-    all.extend(super::tag_pairs(domain, id, extra));
-    all.into_iter()
+    super::tag_pairs(domain, id, &user_tags(domain, id, extra))
+        .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }

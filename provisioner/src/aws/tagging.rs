@@ -9,27 +9,21 @@
 use serde_json::Value;
 
 use super::{AwsError, aws_error, tag_delta};
-use crate::plan::{Desired, Kind, Observed};
+use crate::plan::{Desired, Kind, Observed, Service};
 
 /// Whether a kind's `tags` are compared and converged.
 pub fn converged(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Vpc
-            | Kind::Subnet
-            | Kind::InternetGateway
-            | Kind::ElasticIp
-            | Kind::NatGateway
-            | Kind::RouteTable
-            | Kind::SecurityGroup
-            | Kind::DbCluster
-            | Kind::DbInstance
-            | Kind::Secret
-            | Kind::EcrRepository
-            | Kind::IamRole
-            | Kind::Api
-            | Kind::Function
-    )
+    kind.service() == Service::Ec2
+        || matches!(
+            kind,
+            Kind::DbCluster
+                | Kind::DbInstance
+                | Kind::Secret
+                | Kind::EcrRepository
+                | Kind::IamRole
+                | Kind::Api
+                | Kind::Function
+        )
 }
 
 fn arn(o: &Observed) -> String {
@@ -40,190 +34,195 @@ fn arn(o: &Observed) -> String {
         .to_owned()
 }
 
+/// Send `$request` unless `$items` (tags to set, or keys to remove) is empty; an error
+/// names the resource.
+macro_rules! send_unless_empty {
+    ($items:expr, $action:literal, $name:expr, $request:expr) => {
+        if !$items.is_empty() {
+            $request
+                .send()
+                .await
+                .map_err(|e| aws_error($action, $name.clone(), e))?;
+        }
+    };
+}
+
 /// Make the user tags of `o` those of `d`.
 pub async fn retag(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), AwsError> {
+    if !converged(d.id.kind) {
+        return Ok(());
+    }
     let (set, remove) = tag_delta(d.props.get("tags"), o.props.get("tags"));
     let name = d.id.to_string();
-    match d.id.kind {
-        k if !converged(k) => {}
-        Kind::Vpc
-        | Kind::Subnet
-        | Kind::InternetGateway
-        | Kind::ElasticIp
-        | Kind::NatGateway
-        | Kind::RouteTable
-        | Kind::SecurityGroup => {
+    let pairs = || set.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    match d.id.kind.service() {
+        Service::Ec2 => {
             use aws_sdk_ec2::types::Tag;
-            if !set.is_empty() {
+            let tag = |(k, v): (&str, &str)| Tag::builder().key(k).value(v).build();
+            let keys = remove.iter().map(|k| Tag::builder().key(k).build());
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.ec2
                     .create_tags()
                     .resources(&o.physical_id)
-                    .set_tags(Some(
-                        set.iter()
-                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                            .collect(),
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(pairs().map(tag).collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.ec2
                     .delete_tags()
                     .resources(&o.physical_id)
-                    .set_tags(Some(
-                        remove
-                            .iter()
-                            .map(|k| Tag::builder().key(k).build())
-                            .collect(),
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+                    .set_tags(Some(keys.collect()))
+            );
         }
-        Kind::DbCluster | Kind::DbInstance => {
+        Service::Rds => {
             use aws_sdk_rds::types::Tag;
-            if !set.is_empty() {
+            let tag = |(k, v): (&str, &str)| Tag::builder().key(k).value(v).build();
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.rds
                     .add_tags_to_resource()
                     .resource_name(arn(o))
-                    .set_tags(Some(
-                        set.iter()
-                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                            .collect(),
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(pairs().map(tag).collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.rds
                     .remove_tags_from_resource()
                     .resource_name(arn(o))
                     .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+            );
         }
-        Kind::EcrRepository => {
+        Service::Ecr => {
             use aws_sdk_ecr::types::Tag;
-            if !set.is_empty() {
-                let tags: Result<Vec<Tag>, _> = set
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect();
+            // The builder fails only without a key or a value; both are always set.
+            let tag = |(k, v): (&str, &str)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value set")
+            };
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.ecr
                     .tag_resource()
                     .resource_arn(arn(o))
-                    .set_tags(Some(tags.expect("key and value set")))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(pairs().map(tag).collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.ecr
                     .untag_resource()
                     .resource_arn(arn(o))
                     .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+            );
         }
-        Kind::IamRole => {
+        Service::Iam => {
             use aws_sdk_iam::types::Tag;
-            if !set.is_empty() {
-                let tags: Result<Vec<Tag>, _> = set
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect();
+            let tag = |(k, v): (&str, &str)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value set")
+            };
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.iam
                     .tag_role()
                     .role_name(&o.physical_id)
-                    .set_tags(Some(tags.expect("key and value set")))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(pairs().map(tag).collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.iam
                     .untag_role()
                     .role_name(&o.physical_id)
                     .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+            );
         }
-        Kind::Function => {
-            if !set.is_empty() {
+        Service::Function => {
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.lambda
                     .tag_resource()
                     .resource(arn(o))
-                    .set_tags(Some(set.iter().cloned().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(set.clone().into_iter().collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.lambda
                     .untag_resource()
                     .resource(arn(o))
                     .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+            );
         }
-        Kind::Api => {
+        Service::Api => {
             let api_arn = format!("arn:aws:apigateway:{}::/apis/{}", aws.region, o.physical_id);
-            if !set.is_empty() {
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.apigw
                     .tag_resource()
                     .resource_arn(&api_arn)
-                    .set_tags(Some(set.iter().cloned().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(set.clone().into_iter().collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.apigw
                     .untag_resource()
                     .resource_arn(&api_arn)
                     .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+            );
         }
-        Kind::Secret => {
+        Service::Secrets => {
             use aws_sdk_secretsmanager::types::Tag;
-            if !set.is_empty() {
+            let tag = |(k, v): (&str, &str)| Tag::builder().key(k).value(v).build();
+            send_unless_empty!(
+                set,
+                "tag",
+                name,
                 aws.secrets
                     .tag_resource()
                     .secret_id(&o.physical_id)
-                    .set_tags(Some(
-                        set.iter()
-                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                            .collect(),
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("tag", name.clone(), e))?;
-            }
-            if !remove.is_empty() {
+                    .set_tags(Some(pairs().map(tag).collect()))
+            );
+            send_unless_empty!(
+                remove,
+                "untag",
+                name,
                 aws.secrets
                     .untag_resource()
                     .secret_id(&o.physical_id)
                     .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("untag", name.clone(), e))?;
-            }
+            );
         }
-        _ => {}
+        // Not converged (see [`converged`]).
+        Service::IamPolicy | Service::Kms | Service::Permission => {}
     }
     Ok(())
 }

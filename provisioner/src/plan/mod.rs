@@ -41,7 +41,45 @@ pub enum Kind {
     LambdaPermission,
 }
 
+/// The AWS service (and, where one service has several, the part of it) whose module
+/// creates, updates and deletes a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Ec2,
+    Rds,
+    Ecr,
+    Iam,
+    IamPolicy,
+    Kms,
+    Secrets,
+    Function,
+    Permission,
+    Api,
+}
+
 impl Kind {
+    /// Which service module handles the kind.
+    pub fn service(self) -> Service {
+        match self {
+            Kind::DbSubnetGroup | Kind::DbCluster | Kind::DbInstance => Service::Rds,
+            Kind::EcrRepository => Service::Ecr,
+            Kind::IamRole => Service::Iam,
+            Kind::IamPolicy => Service::IamPolicy,
+            Kind::KmsKey => Service::Kms,
+            Kind::Secret => Service::Secrets,
+            Kind::Function => Service::Function,
+            Kind::LambdaPermission => Service::Permission,
+            Kind::Api | Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage => Service::Api,
+            Kind::Vpc
+            | Kind::Subnet
+            | Kind::InternetGateway
+            | Kind::ElasticIp
+            | Kind::NatGateway
+            | Kind::RouteTable
+            | Kind::SecurityGroup => Service::Ec2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Vpc => "vpc",
