@@ -43,7 +43,7 @@ fn main() {
 
     // First use of the random generator in a process (DRBG seeding).
     let seeded = Instant::now();
-    let _ = authserver::authority::random_token(16);
+    let _ = authserver::ids::random_token(16);
     println!(
         "random first_use_us={:.0}",
         seeded.elapsed().as_secs_f64() * 1e6

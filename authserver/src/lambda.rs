@@ -1,5 +1,5 @@
 //! The AWS Lambda adapter: API Gateway HTTP API (payload 2.0) events go through the same
-//! axum router as the HTTP server; management events (see `management`) are handled
+//! axum router as the HTTP server; management events (see `admin::events`) are handled
 //! directly.
 
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Adapter, LambdaEvent, Service as _};
 use serde_json::Value;
 
+use crate::admin::events;
 use crate::authority::Authority;
 use crate::http::{SourceAddress, router};
-use crate::management;
 
 /// True when the process runs inside Lambda (the runtime API address is set).
 pub fn detected() -> bool {
@@ -40,9 +40,9 @@ pub async fn run(authority: Arc<Authority>) -> Result<(), lambda_runtime::Error>
         let mut adapter: Adapter<'static, _, _> = Adapter::from(app.clone());
         async move {
             let LambdaEvent { payload, context } = event;
-            if let Some(command) = payload.get(management::EVENT_KEY) {
+            if let Some(command) = payload.get(authdomain_api::EVENT_KEY) {
                 return Ok::<Value, lambda_runtime::Error>(
-                    management::handle(&authority, command.clone()).await,
+                    events::handle(&authority, command.clone()).await,
                 );
             }
             let request: LambdaRequest = serde_json::from_value(payload).map_err(|e| {

@@ -2,19 +2,23 @@
 //!
 //! Layers, from pure to effectful: [`oauth`] (request parsing, grant rules, errors) and
 //! [`keys`] (signing, JWKS, key encryption) do no I/O; [`store`] is the database;
-//! [`authority`] and [`registry`] join them into the service; [`http`], [`lambda`] and
-//! [`management`] are the edges. See ARCHITECTURE.md.
+//! [`authority`] is the service over it, with client authentication ([`client_auth`]),
+//! tokens ([`token`]) and administration ([`admin`]) as its parts; [`http`], [`lambda`]
+//! and the binary's `cli` are the edges. See ARCHITECTURE.md.
 
+pub mod admin;
 pub mod authority;
+pub mod client_auth;
 pub mod http;
+pub mod ids;
+pub mod jwks_client;
 pub mod keys;
 pub mod lambda;
-pub mod management;
 pub mod oauth;
-pub mod registry;
 pub mod settings;
 pub mod store;
 pub mod throttle;
+pub mod token;
 
 pub use authority::Authority;
 pub use settings::Settings;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use authserver::registry::{Client, ClientInput, CreatedClient, NewSecret};
+use authdomain_api::{Client, ClientInput, CreatedClient, NewSecret};
 use serde_json::Value;
 use tokio::sync::Mutex;
 

@@ -3,6 +3,7 @@
 //! provisioner's `AuthDomainSpec` itself, and `OAuthClient` (namespaced: a team asks for
 //! credentials in its own namespace). `crdgen` writes both CRDs to manifests/crds/.
 
+pub use authdomain_api::ClientAuthMethod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResource;
 use kube::core::CustomResourceExt as _;
@@ -30,7 +31,7 @@ pub const FINALIZER_CLIENT: &str = "authdomain.io/client-registration";
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(transparent)]
-pub struct AuthDomainSpec(pub provisioner::spec::AuthDomainSpec);
+pub struct AuthDomainSpec(pub authdomain_core::spec::AuthDomainSpec);
 
 /// A Kubernetes condition (the `metav1.Condition` shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -89,23 +90,20 @@ pub struct AuthDomainStatus {
     pub last_drift_check: Option<String>,
 }
 
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum ClientAuthMethod {
-    #[default]
-    #[serde(rename = "client_secret_basic")]
-    ClientSecretBasic,
-    #[serde(rename = "client_secret_post")]
-    ClientSecretPost,
-}
-
-impl ClientAuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
-            ClientAuthMethod::ClientSecretPost => "client_secret_post",
-        }
-    }
+/// The methods an `OAuthClient` may use: those with a secret to hand over in its Secret
+/// (`private_key_jwt` clients hold their own keys, so the operator has nothing to deliver).
+fn secret_auth_methods(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let methods: Vec<&str> = ClientAuthMethod::ALL
+        .into_iter()
+        .filter(|m| m.uses_secret())
+        .map(ClientAuthMethod::as_str)
+        .collect();
+    schemars::json_schema!({
+        "description": "How the client authenticates at the token endpoint.",
+        "type": "string",
+        "enum": methods,
+        "default": ClientAuthMethod::default().as_str(),
+    })
 }
 
 /// A request to rotate the client secret with zero downtime.
@@ -165,6 +163,7 @@ pub struct OAuthClientSpec {
     #[schemars(range(min = 60, max = 86400))]
     pub token_ttl: Option<u32>,
     #[serde(default)]
+    #[schemars(schema_with = "secret_auth_methods")]
     pub auth_method: ClientAuthMethod,
     /// The Secret to write (default: the OAuthClient's name). It is owned by the
     /// OAuthClient and holds `client_id`, `client_secret`, `token_url`, `issuer`, `scope`.

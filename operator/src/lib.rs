@@ -51,6 +51,9 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::Aws(e) => aws_label(e),
             Error::Bootstrap(provisioner::bootstrap::BootstrapError::Aws(e)) => aws_label(e),
+            Error::Bootstrap(provisioner::bootstrap::BootstrapError::Apply(e)) => {
+                aws_label(&e.error)
+            }
             Error::Apply(e) => aws_label(&e.error),
             Error::Bootstrap(_) => "bootstrap",
             Error::Admin(_) => "admin_api",
@@ -66,7 +69,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         use provisioner::aws::ErrorClass;
         let aws = |e: &provisioner::aws::AwsError| {
-            matches!(e.class, ErrorClass::Retryable | ErrorClass::Throttled) || e.code == "Timeout"
+            matches!(
+                e.class,
+                ErrorClass::Retryable | ErrorClass::Throttled | ErrorClass::StillWaiting
+            )
         };
         match self {
             Error::Kube(_) | Error::NotReady(_) | Error::Finalizer(_) => true,
@@ -86,7 +92,7 @@ fn aws_label(e: &provisioner::aws::AwsError) -> &'static str {
     match e.class {
         ErrorClass::Throttled => "aws_throttled",
         ErrorClass::Retryable => "aws_retryable",
-        _ if e.code == "Timeout" => "aws_waiting",
+        ErrorClass::StillWaiting => "aws_waiting",
         _ => "aws_terminal",
     }
 }

@@ -14,13 +14,11 @@
 //! over → deletes clean up the client and the AWS side.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authdomain_core::spec::Architecture;
 use base64::Engine as _;
-use provisioner::aws::{Aws, AwsOptions};
 use provisioner::image::registry::Registry;
-use provisioner::spec::Architecture;
 use serde_json::{Value, json};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_authdomain-operator");
@@ -51,19 +49,6 @@ fn term(child: &mut Child) -> std::process::ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-async fn aws(account: &str, registry: &str) -> Aws {
-    Aws::connect(&AwsOptions {
-        region: Some("eu-west-1".into()),
-        endpoint_url: Some(authdomain_tests::moto::server().endpoint().to_owned()),
-        moto_account: Some(account.to_owned()),
-        no_sdk_retries: true,
-        static_credentials: Some(("testing".into(), "testing".into())),
-        registry_url: Some(registry.to_owned()),
-        ..Default::default()
-    })
-    .await
 }
 
 /// Poll `f` until it returns Some, for up to `secs`.
@@ -140,48 +125,6 @@ fn apply(kube: &authdomain_tests::kube::TestKube, yaml: &str) -> std::process::O
     child.wait_with_output().unwrap()
 }
 
-/// Runs the domain's function as Lambda would: the x86_64 auth server with the
-/// environment the provisioner gave the function (database address replaced).
-fn launcher(
-    aws: Aws,
-    binary: std::path::PathBuf,
-    pg_port: u16,
-) -> authdomain_tests::lambda::Launcher {
-    let runtime = tokio::runtime::Handle::current();
-    Arc::new(move |name: &str, runtime_api: &str| {
-        let config = runtime
-            .block_on(
-                aws.lambda
-                    .get_function_configuration()
-                    .function_name(name)
-                    .send(),
-            )
-            .unwrap();
-        let mut env = config
-            .environment()
-            .and_then(|e| e.variables())
-            .cloned()
-            .unwrap_or_default();
-        env.insert(
-            "AUTHSERVER_DATABASE_URL".into(),
-            format!("postgres://authserver@127.0.0.1:{pg_port}/authserver"),
-        );
-        env.remove("AUTHSERVER_DATABASE_IAM_AUTH");
-        Command::new(&binary)
-            .env_clear()
-            .envs(env)
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", "eu-west-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    })
-}
-
 fn domain_yaml(digest: &str, policy: &str) -> String {
     format!(
         "apiVersion: authdomain.io/v1alpha1
@@ -217,20 +160,8 @@ async fn the_operator_serves_authdomains_and_oauthclients_end_to_end() {
     let account = moto.new_account();
     let registry = authdomain_tests::registry::start(None);
     let pg = authdomain_tests::postgres::server();
-    let psql = Command::new("psql")
-        .args([
-            &pg.admin_url(),
-            "-c",
-            "DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        psql.status.success(),
-        "{}",
-        String::from_utf8_lossy(&psql.stderr)
-    );
-    let aws = aws(&account, registry.url()).await;
+    pg.ensure_rds_iam_role();
+    let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
     let binary = authdomain_tests::cross::authserver("x86_64");
 
     // The image the AuthDomain pins (the operator deploys images, it does not build them).
@@ -244,12 +175,13 @@ async fn the_operator_serves_authdomains_and_oauthclients_end_to_end() {
         .await
         .unwrap();
     session.push("ops-authserver", &built, None).await.unwrap();
-    let lambda = authdomain_tests::lambda::FakeLambda::start(launcher(
-        aws.clone(),
-        binary.clone(),
-        pg.port(),
-    ))
-    .await;
+    let lambda =
+        authdomain_tests::lambda::FakeLambda::start(authdomain_tests::aws::function_launcher(
+            aws.clone(),
+            authdomain_tests::aws::FunctionBinary::Native(binary.clone()),
+            pg.port(),
+        ))
+        .await;
     moto.set_hooks(
         &account,
         &json!({
@@ -603,14 +535,15 @@ spec:
         "--timeout=60s",
     ]);
     kube.kubectl_ok(&["delete", "authdomain", "ops", "--timeout=120s"]);
-    let m = provisioner::spec::load_str(&domain_yaml(&built.digest, "Report"), "ops.yaml").unwrap();
+    let m =
+        authdomain_core::spec::load_str(&domain_yaml(&built.digest, "Report"), "ops.yaml").unwrap();
     let (left, _) = provisioner::reconcile::destroy_plan(&aws, &m)
         .await
         .unwrap();
     assert!(
         left.is_empty(),
         "left in AWS: {:#}",
-        provisioner::drift::json("ops", &left)
+        authdomain_core::drift::json("ops", &left)
     );
 }
 

@@ -6,11 +6,11 @@
 
 use std::time::Instant;
 
+use authdomain_core::plan::Service;
+use authdomain_core::spec::{self, Architecture};
 use provisioner::aws::{Aws, AwsOptions};
 use provisioner::image::{self, registry::Registry};
-use provisioner::plan::Service;
 use provisioner::reconcile;
-use provisioner::spec::{self, Architecture};
 
 fn manifest(name: &str, digest: &str) -> spec::AuthDomainManifest {
     let src = format!(
@@ -78,7 +78,7 @@ async fn main() {
             .await
             .expect("apply");
     }
-    let desired = reconcile::desired(&manifests[0]);
+    let desired = authdomain_core::plan::desired(&manifests[0]);
     let resources = desired.len();
     let ec2 = desired
         .iter()

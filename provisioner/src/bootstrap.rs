@@ -10,15 +10,16 @@
 
 use std::time::Duration;
 
+use authdomain_api::ManagementEvent;
+use authdomain_core::plan::{Action, Kind, Plan, ResourceId};
+use authdomain_core::spec::AuthDomainManifest;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, AwsError, ecr, function, rds, rdsdata, secrets};
 use crate::image::registry::{Registry, RegistryError};
 use crate::image::{self, ImageError};
-use crate::plan::{Action, Kind, Plan, ResourceId};
 use crate::reconcile::{self, ApplyError, Step};
-use crate::spec::AuthDomainManifest;
 
 /// How long to wait for AWS's slow parts.
 #[derive(Debug, Clone)]
@@ -118,12 +119,20 @@ pub enum BootstrapError {
         missing: String,
         resources: String,
     },
-    #[error("{0}")]
-    Missing(String),
+    /// A resource the previous steps made lacks a value the next step needs (AWS did not
+    /// report it): `resource` names it, `value` what is missing.
+    #[error("{resource} has no {value} (AWS did not report it)")]
+    Incomplete {
+        resource: String,
+        value: &'static str,
+    },
+    /// The auth server's answer to a management event is not what the event returns.
+    #[error("the auth server's answer to `{action}` is not what it returns: {error}")]
+    Answer { action: &'static str, error: String },
 }
 
 /// The value of an observed resource's string property.
-fn fact(observed: &[crate::plan::Observed], kind: Kind, field: &str) -> Option<String> {
+fn fact(observed: &[authdomain_core::plan::Observed], kind: Kind, field: &str) -> Option<String> {
     observed
         .iter()
         .find(|o| o.id.kind == kind)
@@ -172,9 +181,11 @@ pub async fn run(
             .ok_or(BootstrapError::NoBinary(arch.as_str()))?;
         let built = image::assemble(binary, arch, options.version)?;
         let repo = ecr::observe(aws, &domain, &repository).await?;
-        let uri = fact(&repo, Kind::EcrRepository, "_uri").ok_or_else(|| {
-            BootstrapError::Missing(format!("repository {repository} has no URI"))
-        })?;
+        let uri =
+            fact(&repo, Kind::EcrRepository, "_uri").ok_or_else(|| BootstrapError::Incomplete {
+                resource: format!("ecr-repository/main ({repository})"),
+                value: "URI",
+            })?;
         let registry = Registry::connect(aws, &uri).await?;
         // A readable, content-derived tag: the repository's tags are immutable.
         let short = &built.digest["sha256:".len().."sha256:".len() + 12];
@@ -198,7 +209,7 @@ pub async fn run(
     progress(Progress::Phase("infrastructure"));
     let (plan, observed) = reconcile::plan(aws, &m).await?;
     let facts = reconcile::facts(aws, &m, &observed);
-    let (plan, deferred, missing) = reconcile::defer_unknown(&m, &plan, &facts);
+    let (plan, deferred, missing) = authdomain_core::plan::defer_unknown(&m, &plan, &facts);
     if !deferred.is_empty() {
         return Err(BootstrapError::Deferred {
             count: deferred.len(),
@@ -219,12 +230,16 @@ pub async fn run(
     // 4. The database: available, Data API on, the function's role and database.
     progress(Progress::Phase("database"));
     let db = rds::wait_available(aws, &domain, options.timeouts.database).await?;
-    let cluster_arn = fact(&db, Kind::DbCluster, "_arn")
-        .ok_or_else(|| BootstrapError::Missing("the cluster has no ARN".into()))?;
+    let cluster_arn =
+        fact(&db, Kind::DbCluster, "_arn").ok_or_else(|| BootstrapError::Incomplete {
+            resource: "db-cluster/main".into(),
+            value: "ARN",
+        })?;
     let master_secret = fact(&db, Kind::DbCluster, "_master-secret-arn").ok_or_else(|| {
-        BootstrapError::Missing(
-            "the cluster has no RDS-managed master secret (ManageMasterUserPassword)".into(),
-        )
+        BootstrapError::Incomplete {
+            resource: "db-cluster/main".into(),
+            value: "RDS-managed master secret (ManageMasterUserPassword)",
+        }
     })?;
     let data_api_on = db
         .iter()
@@ -242,18 +257,18 @@ pub async fn run(
     if setup.created_role || setup.created_database {
         progress(Progress::Did(format!(
             "database role `{}` and database `{}` created",
-            crate::plan::graph::DATABASE_USER,
-            crate::plan::graph::DATABASE_NAME
+            authdomain_core::plan::names::DATABASE_USER,
+            authdomain_core::plan::names::DATABASE_NAME
         )));
     }
 
     // 5. The function: ready, then migrations and signing keys.
     progress(Progress::Phase("auth server"));
     function::wait_ready(aws, &domain, options.timeouts.function).await?;
-    function::invoke_management(aws, &domain, &json!({ "action": "prepare" })).await?;
+    function::invoke_management(aws, &domain, &ManagementEvent::Prepare).await?;
 
     let observed = reconcile::observe(aws, &m).await?;
-    let outputs = reconcile::outputs(&m, &observed);
+    let outputs = authdomain_core::plan::outputs(&m, &observed);
     let issuer = outputs["issuer"].as_str().unwrap_or_default().to_owned();
     let token_endpoint = outputs["tokenEndpoint"]
         .as_str()
@@ -263,7 +278,10 @@ pub async fn run(
         .iter()
         .find(|o| o.id.kind == Kind::KmsKey)
         .map(|o| o.physical_id.clone())
-        .ok_or_else(|| BootstrapError::Missing("the domain's KMS key does not exist".into()))?;
+        .ok_or_else(|| BootstrapError::Incomplete {
+            resource: "kms-key/main".into(),
+            value: "key: it does not exist",
+        })?;
     outcome.issuer = issuer.clone();
     outcome.token_endpoint = token_endpoint.clone();
     outcome.image = fact(&observed, Kind::Function, "image").unwrap_or_default();
@@ -276,7 +294,9 @@ pub async fn run(
         let created = function::invoke_management(
             aws,
             &domain,
-            &json!({ "action": "create-admin-client", "name": format!("{domain}-admin") }),
+            &ManagementEvent::CreateAdminClient {
+                name: Some(format!("{domain}-admin")),
+            },
         )
         .await?;
         let value = credentials(&created, &issuer, &token_endpoint);
@@ -302,16 +322,18 @@ pub async fn run(
     }
 
     // 7. The spec's resource servers: written where they differ.
-    let current: Vec<authserver::registry::ResourceServer> = serde_json::from_value(
-        function::invoke_management(aws, &domain, &json!({ "action": "list-resource-servers" }))
-            .await?,
+    let current: Vec<authdomain_api::ResourceServer> = serde_json::from_value(
+        function::invoke_management(aws, &domain, &ManagementEvent::ListResourceServers).await?,
     )
-    .map_err(|e| BootstrapError::Missing(format!("list-resource-servers answered: {e}")))?;
-    for rs in crate::seed::resource_servers(&m.spec) {
+    .map_err(|e| BootstrapError::Answer {
+        action: "list-resource-servers",
+        error: e.to_string(),
+    })?;
+    for rs in authdomain_core::registrations::resource_servers(&m.spec) {
         let same = current
             .iter()
             .find(|c| c.identifier == rs.identifier)
-            .is_some_and(|c| !crate::seed::resource_server_differs(&rs, c));
+            .is_some_and(|c| !authdomain_core::registrations::resource_server_differs(&rs, c));
         if same {
             continue;
         }
@@ -319,7 +341,9 @@ pub async fn run(
         function::invoke_management(
             aws,
             &domain,
-            &json!({ "action": "put-resource-server", "resource_server": rs }),
+            &ManagementEvent::PutResourceServer {
+                resource_server: rs,
+            },
         )
         .await?;
         progress(Progress::Did(format!(
@@ -330,7 +354,12 @@ pub async fn run(
 
     // 8. The spec's clients: created once (credentials into Secrets Manager), updated
     //    where the spec changed.
-    for (spec_client, input) in m.spec.clients.iter().zip(crate::seed::clients(&m.spec)) {
+    for (spec_client, input) in m
+        .spec
+        .clients
+        .iter()
+        .zip(authdomain_core::registrations::clients(&m.spec))
+    {
         let name = secrets::client_secret_name(&domain, &spec_client.name);
         outcome
             .client_secrets
@@ -342,13 +371,19 @@ pub async fn run(
         };
         match registered {
             Some(have) => {
-                let client: authserver::registry::Client = serde_json::from_value(have)
-                    .map_err(|e| BootstrapError::Missing(format!("get-client answered: {e}")))?;
-                if crate::seed::client_differs(&input, &client) {
+                let client: authdomain_api::Client =
+                    serde_json::from_value(have).map_err(|e| BootstrapError::Answer {
+                        action: "get-client",
+                        error: e.to_string(),
+                    })?;
+                if authdomain_core::registrations::client_differs(&input, &client) {
                     function::invoke_management(
                         aws,
                         &domain,
-                        &json!({ "action": "update-client", "client_id": client.client_id, "client": input }),
+                        &ManagementEvent::UpdateClient {
+                            client_id: client.client_id.clone(),
+                            client: input.clone(),
+                        },
                     )
                     .await?;
                     progress(Progress::Did(format!(
@@ -362,7 +397,9 @@ pub async fn run(
                 let created = function::invoke_management(
                     aws,
                     &domain,
-                    &json!({ "action": "create-client", "client": input }),
+                    &ManagementEvent::CreateClient {
+                        client: input.clone(),
+                    },
                 )
                 .await?;
                 let value = credentials(&created, &issuer, &token_endpoint);
@@ -417,7 +454,9 @@ async fn get_client(aws: &Aws, domain: &str, id: &str) -> Result<Option<Value>, 
     match function::invoke_management(
         aws,
         domain,
-        &json!({ "action": "get-client", "client_id": id }),
+        &ManagementEvent::GetClient {
+            client_id: id.to_owned(),
+        },
     )
     .await
     {

@@ -10,7 +10,7 @@ use authserver::store::{Store, StoreOptions};
 use authserver::{Authority, Settings};
 use serde::Serialize;
 
-use crate::spec::AuthDomainManifest;
+use authdomain_core::spec::AuthDomainManifest;
 
 /// One registered client, as printed (and written with `--credentials-file`).
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +75,7 @@ pub async fn start(
         .map_err(|e| DevError::Settings(e.to_string()))?;
     let authority = Arc::new(Authority::new(store, kek, settings));
     let seed_err = |what: String| {
-        move |e: authserver::registry::RegistryError| DevError::Seed {
+        move |e: authserver::admin::AdminError| DevError::Seed {
             what,
             error: e.to_string(),
         }
@@ -84,7 +84,7 @@ pub async fn start(
         .prepare()
         .await
         .map_err(seed_err("the database".into()))?;
-    for rs in crate::seed::resource_servers(&m.spec) {
+    for rs in authdomain_core::registrations::resource_servers(&m.spec) {
         let what = format!("resourceServers {}", rs.identifier);
         authority
             .put_resource_server(rs, false)
@@ -92,7 +92,7 @@ pub async fn start(
             .map_err(seed_err(what))?;
     }
     let mut clients = Vec::new();
-    for c in crate::seed::clients(&m.spec) {
+    for c in authdomain_core::registrations::clients(&m.spec) {
         let what = format!("clients {}", c.name);
         let created = authority.create_client(c).await.map_err(seed_err(what))?;
         clients.push(DevClient {

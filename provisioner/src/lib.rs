@@ -1,13 +1,9 @@
-//! The `authdomain` library: the AuthDomain spec, the plan, the AWS reconciler, drift
-//! reports, and the local `dev` server. `spec`, `plan`, `drift` and `seed` are pure: they
-//! never touch AWS or the network.
+//! The `authdomain` library: the AWS edge (observe, create, update, delete per service),
+//! the reconciler that joins it to the pure core (`authdomain-core`: spec, plan, drift),
+//! bootstrap, the image builder, and the local `dev` server.
 
 pub mod aws;
 pub mod bootstrap;
 pub mod dev;
-pub mod drift;
 pub mod image;
-pub mod plan;
 pub mod reconcile;
-pub mod seed;
-pub mod spec;

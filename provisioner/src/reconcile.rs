@@ -2,30 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use authdomain_core::plan::{
+    Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, Service, delete_order,
+    desired, diff_with, graph, retained, waves,
+};
+use authdomain_core::spec::AuthDomainManifest;
+
 use crate::aws::{
     Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets, tagging,
 };
-use crate::plan::{
-    Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, Service, delete_order,
-    diff_with, graph, waves,
-};
-use crate::spec::AuthDomainManifest;
-
-/// What the spec wants: network, database and application.
-pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
-    let mut all = graph::network(m);
-    all.extend(graph::database(m));
-    all.extend(graph::application(m));
-    // The spec's extra tags, compared and converged where the kind takes them.
-    for d in all.iter_mut().filter(|d| tagging::converged(d.id.kind)) {
-        let tags = match d.id.kind.service() {
-            Service::Ec2 => ec2::user_tags(&m.metadata.name, &d.id, &m.spec.tags),
-            _ => m.spec.tags.clone(),
-        };
-        d.props.insert("tags".into(), serde_json::json!(tags));
-    }
-    all
-}
 
 /// Everything tagged for the domain (the services are observed concurrently).
 pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
@@ -292,18 +277,10 @@ pub async fn destroy_plan(
     // The credentials bootstrap kept are the domain's too.
     observed.extend(secrets::observe_credentials(aws, &m.metadata.name).await?);
     let mut plan = diff_with(&[], &observed, &Facts::default());
-    if m.spec.deletion_policy == crate::spec::DeletionPolicy::Retain {
+    if m.spec.deletion_policy == authdomain_core::spec::DeletionPolicy::Retain {
         plan.changes.retain(|c| !retained(c.resource.kind));
     }
     Ok((plan, observed))
-}
-
-/// Kinds `deletionPolicy: Retain` keeps.
-pub fn retained(kind: Kind) -> bool {
-    matches!(
-        kind.service(),
-        Service::Ec2 | Service::Rds | Service::Kms | Service::Secrets | Service::Ecr
-    )
 }
 
 /// One step taken.
@@ -514,95 +491,4 @@ fn unknown_facts(change: &Change, missing: &[String]) -> AwsError {
         },
         class: ErrorClass::Terminal,
     }
-}
-
-/// Split a plan into what can run now and what must wait for a value nothing in the plan
-/// will produce (an image not pushed yet), with everything that depends on those.
-/// Returns (runnable plan, deferred changes, the missing facts).
-pub fn defer_unknown(
-    m: &AuthDomainManifest,
-    plan: &Plan,
-    facts: &Facts,
-) -> (Plan, Vec<Change>, Vec<String>) {
-    let desired_list = desired(m);
-    let wanted: BTreeMap<&ResourceId, &Desired> = desired_list.iter().map(|d| (&d.id, d)).collect();
-    // Facts the plan itself will establish: those of resources it creates or replaces,
-    // and the account once anything with an ARN exists.
-    let producing: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
-        .map(|c| format!("{}.", c.resource))
-        .collect();
-    let producible = |fact: &str| {
-        fact == "account" && !plan.changes.is_empty()
-            || producing.iter().any(|p| fact.starts_with(p.as_str()))
-    };
-    let mut blocked: std::collections::BTreeSet<ResourceId> = Default::default();
-    let mut missing_all: Vec<String> = Vec::new();
-    for c in plan.changes.iter().filter(|c| c.action != Action::Delete) {
-        let Some(d) = wanted.get(&c.resource) else {
-            continue;
-        };
-        let missing: Vec<String> = match d.resolved(facts) {
-            Ok(_) => Vec::new(),
-            Err(m) => m.into_iter().filter(|f| !producible(f)).collect(),
-        };
-        if !missing.is_empty() || d.depends_on().any(|dep| blocked.contains(dep)) {
-            missing_all.extend(missing);
-            blocked.insert(c.resource.clone());
-        }
-    }
-    missing_all.sort();
-    missing_all.dedup();
-    let (deferred, run): (Vec<Change>, Vec<Change>) = plan
-        .changes
-        .iter()
-        .cloned()
-        .partition(|c| blocked.contains(&c.resource));
-    (Plan { changes: run }, deferred, missing_all)
-}
-
-/// What a deployed domain exposes, read from what exists (`authdomain outputs`). Fields
-/// of parts not deployed yet are absent.
-pub fn outputs(m: &AuthDomainManifest, observed: &[Observed]) -> serde_json::Value {
-    let find = |kind: Kind| observed.iter().find(|o| o.id.kind == kind);
-    let prop = |kind: Kind, field: &str| {
-        find(kind)
-            .and_then(|o| o.props.get(field))
-            .cloned()
-            .unwrap_or(serde_json::Value::Null)
-    };
-    let mut out = serde_json::json!({
-        "domain": m.metadata.name,
-        "region": m.spec.region,
-        "vpcId": find(Kind::Vpc).map(|o| o.physical_id.clone()),
-        "clusterIdentifier": find(Kind::DbCluster).map(|o| o.physical_id.clone()),
-        "clusterEndpoint": prop(Kind::DbCluster, "_endpoint"),
-        "clusterReaderEndpoint": prop(Kind::DbCluster, "_reader-endpoint"),
-        "clusterPort": prop(Kind::DbCluster, "_port"),
-        "masterSecretArn": prop(Kind::DbCluster, "_master-secret-arn"),
-        "repositoryUri": prop(Kind::EcrRepository, "_uri"),
-        "functionRoleArn": prop(Kind::IamRole, "_arn"),
-        "functionArn": prop(Kind::Function, "_arn"),
-        "apiId": find(Kind::Api).map(|o| o.physical_id.clone()),
-        "kmsKeyArn": find(Kind::KmsKey).map(|o| o.physical_id.clone()),
-        "kekSecretArn": find(Kind::Secret).map(|o| o.physical_id.clone()),
-    });
-    // The issuer is the API's URL (plus the stage unless it is `$default`).
-    if let Some(endpoint) = prop(Kind::Api, "_endpoint").as_str() {
-        let stage = &m.spec.api.stage;
-        let issuer = if stage == "$default" {
-            endpoint.to_owned()
-        } else {
-            format!("{endpoint}/{stage}")
-        };
-        out["issuer"] = serde_json::json!(issuer);
-        out["tokenEndpoint"] = serde_json::json!(format!("{issuer}/oauth2/token"));
-        out["jwksUri"] = serde_json::json!(format!("{issuer}/.well-known/jwks.json"));
-    }
-    if let Some(map) = out.as_object_mut() {
-        map.retain(|_, v| !v.is_null());
-    }
-    out
 }

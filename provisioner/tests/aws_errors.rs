@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use authdomain_core::plan::{Kind, Observed, ResourceId};
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::delete_subnet::{DeleteSubnetError, DeleteSubnetOutput};
@@ -18,7 +19,6 @@ use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
 use provisioner::aws::{Aws, CallCounter, ErrorClass, ec2};
-use provisioner::plan::{Kind, Observed, ResourceId};
 
 fn client(rules: &[&Rule]) -> Aws {
     // One interceptor per client, all answering from the same rules.
@@ -192,8 +192,8 @@ async fn mocked_missing_resource_on_delete_counts_as_deleted() {
     ec2::delete(&aws, &o).await.expect("already gone is fine");
 }
 
-fn function_desired() -> (provisioner::plan::Desired, ec2::Physical) {
-    use provisioner::plan::{Desired, Ref};
+fn function_desired() -> (authdomain_core::plan::Desired, ec2::Physical) {
+    use authdomain_core::plan::{Desired, Ref};
     let sg = ResourceId::new(Kind::SecurityGroup, "function");
     let subnet = ResourceId::new(Kind::Subnet, "private-a");
     let d = Desired::new(ResourceId::new(Kind::Function, "main"))
@@ -300,7 +300,7 @@ async fn mocked_function_create_with_a_bad_parameter_fails_fast() {
 #[tokio::test]
 async fn mocked_stage_update_turns_auto_deploy_back_on() {
     // moto has no UpdateStage: the call is checked against a scripted API Gateway.
-    use provisioner::plan::{Action, Change, Desired, FieldChange, Ref};
+    use authdomain_core::plan::{Action, Change, Desired, FieldChange, Ref};
     let update = mock!(aws_sdk_apigatewayv2::Client::update_stage)
         .match_requests(|r| {
             r.api_id() == Some("api-1")

@@ -13,13 +13,11 @@
 //! Then: the credentials kept in Secrets Manager obtain a token through an API Gateway
 //! event, a second bootstrap changes nothing, drift is clean, destroy leaves nothing.
 
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 
-use provisioner::aws::{Aws, AwsOptions};
+use authdomain_core::spec;
 use provisioner::image::registry::{Found, Registry};
 use provisioner::reconcile;
-use provisioner::spec;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
@@ -50,19 +48,6 @@ spec:
       tokenTtl: 600
 ";
 
-async fn aws(account: &str, registry: &str) -> Aws {
-    Aws::connect(&AwsOptions {
-        region: Some("eu-west-1".into()),
-        endpoint_url: Some(authdomain_tests::moto::server().endpoint().to_owned()),
-        moto_account: Some(account.to_owned()),
-        no_sdk_retries: true,
-        static_credentials: Some(("testing".into(), "testing".into())),
-        registry_url: Some(registry.to_owned()),
-        ..Default::default()
-    })
-    .await
-}
-
 fn cli(account: &str, registry: &str, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(args)
@@ -79,50 +64,6 @@ fn cli(account: &str, registry: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Runs the function as Lambda would: the image's binary (arm64, under qemu), its
-/// configured environment read from the function, polling the fake Runtime API.
-fn launcher(
-    aws: Aws,
-    binary: std::path::PathBuf,
-    pg_port: u16,
-) -> authdomain_tests::lambda::Launcher {
-    let runtime = tokio::runtime::Handle::current();
-    Arc::new(move |name: &str, runtime_api: &str| {
-        let config = runtime
-            .block_on(
-                aws.lambda
-                    .get_function_configuration()
-                    .function_name(name)
-                    .send(),
-            )
-            .unwrap();
-        let mut env = config
-            .environment()
-            .and_then(|e| e.variables())
-            .cloned()
-            .unwrap_or_default();
-        // The one difference from AWS: a local PostgreSQL instead of Aurora with IAM tokens.
-        env.insert(
-            "AUTHSERVER_DATABASE_URL".into(),
-            format!("postgres://authserver@127.0.0.1:{pg_port}/authserver"),
-        );
-        env.remove("AUTHSERVER_DATABASE_IAM_AUTH");
-        Command::new("/usr/bin/qemu-aarch64-static")
-            .arg(&binary)
-            .env_clear()
-            .envs(env)
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", "eu-west-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting the function under qemu-aarch64-static (qemu-user-static)")
-    })
-}
-
 fn secret_json(
     out: &aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
 ) -> Value {
@@ -136,28 +77,16 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     let registry =
         authdomain_tests::registry::start(Some(("AWS", &format!("{account}-auth-token"))));
     let pg = authdomain_tests::postgres::server();
-    // Aurora has the `rds_iam` role built in; plain PostgreSQL needs it created.
-    let psql = Command::new("psql")
-        .args([
-            &pg.admin_url(),
-            "-c",
-            "DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        psql.status.success(),
-        "{}",
-        String::from_utf8_lossy(&psql.stderr)
-    );
-    let aws = aws(&account, registry.url()).await;
+    pg.ensure_rds_iam_role();
+    let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
     let binary = authdomain_tests::cross::authserver("arm64");
-    let lambda = authdomain_tests::lambda::FakeLambda::start(launcher(
-        aws.clone(),
-        binary.clone(),
-        pg.port(),
-    ))
-    .await;
+    let lambda =
+        authdomain_tests::lambda::FakeLambda::start(authdomain_tests::aws::function_launcher(
+            aws.clone(),
+            authdomain_tests::aws::FunctionBinary::Arm64UnderQemu(binary.clone()),
+            pg.port(),
+        ))
+        .await;
     moto.set_hooks(
         &account,
         &json!({
@@ -329,7 +258,7 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     assert!(
         plan.is_empty(),
         "{:#}",
-        provisioner::drift::json("boot", &plan)
+        authdomain_core::drift::json("boot", &plan)
     );
     let out = cli(
         &account,
@@ -345,7 +274,7 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     assert!(
         left.is_empty(),
         "left behind: {:#}",
-        provisioner::drift::json("boot", &left)
+        authdomain_core::drift::json("boot", &left)
     );
     assert!(
         lambda.invocations() >= 8,

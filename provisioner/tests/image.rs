@@ -3,23 +3,9 @@
 //! `ecr:GetAuthorizationToken` (issued here by moto). Push, read back, digest and
 //! architecture; the real cross-built arm64 and x86_64 binaries.
 
-use provisioner::aws::{Aws, AwsOptions};
+use authdomain_core::spec::Architecture;
 use provisioner::image::registry::{Found, Registry, RegistryError};
 use provisioner::image::{self, ImageConfig};
-use provisioner::spec::Architecture;
-
-async fn aws(account: &str, registry: &str) -> Aws {
-    Aws::connect(&AwsOptions {
-        region: Some("eu-west-1".into()),
-        endpoint_url: Some(authdomain_tests::moto::server().endpoint().to_owned()),
-        moto_account: Some(account.to_owned()),
-        no_sdk_retries: true,
-        static_credentials: Some(("testing".into(), "testing".into())),
-        registry_url: Some(registry.to_owned()),
-        ..Default::default()
-    })
-    .await
-}
 
 /// moto's ECR token for an account is `AWS:<account>-auth-token`.
 fn ecr_password(account: &str) -> String {
@@ -31,7 +17,7 @@ async fn the_real_binaries_push_read_back_with_their_digest_and_architecture() {
     let account = authdomain_tests::moto::server().new_account();
     let password = ecr_password(&account);
     let registry = authdomain_tests::registry::start(Some(("AWS", &password)));
-    let aws = aws(&account, registry.url()).await;
+    let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
     let session = Registry::connect(&aws, "1.dkr.ecr.eu-west-1.amazonaws.com/team/authserver")
         .await
         .unwrap();
@@ -93,7 +79,7 @@ async fn the_real_binaries_push_read_back_with_their_digest_and_architecture() {
 async fn an_image_for_another_architecture_or_an_index_is_refused_naming_both() {
     let account = authdomain_tests::moto::server().new_account();
     let registry = authdomain_tests::registry::start(None);
-    let aws = aws(&account, registry.url()).await;
+    let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
     let session = Registry::connect(&aws, "1.dkr.ecr.eu-west-1.amazonaws.com/svc")
         .await
         .unwrap();
@@ -156,7 +142,7 @@ async fn an_image_for_another_architecture_or_an_index_is_refused_naming_both() 
 async fn a_registry_that_refuses_the_token_is_an_error_naming_the_image() {
     let account = authdomain_tests::moto::server().new_account();
     let registry = authdomain_tests::registry::start(Some(("AWS", "another-password")));
-    let aws = aws(&account, registry.url()).await;
+    let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
     let session = Registry::connect(&aws, "1.dkr.ecr.eu-west-1.amazonaws.com/svc")
         .await
         .unwrap();

@@ -5,12 +5,12 @@
 
 use std::process::Command;
 
+use authdomain_core::plan::{Action, Kind};
+use authdomain_core::spec::{self, Architecture, AuthDomainManifest};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
-use provisioner::aws::{Aws, AwsOptions, TAG_DOMAIN};
+use provisioner::aws::{Aws, TAG_DOMAIN};
 use provisioner::image::{self, registry::Registry};
-use provisioner::plan::{Action, Kind};
 use provisioner::reconcile;
-use provisioner::spec::{self, Architecture, AuthDomainManifest};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
@@ -108,10 +108,10 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     // 1. Fresh account: the image tag is not pushed yet, so the function and what needs
     //    it wait; everything else is created, in dependency order.
     let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
-    let desired = reconcile::desired(&m).len();
+    let desired = authdomain_core::plan::desired(&m).len();
     assert_eq!(plan.count(Action::Create), desired, "{plan:#?}");
     let facts = reconcile::facts(&aws, &m, &observed);
-    let (runnable, deferred, missing) = reconcile::defer_unknown(&m, &plan, &facts);
+    let (runnable, deferred, missing) = authdomain_core::plan::defer_unknown(&m, &plan, &facts);
     assert_eq!(missing, ["image.digest"]);
     let waiting: Vec<String> = deferred.iter().map(|c| c.resource.to_string()).collect();
     assert!(waiting.contains(&"function/main".to_owned()), "{waiting:?}");
@@ -147,7 +147,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     assert!(
         plan.is_empty(),
         "second plan not empty: {:#}",
-        provisioner::drift::json("netdemo", &plan)
+        authdomain_core::drift::json("netdemo", &plan)
     );
     assert_eq!(aws.calls.mutating(), 0);
     assert!(
@@ -257,7 +257,10 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         ))
     );
     let routes = aws.apigw.get_routes().api_id(&api_id).send().await.unwrap();
-    assert_eq!(routes.items().len(), provisioner::plan::graph::ROUTES.len());
+    assert_eq!(
+        routes.items().len(),
+        authdomain_core::plan::names::ROUTES.len()
+    );
 
     // Everything carries our tags (including the spec's extra tags).
     let vpcs = aws
@@ -345,7 +348,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     // 4. `authdomain drift` exits 2 and names exactly those fields.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("netdemo.yaml");
-    std::fs::write(&file, serde_saphyr::to_string(&m).unwrap()).unwrap();
+    std::fs::write(&file, authdomain_core::spec::to_yaml(&m).unwrap()).unwrap();
     let out = cli(&account, &file, &["drift", "--format", "json"]);
     assert_eq!(
         out.status.code(),
@@ -496,8 +499,8 @@ async fn resources_of_other_domains_and_the_default_vpc_are_never_touched() {
     );
     let dir = tempfile::tempdir().unwrap();
     let (fa, fb) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
-    std::fs::write(&fa, serde_saphyr::to_string(&a).unwrap()).unwrap();
-    std::fs::write(&fb, serde_saphyr::to_string(&b).unwrap()).unwrap();
+    std::fs::write(&fa, authdomain_core::spec::to_yaml(&a).unwrap()).unwrap();
+    std::fs::write(&fb, authdomain_core::spec::to_yaml(&b).unwrap()).unwrap();
     let out = Command::new(BIN)
         .args(["drift", "--format", "json", "-f"])
         .arg(&fa)
@@ -526,7 +529,7 @@ async fn resources_of_other_domains_and_the_default_vpc_are_never_touched() {
         .unwrap();
     assert_eq!(
         reconcile::observe(&aws, &b).await.unwrap().len(),
-        reconcile::desired(&b).len(),
+        authdomain_core::plan::desired(&b).len(),
         "beta is untouched"
     );
     let all = aws.ec2.describe_vpcs().send().await.unwrap();
@@ -744,16 +747,7 @@ async fn changed_spec_tags_update_in_place_everywhere_and_then_plan_is_empty() {
 
 /// Connect to moto for `region` (the examples name their own).
 async fn aws_in(account: &str, region: &str) -> Aws {
-    Aws::connect(&AwsOptions {
-        region: Some(region.into()),
-        endpoint_url: Some(authdomain_tests::moto::server().endpoint().to_owned()),
-        moto_account: Some(account.to_owned()),
-        no_sdk_retries: true,
-        static_credentials: Some(("testing".into(), "testing".into())),
-        registry_url: Some(authdomain_tests::registry::shared().url().to_owned()),
-        ..Default::default()
-    })
-    .await
+    authdomain_tests::aws::moto(account, region, authdomain_tests::registry::shared().url()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -778,7 +772,7 @@ async fn the_examples_apply_converge_and_destroy_per_their_policy() {
         let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
         assert_eq!(
             plan.count(Action::Create),
-            reconcile::desired(&m).len(),
+            authdomain_core::plan::desired(&m).len(),
             "{file}"
         );
         reconcile::apply(&aws, &m, &plan, &observed, |_| {})
@@ -788,7 +782,7 @@ async fn the_examples_apply_converge_and_destroy_per_their_policy() {
         let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
         assert!(plan.is_empty(), "{file}: {plan:#?}");
         assert_eq!(aws.calls.mutating(), 0, "{file}");
-        let outputs = reconcile::outputs(&m, &observed);
+        let outputs = authdomain_core::plan::outputs(&m, &observed);
         assert!(
             outputs["issuer"].as_str().unwrap().starts_with("https://"),
             "{file}: {outputs}"

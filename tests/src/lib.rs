@@ -3,6 +3,7 @@
 //! A harness that cannot start its service panics with what is missing and how to install
 //! it: tests never skip silently (under `CI=true` or anywhere else).
 
+pub mod aws;
 pub mod cross;
 pub mod kube;
 pub mod lambda;

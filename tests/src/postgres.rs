@@ -193,6 +193,24 @@ impl TestPostgres {
         format!("{}/postgres", self.base_url)
     }
 
+    /// Make this server look like Aurora to the day-one SQL: Aurora has the `rds_iam` role
+    /// built in, plain PostgreSQL needs it created.
+    pub fn ensure_rds_iam_role(&self) {
+        let psql = Command::new("psql")
+            .args([
+                &self.admin_url(),
+                "-c",
+                "DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+            ])
+            .output()
+            .expect("running psql");
+        assert!(
+            psql.status.success(),
+            "creating the rds_iam role: {}",
+            String::from_utf8_lossy(&psql.stderr)
+        );
+    }
+
     /// Create a fresh, empty database and return its URL.
     pub fn create_database(&self, prefix: &str) -> String {
         let name = format!(

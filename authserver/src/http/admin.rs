@@ -14,7 +14,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use super::AppState;
 use super::error::{bad_request, oauth_error_response};
-use crate::registry::{
+use crate::admin::AdminError;
+use authdomain_api::{
     ADMIN_AUDIENCE, ADMIN_SCOPE, Client, ClientInput, CreatedClient, KeyInfo, NewSecret,
     ResourceServer, ResourceServerInput, ScopeInput, SecretInfo,
 };
@@ -230,7 +231,7 @@ async fn put_resource_server(
 ) -> Response {
     let input = try_body!(input);
     if input.identifier != identifier {
-        return crate::registry::RegistryError::Invalid {
+        return AdminError::Invalid {
             field: "identifier".into(),
             message: "must equal the identifier in the URL".into(),
         }

@@ -6,8 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::admin::AdminError;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::registry::RegistryError;
 
 pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
@@ -40,32 +40,32 @@ pub fn oauth_error_response(e: &OAuthError, realm: &str) -> Response {
     resp
 }
 
-impl IntoResponse for RegistryError {
+impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let (status, code, field) = match &self {
-            RegistryError::Invalid { field, .. } => (
+            AdminError::Invalid { field, .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_field",
                 Some(field.clone()),
             ),
-            RegistryError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
-            RegistryError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
-            RegistryError::Store(e) if e.is_unavailable() => (
+            AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
+            AdminError::Store(e) if e.is_unavailable() => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 None,
             ),
-            RegistryError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
+            AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
         };
         let description = match &self {
-            RegistryError::Store(e) if !e.is_unavailable() => {
+            AdminError::Store(e) if !e.is_unavailable() => {
                 tracing::error!(error = %e, "admin API store error");
                 "internal error".to_owned()
             }
-            RegistryError::Store(_) => {
+            AdminError::Store(_) => {
                 "the database is temporarily unavailable; retry shortly".to_owned()
             }
-            RegistryError::Invalid { message, .. } => message.clone(),
+            AdminError::Invalid { message, .. } => message.clone(),
             other => other.to_string(),
         };
         let mut body = json!({ "error": code, "error_description": description });

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use authdomain_api::ClientInput;
 use authserver::keys::{Algorithm, SigningKey};
-use authserver::registry::ClientInput;
 use serde_json::{Value, json};
 
 use crate::support::{Backend, TestServer, on_both_backends};
@@ -27,7 +27,7 @@ fn client_key() -> ClientKey {
 }
 
 fn assertion(key: &ClientKey, client_id: &str, aud: &str, exp_in: i64, jti: &str) -> String {
-    let now = authserver::authority::now();
+    let now = authserver::ids::now();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some(key.kid.clone());
     let claims = json!({ "iss": client_id, "sub": client_id, "aud": aud, "exp": now + exp_in, "iat": now, "jti": jti });

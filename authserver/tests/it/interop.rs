@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
+use authdomain_api::ClientInput;
 use authserver::keys::{Algorithm, SigningKey};
-use authserver::registry::ClientInput;
 use serde_json::{Value, json};
 
 use crate::support::{Backend, TestServer};

@@ -1,6 +1,6 @@
 //! RFC 7662 introspection and RFC 7009 revocation.
 
-use authserver::registry::ClientInput;
+use authdomain_api::ClientInput;
 use serde_json::Value;
 
 use crate::support::{Backend, TestServer, on_both_backends};

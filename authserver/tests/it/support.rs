@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use authdomain_api::{ClientInput, ResourceServerInput, ScopeInput};
 use authserver::keys::{Algorithm, Kek};
-use authserver::registry::{ClientInput, ResourceServerInput, ScopeInput};
 use authserver::store::{Store, StoreOptions};
 use authserver::{Authority, Settings};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The token endpoint over a real socket: RFC 6749 §4.4 / §5, RFC 9068 tokens, RFC 8707.
 
+use authdomain_api::ClientInput;
 use authserver::keys::Algorithm;
-use authserver::registry::ClientInput;
 use serde_json::Value;
 
 use crate::support::{Backend, TestServer, jwt_parts, on_both_backends, verify_with_jwks};

@@ -12,16 +12,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authdomain_core::plan::Plan;
+use authdomain_core::spec;
 use futures::StreamExt as _;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use provisioner::bootstrap::{self, BootstrapError};
-use provisioner::plan::Plan;
-use provisioner::{reconcile, spec};
-use serde_json::json;
+use provisioner::reconcile;
 
 use super::events::Kind as EventKind;
 use super::{Context, jittered};
@@ -104,13 +103,7 @@ async fn patch_status(
     status: &AuthDomainStatus,
 ) -> Result<(), Error> {
     let api: Api<AuthDomain> = Api::all(ctx.client.clone());
-    api.patch_status(
-        &ad.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": status })),
-    )
-    .await?;
-    Ok(())
+    super::patch_status(&api, ad, status).await
 }
 
 fn check_interval(ctx: &Context, ad: &AuthDomain) -> Duration {
@@ -180,7 +173,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
             Ok(outcome) => {
                 let observed = reconcile::observe(&aws, &m).await?;
                 st.outputs = outputs(
-                    &reconcile::outputs(&m, &observed),
+                    &authdomain_core::plan::outputs(&m, &observed),
                     Some(outcome.admin_secret.clone()),
                 );
                 st.drift.clear();
@@ -323,7 +316,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
 
 /// A bootstrap that stopped because AWS is still creating something.
 fn waiting(e: &BootstrapError) -> bool {
-    matches!(e, BootstrapError::Aws(a) if a.code == "Timeout")
+    matches!(e, BootstrapError::Aws(a) if a.class == provisioner::aws::ErrorClass::StillWaiting)
 }
 
 /// The finalizer: destroy per `deletionPolicy` (Retain keeps the data).
@@ -372,23 +365,17 @@ async fn cleanup(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error
 }
 
 pub async fn reconcile(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
     let api: Api<AuthDomain> = Api::all(ctx.client.clone());
-    let result = finalizer(&api, FINALIZER_DOMAIN, ad, |event| async {
-        match event {
-            Finalizer::Apply(ad) => apply(ad, ctx.clone()).await,
-            Finalizer::Cleanup(ad) => cleanup(ad, ctx.clone()).await,
-        }
-    })
+    super::reconcile_with_finalizer(
+        &api,
+        FINALIZER_DOMAIN,
+        "AuthDomain",
+        ad,
+        &ctx,
+        |ad| apply(ad, ctx.clone()),
+        |ad| cleanup(ad, ctx.clone()),
+    )
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    ctx.metrics
-        .reconciled("AuthDomain", started.elapsed(), result.as_ref().err());
-    result
 }
 
 /// Transient errors come back with backoff; terminal ones at the drift interval (an
@@ -418,7 +405,8 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use provisioner::plan::{Action as PlanAction, Change, FieldChange, Kind, ResourceId};
+    use authdomain_core::plan::{Action as PlanAction, Change, FieldChange, Kind, ResourceId};
+    use serde_json::json;
 
     #[test]
     fn drift_is_listed_per_field_with_desired_and_actual() {

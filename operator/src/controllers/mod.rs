@@ -11,8 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Api, Resource, ResourceExt};
 use provisioner::aws::{Aws, AwsOptions, RateLimits};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use crate::Error;
@@ -79,7 +84,10 @@ impl Context {
 
     /// AWS clients for a domain: its region, and the credentials its spec names (a Secret
     /// in the operator's namespace) or the operator's own.
-    pub async fn aws_for(&self, spec: &provisioner::spec::AuthDomainSpec) -> Result<Aws, Error> {
+    pub async fn aws_for(
+        &self,
+        spec: &authdomain_core::spec::AuthDomainSpec,
+    ) -> Result<Aws, Error> {
         let (credentials, session_token) = match &spec.operator.aws_credentials_secret {
             Some(name) => {
                 let secrets: Api<Secret> =
@@ -185,4 +193,56 @@ pub fn jitter_fraction() -> f64 {
 /// `interval` plus up to 10% jitter, so domains created together are not checked together.
 pub fn jittered(interval: Duration) -> Duration {
     interval + interval.mul_f64(0.1 * jitter_fraction())
+}
+
+/// Write a resource's status (a merge patch of `.status`).
+pub async fn patch_status<K>(api: &Api<K>, obj: &K, status: &impl Serialize) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Run a reconcile behind the finalizer `name`: `apply` while the resource lives,
+/// `cleanup` once it is being deleted (the finalizer is removed when it succeeds), and
+/// count it in the metrics as `kind`.
+pub async fn reconcile_with_finalizer<K, A, AF, C, CF>(
+    api: &Api<K>,
+    name: &str,
+    kind: &'static str,
+    obj: Arc<K>,
+    ctx: &Context,
+    apply: A,
+    cleanup: C,
+) -> Result<Action, Error>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    K::DynamicType: Default,
+    A: FnOnce(Arc<K>) -> AF,
+    AF: std::future::Future<Output = Result<Action, Error>>,
+    C: FnOnce(Arc<K>) -> CF,
+    CF: std::future::Future<Output = Result<Action, Error>>,
+{
+    let started = std::time::Instant::now();
+    let result = finalizer(api, name, obj, |event| async move {
+        match event {
+            Finalizer::Apply(obj) => apply(obj).await,
+            Finalizer::Cleanup(obj) => cleanup(obj).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    ctx.metrics
+        .reconciled(kind, started.elapsed(), result.as_ref().err());
+    result
 }

@@ -12,20 +12,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use authserver::registry::ClientInput;
+use authdomain_api::ClientInput;
 use futures::StreamExt as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::Context;
 use super::events::Kind as EventKind;
@@ -40,7 +38,7 @@ const MANAGER: &str = "authdomain-operator";
 /// or the names that are not the domain's.
 pub fn granted_scopes(
     spec: &crate::crd::OAuthClientSpec,
-    domain: &provisioner::spec::AuthDomainSpec,
+    domain: &authdomain_core::spec::AuthDomainSpec,
 ) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -141,13 +139,7 @@ async fn patch_status(
 ) -> Result<(), Error> {
     let api: Api<OAuthClient> =
         Api::namespaced(ctx.client.clone(), &oc.namespace().unwrap_or_default());
-    api.patch_status(
-        &oc.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": st })),
-    )
-    .await?;
-    Ok(())
+    super::patch_status(&api, oc, st).await
 }
 
 /// Not ready, for a reason that waits for something to change: status, an event when it
@@ -313,7 +305,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
                 .await;
         }
         Some(client) => {
-            if provisioner::seed::client_differs(&input, &client) {
+            if authdomain_core::registrations::client_differs(&input, &client) {
                 admin.update_client(&id, &input).await?;
                 ctx.recorder
                     .publish(
@@ -482,28 +474,23 @@ async fn cleanup(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Erro
 }
 
 pub async fn reconcile(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
     let domain = oc.spec.domain.clone();
     let api: Api<OAuthClient> =
         Api::namespaced(ctx.client.clone(), &oc.namespace().unwrap_or_default());
-    let result = finalizer(&api, FINALIZER_CLIENT, oc, |event| async {
-        match event {
-            Finalizer::Apply(oc) => apply(oc, ctx.clone()).await,
-            Finalizer::Cleanup(oc) => cleanup(oc, ctx.clone()).await,
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
+    let result = super::reconcile_with_finalizer(
+        &api,
+        FINALIZER_CLIENT,
+        "OAuthClient",
+        oc,
+        &ctx,
+        |oc| apply(oc, ctx.clone()),
+        |oc| cleanup(oc, ctx.clone()),
+    )
+    .await;
     if let Err(Error::Admin(AdminError::Unauthorized { .. })) = &result {
         // The admin credentials may have been replaced (a new bootstrap): read them again.
         ctx.forget_admin(&domain).await;
     }
-    ctx.metrics
-        .reconciled("OAuthClient", started.elapsed(), result.as_ref().err());
     result
 }
 
@@ -549,8 +536,8 @@ mod tests {
     use super::*;
     use crate::crd::OAuthClientSpec;
 
-    fn domain() -> provisioner::spec::AuthDomainSpec {
-        provisioner::spec::load_str(
+    fn domain() -> authdomain_core::spec::AuthDomainSpec {
+        authdomain_core::spec::load_str(
             "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: d\nspec:\n  region: eu-west-1\n  resourceServers:\n    - identifier: https://orders\n      scopes: [{name: 'orders:read'}, {name: 'orders:write'}]\n    - identifier: https://audit\n      scopes: [{name: audit}]\n",
             "d.yaml",
         )

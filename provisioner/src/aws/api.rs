@@ -10,46 +10,9 @@ use aws_sdk_apigatewayv2::types::{Api as ApiSummary, Cors, IntegrationType, Prot
 use serde_json::{Value, json};
 
 use super::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, ec2::Physical, with_retries};
-use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
-/// The auth server's public endpoints. Anything else is answered by API Gateway (404)
-/// without starting the function: scanners cost nothing.
-pub const ROUTES: [&str; 10] = [
-    "POST /oauth2/token",
-    "POST /connect/token",
-    "POST /oauth2/introspect",
-    "POST /oauth2/revoke",
-    "GET /.well-known/openid-configuration",
-    "GET /.well-known/oauth-authorization-server",
-    "GET /.well-known/jwks.json",
-    "GET /health",
-    "GET /health/ready",
-    "ANY /admin/v1/{proxy+}",
-];
-
-fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
-
-/// CORS in canonical form (sorted lists; nothing set: null).
-pub fn cors_value(
-    origins: &[String],
-    methods: &[String],
-    headers: &[String],
-    max_age: Option<i32>,
-) -> Value {
-    if origins.is_empty() && methods.is_empty() && headers.is_empty() && max_age.is_none() {
-        return Value::Null;
-    }
-    json!({
-        "allow-origins": sorted(origins),
-        "allow-methods": sorted(methods),
-        "allow-headers": sorted(headers),
-        "max-age": max_age,
-    })
-}
+pub use authdomain_core::plan::names::{ROUTES, cors_value};
 
 fn cors_of(d: &Desired) -> Option<Cors> {
     let c = d.props.get("cors").filter(|c| !c.is_null())?;
@@ -83,7 +46,8 @@ fn observed(id: ResourceId, physical: &str, api: &str) -> Observed {
 }
 
 /// Every HTTP API of the account (paged): one listing serves every domain of a
-/// multi-domain plan ([`observe_in`] picks each domain's by tag).
+/// multi-domain plan ([`observe_in`] picks each domain's by tag). Paged by hand: the
+/// apigatewayv2 model marks GetApis as not paginated, so the SDK has no paginator for it.
 pub async fn apis(aws: &super::Aws) -> Result<Vec<ApiSummary>, AwsError> {
     let gw = &aws.apigw;
     let mut apis = Vec::new();

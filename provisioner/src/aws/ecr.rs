@@ -4,8 +4,8 @@
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{Value, json};
 
-use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, with_retries};
-use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+use super::{AwsError, NotFoundAsNone, TAG_DOMAIN, aws_error, with_retries};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 /// The repository name: the spec's, or `<domain>-authserver`.
 pub fn repository_name(domain: &str, spec_name: Option<&str>) -> String {
@@ -28,10 +28,8 @@ pub async fn observe(
             .map_err(|e| aws_error("describe", name.to_owned(), e))
     })
     .await;
-    let repos = match found {
-        Ok(r) => r,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(repos) = found.found()? else {
+        return Ok(Vec::new());
     };
     let Some(repo) = repos.repositories().first() else {
         return Ok(Vec::new());

@@ -8,14 +8,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use authdomain_api::ManagementEvent;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, PackageType, VpcConfig};
 use serde_json::{Value, json};
 
-use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, ec2::Physical, with_retries};
-use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+use super::{
+    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, aws_error, ec2::Physical, with_retries,
+};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 /// The environment variable that carries the key-encryption key.
-pub const KEK_VARIABLE: &str = "AUTHSERVER_KEK";
+pub use authdomain_core::plan::names::KEK_VARIABLE;
 /// The function's tag recording which image tag its digest was resolved from: repository
 /// tags are immutable, so while it equals the spec's tag no registry lookup is needed.
 pub const TAG_IMAGE_TAG: &str = "authdomain.io/image-tag";
@@ -51,10 +54,8 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", name.clone(), e))
     })
     .await;
-    let f = match found {
-        Ok(f) => f,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(f) = found.found()? else {
+        return Ok(Vec::new());
     };
     if f.tags().and_then(|t| t.get(TAG_DOMAIN)).map(String::as_str) != Some(domain) {
         tracing::warn!(function = %name, "a Lambda function with this name exists but is not tagged as this domain's");
@@ -145,10 +146,8 @@ async fn observe_permission(aws: &super::Aws, name: &str) -> Result<Vec<Observed
             .map_err(|e| aws_error("read the policy of", name.to_owned(), e))
     })
     .await;
-    let policy = match policy {
-        Ok(p) => p,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(policy) = policy.found()? else {
+        return Ok(Vec::new());
     };
     let doc: Value = policy
         .policy()
@@ -422,14 +421,14 @@ pub async fn wait_ready(
                 return Err(AwsError {
                     action: "wait for",
                     resource: "function/main".into(),
-                    code: "Timeout".into(),
+                    code: "StillWaiting".into(),
                     message: format!(
                         "still {} / {} after {} s",
                         state.unwrap_or_default(),
                         update.unwrap_or_default(),
                         timeout.as_secs()
                     ),
-                    class: ErrorClass::Terminal,
+                    class: ErrorClass::StillWaiting,
                 });
             }
             _ => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
@@ -444,14 +443,11 @@ pub async fn wait_ready(
 pub async fn invoke_management(
     aws: &super::Aws,
     domain: &str,
-    event: &Value,
+    event: &ManagementEvent,
 ) -> Result<Value, AwsError> {
     let name = function_name(domain);
-    let action = event["action"].as_str().unwrap_or("management").to_owned();
-    let resource = format!("function/main ({action})");
-    let mut wrapper = serde_json::Map::new();
-    wrapper.insert(authserver::management::EVENT_KEY.to_owned(), event.clone());
-    let payload = serde_json::to_vec(&wrapper).expect("JSON");
+    let resource = format!("function/main ({})", event.action());
+    let payload = serde_json::to_vec(&event.payload()).expect("JSON");
     let out = with_retries(8, || async {
         aws.lambda
             .invoke()

@@ -6,27 +6,13 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, with_retries};
-use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+use super::{AwsError, NotFoundAsNone, TAG_DOMAIN, aws_error, with_retries};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
-pub const BASIC_EXECUTION: &str =
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
-pub const VPC_ACCESS: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
-
-/// The role's one inline policy: database login as `authserver` through IAM, and
-/// decryption with the domain's KMS key, each on exactly one resource.
-pub const POLICY_NAME: &str = "authserver";
+pub use authdomain_core::plan::names::{BASIC_EXECUTION, POLICY_NAME, VPC_ACCESS, trust_policy};
 
 pub fn role_name(domain: &str) -> String {
     format!("{domain}-authserver-function")
-}
-
-/// The trust policy: only the Lambda service may assume the role.
-pub fn trust_policy() -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }]
-    })
 }
 
 /// A policy document as IAM returns it (URL-encoded JSON, or plain JSON) as a value.
@@ -42,7 +28,7 @@ pub fn decode_policy(doc: &str) -> Value {
 pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
     let iam = &aws.iam;
     let name = role_name(domain);
-    let role = match with_retries(5, || async {
+    let Some(role) = with_retries(5, || async {
         iam.get_role()
             .role_name(&name)
             .send()
@@ -50,10 +36,9 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", name.clone(), e))
     })
     .await
-    {
-        Ok(r) => r,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    .found()?
+    else {
+        return Ok(Vec::new());
     };
     let Some(role) = role.role() else {
         return Ok(Vec::new());
@@ -108,21 +93,17 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("read the policy of", name.clone(), e))
     })
     .await;
-    match inline {
-        Ok(p) => {
-            let mut o = Observed {
-                id: ResourceId::new(Kind::IamPolicy, POLICY_NAME),
-                physical_id: POLICY_NAME.to_owned(),
-                props: Default::default(),
-                refs: Default::default(),
-            };
-            o.props
-                .insert("document".into(), decode_policy(p.policy_document()));
-            o.refs.insert("role".into(), vec![name.clone()]);
-            out.push(o);
-        }
-        Err(e) if e.class == ErrorClass::NotFound => {}
-        Err(e) => return Err(e),
+    if let Some(p) = inline.found()? {
+        let mut o = Observed {
+            id: ResourceId::new(Kind::IamPolicy, POLICY_NAME),
+            physical_id: POLICY_NAME.to_owned(),
+            props: Default::default(),
+            refs: Default::default(),
+        };
+        o.props
+            .insert("document".into(), decode_policy(p.policy_document()));
+        o.refs.insert("role".into(), vec![name.clone()]);
+        out.push(o);
     }
     Ok(out)
 }

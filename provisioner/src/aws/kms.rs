@@ -7,8 +7,8 @@
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use serde_json::json;
 
-use super::{AwsError, ErrorClass, aws_error, with_retries};
-use crate::plan::{Desired, Kind, Observed, ResourceId};
+use super::{AwsError, NotFoundAsNone, aws_error, with_retries};
+use authdomain_core::plan::{Desired, Kind, Observed, ResourceId};
 
 pub fn alias(domain: &str) -> String {
     format!("alias/authdomain/{domain}")
@@ -25,10 +25,8 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", alias.clone(), e))
     })
     .await;
-    let key = match found {
-        Ok(k) => k,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(key) = found.found()? else {
+        return Ok(Vec::new());
     };
     let Some(meta) = key.key_metadata() else {
         return Ok(Vec::new());

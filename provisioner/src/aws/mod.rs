@@ -27,13 +27,12 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::plan::{Desired, Kind, Ref, ResourceId};
+use authdomain_core::plan::{Desired, Ref, ResourceId};
 
-/// Tag keys every managed resource carries.
-pub const TAG_DOMAIN: &str = "authdomain.io/domain";
-pub const TAG_MANAGED_BY: &str = "authdomain.io/managed-by";
-pub const TAG_RESOURCE: &str = "authdomain.io/resource";
-pub const MANAGED_BY: &str = "authdomain";
+pub use authdomain_core::plan::names::{
+    MANAGED_BY, TAG_DOMAIN, TAG_MANAGED_BY, TAG_RESOURCE, resource_id, tag_delta, tag_pairs,
+    user_tags,
+};
 
 /// How to reach AWS.
 #[derive(Debug, Clone, Default)]
@@ -405,6 +404,9 @@ pub enum ErrorClass {
     Throttled,
     AlreadyExists,
     NotFound,
+    /// AWS is still changing the resource and the wait's bound was reached: nothing
+    /// failed, the caller comes back later (a reconcile requeues; the CLI says re-run).
+    StillWaiting,
 }
 
 /// A failed AWS call, naming the resource and AWS's code and message.
@@ -493,39 +495,25 @@ where
     }
 }
 
-/// The tags every resource we create carries, before service-specific ones: the domain,
-/// the manager, our resource id, then the spec's extra tags.
-pub(crate) fn tag_pairs(
-    domain: &str,
-    id: &ResourceId,
-    extra: &BTreeMap<String, String>,
-) -> Vec<(String, String)> {
-    let mut out = vec![
-        (TAG_DOMAIN.to_owned(), domain.to_owned()),
-        (TAG_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
-        (TAG_RESOURCE.to_owned(), id.to_string()),
-    ];
-    out.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    out
+/// "Not found" as an answer rather than a failure: a read of something that does not
+/// exist gives `None`, a delete of something already gone has done its job.
+pub(crate) trait NotFoundAsNone<T> {
+    fn found(self) -> Result<Option<T>, AwsError>;
 }
 
-/// The resource id recorded in our `authdomain.io/resource` tag; a resource tagged for the
-/// domain without it (or with another kind) is reported under its physical id, so drift
-/// and destroy still see it.
-pub(crate) fn resource_id(resource_tag: Option<&str>, kind: Kind, physical: &str) -> ResourceId {
-    resource_tag
-        .and_then(|r| r.split_once('/'))
-        .filter(|(k, _)| *k == kind.as_str())
-        .map(|(_, n)| ResourceId::new(kind, n))
-        .unwrap_or_else(|| ResourceId::new(kind, physical))
+impl<T> NotFoundAsNone<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// A delete or detach whose target is already gone has done its job.
 pub(crate) fn already_gone(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-        other => other,
-    }
+    result.found().map(|_| ())
 }
 
 /// A JSON list of strings as a vector (absent or malformed: empty).
@@ -537,49 +525,6 @@ pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The user's tags of a resource, as the plan's `tags` prop: every tag but ours
-/// (`authdomain.io/…`) and AWS's (`aws:…`), which are not the spec's to manage.
-pub(crate) fn user_tags<'a>(
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> serde_json::Value {
-    let map: BTreeMap<String, String> = pairs
-        .into_iter()
-        .filter(|(k, _)| {
-            !k.starts_with("authdomain.io/") && !k.to_ascii_lowercase().starts_with("aws:")
-        })
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    serde_json::json!(map)
-}
-
-/// Tags to add or change, and keys to remove, to go from `have` to `want` (`tags` props).
-pub(crate) fn tag_delta(
-    want: Option<&serde_json::Value>,
-    have: Option<&serde_json::Value>,
-) -> (Vec<(String, String)>, Vec<String>) {
-    let as_map = |v: Option<&serde_json::Value>| -> BTreeMap<String, String> {
-        v.and_then(serde_json::Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let (want, have) = (as_map(want), as_map(have));
-    let set = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    (set, remove)
 }
 
 /// The error for a reference to a resource that has no physical id yet.

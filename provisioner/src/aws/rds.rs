@@ -9,10 +9,13 @@ use aws_sdk_rds::types::{DbCluster, Filter, ServerlessV2ScalingConfiguration, Ta
 use serde_json::{Value, json};
 
 use super::ec2::Physical;
-use super::{AwsError, ErrorClass, TAG_DOMAIN, TAG_RESOURCE, aws_error, many, one, with_retries};
-use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+use super::{
+    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, TAG_RESOURCE, aws_error, many, one,
+    with_retries,
+};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
-pub const ENGINE: &str = "aurora-postgresql";
+pub use authdomain_core::plan::names::ENGINE;
 /// The master user; its password is generated and kept in Secrets Manager by RDS.
 pub const MASTER_USER: &str = "authdomain";
 
@@ -55,26 +58,18 @@ pub fn instance_identifier(domain: &str, name: &str) -> String {
 /// Every Aurora PostgreSQL cluster of the account (pages of 100): one listing serves every
 /// domain of a multi-domain plan ([`observe_in`] picks each domain's by tag).
 pub async fn clusters(aws: &super::Aws) -> Result<Vec<DbCluster>, AwsError> {
-    let rds = &aws.rds;
-    let mut all_clusters = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = with_retries(5, || async {
-            rds.describe_db_clusters()
-                .filters(Filter::builder().name("engine").values(ENGINE).build())
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| aws_error("describe", "DB clusters", e))
-        })
-        .await?;
-        all_clusters.extend(page.db_clusters().iter().cloned());
-        marker = page.marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    Ok(all_clusters)
+    with_retries(5, || async {
+        aws.rds
+            .describe_db_clusters()
+            .filters(Filter::builder().name("engine").values(ENGINE).build())
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("describe", "DB clusters", e))
+    })
+    .await
 }
 
 pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
@@ -103,46 +98,42 @@ pub async fn observe_in(
     let used_by_ours = all_clusters.iter().any(|c| {
         tag(c.tag_list(), TAG_DOMAIN) == Some(domain) && c.db_subnet_group() == Some(name.as_str())
     });
-    match groups {
-        Ok(g) => {
-            if let Some(group) = g.db_subnet_groups().first() {
-                let id = if used_by_ours {
-                    Some(ResourceId::new(Kind::DbSubnetGroup, "main"))
-                } else {
-                    let arn = group.db_subnet_group_arn().unwrap_or_default().to_owned();
-                    let t = with_retries(5, || async {
-                        rds.list_tags_for_resource()
-                            .resource_name(&arn)
-                            .send()
-                            .await
-                            .map_err(|e| aws_error("list tags of", name.clone(), e))
-                    })
-                    .await?;
-                    (tag(t.tag_list(), TAG_DOMAIN) == Some(domain))
-                        .then(|| resource_id(t.tag_list(), Kind::DbSubnetGroup, &name))
-                };
-                if let Some(id) = id {
-                    let mut o = Observed {
-                        id,
-                        physical_id: name.clone(),
-                        props: Default::default(),
-                        refs: Default::default(),
-                    };
-                    let mut subnets: Vec<String> = group
-                        .subnets()
-                        .iter()
-                        .filter_map(|s| s.subnet_identifier().map(str::to_owned))
-                        .collect();
-                    subnets.sort();
-                    o.refs.insert("subnets".into(), subnets);
-                    out.push(o);
-                } else {
-                    tracing::warn!(group = %name, "a DB subnet group with our name exists but is not tagged as this domain's");
-                }
-            }
+    if let Some(g) = groups.found()?
+        && let Some(group) = g.db_subnet_groups().first()
+    {
+        let id = if used_by_ours {
+            Some(ResourceId::new(Kind::DbSubnetGroup, "main"))
+        } else {
+            let arn = group.db_subnet_group_arn().unwrap_or_default().to_owned();
+            let t = with_retries(5, || async {
+                rds.list_tags_for_resource()
+                    .resource_name(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("list tags of", name.clone(), e))
+            })
+            .await?;
+            (tag(t.tag_list(), TAG_DOMAIN) == Some(domain))
+                .then(|| resource_id(t.tag_list(), Kind::DbSubnetGroup, &name))
+        };
+        if let Some(id) = id {
+            let mut o = Observed {
+                id,
+                physical_id: name.clone(),
+                props: Default::default(),
+                refs: Default::default(),
+            };
+            let mut subnets: Vec<String> = group
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_identifier().map(str::to_owned))
+                .collect();
+            subnets.sort();
+            o.refs.insert("subnets".into(), subnets);
+            out.push(o);
+        } else {
+            tracing::warn!(group = %name, "a DB subnet group with our name exists but is not tagged as this domain's");
         }
-        Err(e) if e.class == ErrorClass::NotFound => {}
-        Err(e) => return Err(e),
     }
     let mut ids = Vec::new();
     for c in all_clusters
@@ -295,13 +286,13 @@ pub async fn wait_available(
             return Err(AwsError {
                 action: "wait for",
                 resource: "db-cluster/main".into(),
-                code: "Timeout".into(),
+                code: "StillWaiting".into(),
                 message: if has_cluster {
                     format!("after {} s: {}", timeout.as_secs(), waiting.join(", "))
                 } else {
                     "the cluster does not exist".into()
                 },
-                class: ErrorClass::Terminal,
+                class: ErrorClass::StillWaiting,
             });
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -590,9 +581,9 @@ async fn wait_cluster_gone(aws: &super::Aws, id: &str, name: &str) -> Result<(),
                 return Err(AwsError {
                     action: "wait for deletion of",
                     resource: name.to_owned(),
-                    code: "Timeout".into(),
+                    code: "StillWaiting".into(),
                     message: "the cluster still exists after 30 minutes".into(),
-                    class: ErrorClass::Retryable,
+                    class: ErrorClass::StillWaiting,
                 });
             }
             Ok(_) => tokio::time::sleep(Duration::from_secs(10)).await,

@@ -6,7 +6,7 @@
 use aws_sdk_rdsdata::types::Field;
 
 use super::{AwsError, aws_error, with_retries};
-use crate::plan::graph::{DATABASE_NAME, DATABASE_USER};
+use authdomain_core::plan::names::{DATABASE_NAME, DATABASE_USER};
 
 /// One statement, retried while Aurora resumes from a pause (`DatabaseResumingException`,
 /// about 15 s) and while the Data API is still being enabled.

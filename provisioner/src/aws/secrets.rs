@@ -9,8 +9,8 @@ use aws_sdk_secretsmanager::types::Tag;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{AwsError, ErrorClass, TAG_DOMAIN, aws_error, with_retries};
-use crate::plan::{Change, Desired, Kind, Observed, ResourceId};
+use super::{AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, aws_error, with_retries};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub const TAG_FINGERPRINT: &str = "authdomain.io/fingerprint";
 
@@ -36,10 +36,8 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .map_err(|e| aws_error("describe", name.clone(), e))
     })
     .await;
-    let s = match found {
-        Ok(s) => s,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(s) = found.found()? else {
+        return Ok(Vec::new());
     };
     let tag = |k: &str| {
         s.tags()
@@ -296,58 +294,53 @@ pub async fn observe_credentials(
     domain: &str,
 ) -> Result<Vec<Observed>, AwsError> {
     let prefix = format!("authdomain/{domain}/");
+    let listed = with_retries(5, || async {
+        aws.secrets
+            .list_secrets()
+            .filters(
+                aws_sdk_secretsmanager::types::Filter::builder()
+                    .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+                    .values(&prefix)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_secretsmanager::types::Filter::builder()
+                    .key(aws_sdk_secretsmanager::types::FilterNameStringType::TagKey)
+                    .values(TAG_DOMAIN)
+                    .build(),
+            )
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("list", format!("secrets {prefix}*"), e))
+    })
+    .await?;
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = with_retries(5, || async {
-            aws.secrets
-                .list_secrets()
-                .filters(
-                    aws_sdk_secretsmanager::types::Filter::builder()
-                        .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
-                        .values(&prefix)
-                        .build(),
-                )
-                .filters(
-                    aws_sdk_secretsmanager::types::Filter::builder()
-                        .key(aws_sdk_secretsmanager::types::FilterNameStringType::TagKey)
-                        .values(TAG_DOMAIN)
-                        .build(),
-                )
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| aws_error("list", format!("secrets {prefix}*"), e))
-        })
-        .await?;
-        for s in page.secret_list() {
-            let name = s.name().unwrap_or_default();
-            let ours = s
-                .tags()
-                .iter()
-                .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain));
-            let logical = if name == admin_secret_name(domain) {
-                "admin".to_owned()
-            } else if let Some(client) = name.strip_prefix(&format!("{prefix}clients/")) {
-                format!("client-{client}")
-            } else {
-                continue;
-            };
-            if !ours || s.deleted_date().is_some() {
-                continue;
-            }
-            out.push(Observed {
-                id: ResourceId::new(Kind::Secret, logical),
-                physical_id: s.arn().unwrap_or_default().to_owned(),
-                props: Default::default(),
-                refs: Default::default(),
-            });
+    for s in listed.iter().flat_map(|page| page.secret_list()) {
+        let name = s.name().unwrap_or_default();
+        let ours = s
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain));
+        let logical = if name == admin_secret_name(domain) {
+            "admin".to_owned()
+        } else if let Some(client) = name.strip_prefix(&format!("{prefix}clients/")) {
+            format!("client-{client}")
+        } else {
+            continue;
+        };
+        if !ours || s.deleted_date().is_some() {
+            continue;
         }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
+        out.push(Observed {
+            id: ResourceId::new(Kind::Secret, logical),
+            physical_id: s.arn().unwrap_or_default().to_owned(),
+            props: Default::default(),
+            refs: Default::default(),
+        });
     }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -9,22 +9,8 @@
 use serde_json::Value;
 
 use super::{AwsError, aws_error, tag_delta};
-use crate::plan::{Desired, Kind, Observed, Service};
-
-/// Whether a kind's `tags` are compared and converged.
-pub fn converged(kind: Kind) -> bool {
-    kind.service() == Service::Ec2
-        || matches!(
-            kind,
-            Kind::DbCluster
-                | Kind::DbInstance
-                | Kind::Secret
-                | Kind::EcrRepository
-                | Kind::IamRole
-                | Kind::Api
-                | Kind::Function
-        )
-}
+use authdomain_core::plan::names::tags_converge;
+use authdomain_core::plan::{Desired, Observed, Service};
 
 fn arn(o: &Observed) -> String {
     o.props
@@ -49,7 +35,7 @@ macro_rules! send_unless_empty {
 
 /// Make the user tags of `o` those of `d`.
 pub async fn retag(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), AwsError> {
-    if !converged(d.id.kind) {
+    if !tags_converge(d.id.kind) {
         return Ok(());
     }
     let (set, remove) = tag_delta(d.props.get("tags"), o.props.get("tags"));
@@ -221,7 +207,7 @@ pub async fn retag(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), Aw
                     .set_tag_keys(Some(remove.clone()))
             );
         }
-        // Not converged (see [`converged`]).
+        // Not converged (see [`tags_converge`]).
         Service::IamPolicy | Service::Kms | Service::Permission => {}
     }
     Ok(())

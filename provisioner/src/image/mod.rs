@@ -12,7 +12,7 @@ use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::Architecture;
+use authdomain_core::spec::Architecture;
 
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";

@@ -11,7 +11,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 
 use super::{INDEX_MEDIA_TYPES, Image, ImageConfig, MANIFEST_MEDIA_TYPE, lambda_architecture};
 use crate::aws::{Aws, AwsError};
-use crate::spec::Architecture;
+use authdomain_core::spec::Architecture;
 
 /// Docker's single-image manifest, which Lambda also accepts.
 const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";

@@ -55,6 +55,11 @@ fn schema() -> &'static Value {
     SCHEMA.get_or_init(|| schemars::schema_for!(AuthDomainManifest).to_value())
 }
 
+/// A manifest as YAML (`validate --show-defaults`: every default filled in).
+pub fn to_yaml(m: &AuthDomainManifest) -> Result<String, serde_saphyr::ser::Error> {
+    serde_saphyr::to_string(m)
+}
+
 /// Parse, check and validate a manifest. `file` names it in diagnostics.
 pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics> {
     let fail = |mut problems: Vec<Diagnostic>| {

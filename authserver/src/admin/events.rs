@@ -1,51 +1,12 @@
 //! Management events: the operations an operator runs by invoking the Lambda function
 //! directly (`lambda:InvokeFunction` is IAM-protected and API Gateway never forwards such
-//! events). An event is `{"authdomain": {"action": "...", ...}}`.
+//! events). The events are `authdomain_api::ManagementEvent`; this runs them.
 
-use serde::Deserialize;
+use authdomain_api::ManagementEvent;
 use serde_json::{Value, json};
 
+use super::AdminError;
 use crate::authority::Authority;
-use crate::registry::{ClientInput, RegistryError, ResourceServerInput};
-
-/// The key that marks an event as a management event.
-pub const EVENT_KEY: &str = "authdomain";
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum ManagementEvent {
-    /// Run migrations, create missing signing keys and the admin resource server.
-    Prepare,
-    /// Create a client with the admin scope; the response carries its secret once.
-    CreateAdminClient {
-        #[serde(default)]
-        name: Option<String>,
-    },
-    /// Create or replace a resource server.
-    PutResourceServer {
-        resource_server: ResourceServerInput,
-    },
-    /// Create a client.
-    CreateClient {
-        client: ClientInput,
-    },
-    /// One client (no secrets), or `not-found`.
-    GetClient {
-        client_id: String,
-    },
-    /// Replace a client's settings; its id and secrets stay.
-    UpdateClient {
-        client_id: String,
-        client: ClientInput,
-    },
-    /// Every resource server and its scopes.
-    ListResourceServers,
-    RotateKeys {
-        #[serde(default)]
-        force: bool,
-    },
-    ListKeys,
-}
 
 /// Run one management event; errors are returned as `{"ok": false, "error": …}` so the
 /// invoker sees a structured answer.
@@ -54,7 +15,7 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
         Ok(e) => e,
         Err(e) => return json!({ "ok": false, "error": format!("invalid management event: {e}") }),
     };
-    let result: Result<Value, RegistryError> = async {
+    let result: Result<Value, AdminError> = async {
         Ok(match parsed {
             ManagementEvent::Prepare => {
                 authority.prepare().await?;
@@ -100,7 +61,7 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
         Ok(v) => json!({ "ok": true, "result": v }),
         Err(e) => json!({
             "ok": false,
-            "not_found": matches!(e, RegistryError::NotFound(_)),
+            "not_found": matches!(e, AdminError::NotFound(_)),
             "error": e.to_string(),
         }),
     }

@@ -6,14 +6,15 @@ use std::net::Ipv4Addr;
 
 use serde_json::json;
 
-use super::{Desired, Facts, Kind, Ref, ResourceId};
+use super::names::{
+    BASIC_EXECUTION, DATABASE_NAME, DATABASE_USER, ENGINE, KEK_VARIABLE, POLICY_NAME,
+    POSTGRES_PORT, ROUTES, VPC_ACCESS, cors_value, ec2_user_tags, tags_converge, trust_policy,
+};
+use super::{Desired, Facts, Kind, Ref, ResourceId, Service};
 use crate::spec::{AuthDomainManifest, NatGateway};
 
 /// Subnet tiers: public (NAT gateways), private (the function), isolated (the database).
 pub const TIERS: [&str; 3] = ["public", "private", "isolated"];
-
-/// PostgreSQL's port, the only path from the function to the database.
-pub const POSTGRES_PORT: u16 = 5432;
 
 /// Availability zone names: the region plus a letter (`eu-west-1a`, `eu-west-1b`, …).
 pub fn zones(region: &str, count: u8) -> Vec<String> {
@@ -170,7 +171,7 @@ pub fn database(m: &AuthDomainManifest) -> Vec<Desired> {
     let group = id(Kind::DbSubnetGroup, "main");
     let cluster = id(Kind::DbCluster, "main");
     let mut c = Desired::new(cluster.clone())
-        .immutable_prop("engine", crate::aws::rds::ENGINE)
+        .immutable_prop("engine", ENGINE)
         .prop("engine-version", db.engine_version.as_str())
         .prop("min-capacity", db.min_capacity)
         .prop("max-capacity", db.max_capacity)
@@ -203,9 +204,6 @@ pub fn database(m: &AuthDomainManifest) -> Vec<Desired> {
     out
 }
 
-/// The route keys of the API, one per public endpoint of the auth server.
-pub use crate::aws::api::ROUTES;
-
 /// The stage segment of execute-api ARNs and of the issuer URL.
 fn stage_path(stage: &str) -> String {
     if stage == "$default" {
@@ -222,16 +220,13 @@ fn stage_path(stage: &str) -> String {
 pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
     let s = &m.spec;
     let domain = &m.metadata.name;
-    let mut policies = vec![
-        crate::aws::iam::BASIC_EXECUTION,
-        crate::aws::iam::VPC_ACCESS,
-    ];
+    let mut policies = vec![BASIC_EXECUTION, VPC_ACCESS];
     policies.sort();
     let key = id(Kind::KmsKey, "main");
     let secret = id(Kind::Secret, "kek");
     let repo = id(Kind::EcrRepository, "main");
     let role = id(Kind::IamRole, "function");
-    let policy = id(Kind::IamPolicy, crate::aws::iam::POLICY_NAME);
+    let policy = id(Kind::IamPolicy, POLICY_NAME);
     let cluster = id(Kind::DbCluster, "main");
     let api = id(Kind::Api, "main");
     let function = id(Kind::Function, "main");
@@ -250,7 +245,7 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
         .cors
         .as_ref()
         .map(|c| {
-            crate::aws::api::cors_value(
+            cors_value(
                 &c.allow_origins,
                 &c.allow_methods,
                 &c.allow_headers,
@@ -267,7 +262,7 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
         "AUTHSERVER_ISSUER": format!("${{api/main.endpoint}}{}", stage_path(&s.api.stage)),
         "AUTHSERVER_SIGNING_ALG": format!("{:?}", s.tokens.algorithm),
         "AUTHSERVER_TOKEN_TTL": s.tokens.default_ttl.to_string(),
-        crate::aws::function::KEK_VARIABLE: "${secret/kek.fingerprint}",
+        KEK_VARIABLE: "${secret/kek.fingerprint}",
     });
     let mut out = vec![
         Desired::new(key.clone())
@@ -281,7 +276,7 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             .prop("tag-mutability", "IMMUTABLE")
             .prop("scan-on-push", true),
         Desired::new(role.clone())
-            .prop("trust-policy", crate::aws::iam::trust_policy())
+            .prop("trust-policy", trust_policy())
             .prop("managed-policies", json!(policies)),
         Desired::new(policy.clone())
             .prop(
@@ -375,9 +370,30 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
     out
 }
 
-/// The database role the function logs in as (IAM authentication), and its database.
-pub const DATABASE_USER: &str = "authserver";
-pub const DATABASE_NAME: &str = "authserver";
+/// What the spec wants: network, database and application, with the spec's extra tags
+/// on every kind whose tags converge.
+pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
+    let mut all = network(m);
+    all.extend(database(m));
+    all.extend(application(m));
+    for d in all.iter_mut().filter(|d| tags_converge(d.id.kind)) {
+        let tags = match d.id.kind.service() {
+            Service::Ec2 => ec2_user_tags(&m.metadata.name, &d.id, &m.spec.tags),
+            _ => m.spec.tags.clone(),
+        };
+        d.props.insert("tags".into(), json!(tags));
+    }
+    all
+}
+
+/// Kinds `deletionPolicy: Retain` keeps: the data and what reading it needs (network,
+/// database, KMS key, secrets, images).
+pub fn retained(kind: Kind) -> bool {
+    matches!(
+        kind.service(),
+        Service::Ec2 | Service::Rds | Service::Kms | Service::Secrets | Service::Ecr
+    )
+}
 
 /// The facts a set of observed resources establishes: `<resource>.<name>` for every
 /// informational (`_`-prefixed) property, `<resource>.id` for every physical id, the

@@ -7,11 +7,12 @@ mod locate;
 mod schema_check;
 mod validate;
 
-pub use load::{Diagnostic, Diagnostics, load_str};
+pub use load::{Diagnostic, Diagnostics, load_str, to_yaml};
 pub use validate::{Issue, validate};
 
 use std::collections::BTreeMap;
 
+pub use authdomain_api::ClientAuthMethod;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -398,15 +399,6 @@ pub struct Client {
     /// For `private_key_jwt`: where the client publishes its public keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthMethod {
-    #[default]
-    ClientSecretBasic,
-    ClientSecretPost,
-    PrivateKeyJwt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

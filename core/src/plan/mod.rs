@@ -6,7 +6,14 @@
 //! canonical form (sorted lists, decoded policy documents), so a value AWS returns in
 //! another form is never a change.
 
+mod defer;
 pub mod graph;
+pub mod names;
+mod outputs;
+
+pub use defer::defer_unknown;
+pub use graph::{desired, retained};
+pub use outputs::outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

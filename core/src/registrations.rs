@@ -1,11 +1,14 @@
-//! What the spec seeds on the auth server (resource servers and clients), in the auth
-//! server's own input types (pure). `authdomain dev` registers them in-process; bootstrap
-//! sends the same values as management events to the function.
+//! Registrations on an auth server: what the spec seeds (its resource servers and clients,
+//! in the admin API's input types) and whether what a server holds differs from what is
+//! wanted. `authdomain dev` registers the seeds in-process, bootstrap sends them as
+//! management events, and the operator compares its `OAuthClient`s with the same
+//! [`client_differs`].
 
-use authserver::registry::{Client, ClientInput, ResourceServer, ResourceServerInput, ScopeInput};
+use authdomain_api::{Client, ClientInput, ResourceServer, ResourceServerInput, ScopeInput};
 
-use crate::spec::{AuthDomainSpec, ClientAuthMethod};
+use crate::spec::AuthDomainSpec;
 
+/// The spec's resource servers.
 pub fn resource_servers(spec: &AuthDomainSpec) -> Vec<ResourceServerInput> {
     spec.resource_servers
         .iter()
@@ -24,14 +27,7 @@ pub fn resource_servers(spec: &AuthDomainSpec) -> Vec<ResourceServerInput> {
         .collect()
 }
 
-pub fn auth_method(m: ClientAuthMethod) -> &'static str {
-    match m {
-        ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
-        ClientAuthMethod::ClientSecretPost => "client_secret_post",
-        ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
-    }
-}
-
+/// The spec's clients.
 pub fn clients(spec: &AuthDomainSpec) -> Vec<ClientInput> {
     spec.clients
         .iter()
@@ -39,7 +35,7 @@ pub fn clients(spec: &AuthDomainSpec) -> Vec<ClientInput> {
             name: c.name.clone(),
             scopes: c.scopes.clone(),
             token_ttl_seconds: c.token_ttl.map(i64::from),
-            token_endpoint_auth_method: Some(auth_method(c.auth_method).to_owned()),
+            token_endpoint_auth_method: Some(c.auth_method.as_str().to_owned()),
             jwks_uri: c.jwks_uri.clone(),
             ..ClientInput::default()
         })

@@ -1,0 +1,118 @@
+//! Administration: every change to resource servers, clients, client secrets and signing
+//! keys, validated with errors that name the field. The admin API (`http::admin`), the
+//! CLI and Lambda management events (`events`) are its only callers, so validation and
+//! cache invalidation happen here once.
+
+mod clients;
+pub mod events;
+mod keys;
+mod resource_servers;
+
+use authdomain_api::{Client, KeyInfo, ResourceServer, ScopeInput, SecretInfo};
+
+use crate::keys::StoredKey;
+use crate::store::{ClientRecord, ResourceServerRecord, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("`{field}`: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => AdminError::Conflict(m),
+            other => AdminError::Store(other),
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> AdminError {
+    AdminError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+pub(crate) fn key_view(k: &StoredKey) -> KeyInfo {
+    KeyInfo {
+        kid: k.kid.clone(),
+        alg: k.alg.as_str().to_owned(),
+        state: k.state.as_str().to_owned(),
+        created_at: k.created_at,
+        activated_at: k.activated_at,
+        expires_at: k.expires_at,
+    }
+}
+
+fn client_view(c: &ClientRecord) -> Client {
+    Client {
+        client_id: c.client_id.clone(),
+        name: c.name.clone(),
+        scopes: c.allowed_scopes.clone(),
+        default_scopes: c.default_scopes.clone(),
+        token_ttl_seconds: c.token_ttl_seconds,
+        token_endpoint_auth_method: c.auth_method.clone(),
+        grant_types: c.grant_types.clone(),
+        jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+        jwks_uri: c.jwks_uri.clone(),
+        secrets: c
+            .secrets
+            .iter()
+            .map(|s| SecretInfo {
+                secret_id: s.secret_id.clone(),
+                created_at: s.created_at,
+            })
+            .collect(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+fn rs_view(r: &ResourceServerRecord) -> ResourceServer {
+    ResourceServer {
+        identifier: r.identifier.clone(),
+        name: r.name.clone(),
+        scopes: r
+            .scopes
+            .iter()
+            .map(|s| ScopeInput {
+                name: s.name.clone(),
+                description: s.description.clone(),
+            })
+            .collect(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+fn valid_client_id(s: &str) -> bool {
+    (3..=128).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+}
+
+fn check_url(field: &str, value: &str) -> Result<(), AdminError> {
+    let u = url::Url::parse(value).map_err(|_| invalid(field, "expected an absolute URL"))?;
+    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+        return Err(invalid(
+            field,
+            "expected an https URL (http only for localhost)",
+        ));
+    }
+    Ok(())
+}

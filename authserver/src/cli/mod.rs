@@ -1,0 +1,294 @@
+//! The `authserver` command line: arguments (every flag also reads an environment
+//! variable), then one module per kind of command: `serve` (HTTP server or Lambda),
+//! `manage` (clients, resource servers, keys), and `config` (settings, KEK, database).
+
+mod config;
+mod manage;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use authserver::keys::Algorithm;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "authserver",
+    version,
+    about = "AuthDomain OAuth 2.0 client-credentials / OIDC server"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Without a command: `serve` (or Lambda mode when AWS_LAMBDA_RUNTIME_API is set).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Database: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "AUTHSERVER_DATABASE_URL",
+        default_value = "sqlite://authserver.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Issuer identifier: the exact public base URL (default: http://<listen address>).
+    #[arg(long, env = "AUTHSERVER_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// Key-encryption key, 32 bytes base64 (e.g. `openssl rand -base64 32`).
+    #[arg(long, env = "AUTHSERVER_KEK", hide_env_values = true, global = true)]
+    pub kek: Option<String>,
+    /// File holding the key-encryption key (base64). With SQLite and neither option,
+    /// `<database>.kek` is used and created on first start.
+    #[arg(long, env = "AUTHSERVER_KEK_FILE", global = true)]
+    pub kek_file: Option<PathBuf>,
+    /// Access token signing algorithm.
+    #[arg(
+        long,
+        env = "AUTHSERVER_SIGNING_ALG",
+        default_value = "RS256",
+        global = true
+    )]
+    pub signing_alg: Algorithm,
+    /// Default access token lifetime in seconds.
+    #[arg(
+        long,
+        env = "AUTHSERVER_TOKEN_TTL",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub token_ttl: i64,
+    /// Maximum access token lifetime; retired keys stay published this long.
+    #[arg(
+        long,
+        env = "AUTHSERVER_MAX_TOKEN_TTL",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub max_token_ttl: i64,
+    /// Seconds a client or catalogue read may be served from this instance's cache.
+    #[arg(long, env = "AUTHSERVER_CACHE_TTL", default_value_t = 5, global = true)]
+    pub cache_ttl: u64,
+    /// Seconds a request keeps retrying an unavailable database before answering 503.
+    #[arg(
+        long,
+        env = "AUTHSERVER_DB_RETRY_SECONDS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub db_retry_seconds: u64,
+    /// PostgreSQL: authenticate with IAM database authentication (Aurora); the region comes
+    /// from AWS_REGION and the credentials from the environment (the Lambda role's).
+    #[arg(long, env = "AUTHSERVER_DATABASE_IAM_AUTH", global = true)]
+    pub database_iam_auth: bool,
+    /// Maximum database connections per instance.
+    #[arg(
+        long,
+        env = "AUTHSERVER_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_max_connections: u32,
+    /// Log format (default: json on Lambda, text elsewhere). Levels via RUST_LOG.
+    #[arg(long, env = "AUTHSERVER_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (runs `migrate` first unless --no-migrate).
+    Serve {
+        #[arg(long, env = "AUTHSERVER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Do not apply migrations or create missing keys at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply database migrations and create missing signing keys.
+    Migrate,
+    /// Admin clients (holding the `authdomain:admin` scope).
+    #[command(subcommand)]
+    AdminClient(AdminClientCommand),
+    /// OAuth clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Resource servers (APIs) and their scopes.
+    #[command(subcommand, name = "resource-servers")]
+    ResourceServers(ResourceServersCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminClientCommand {
+    /// Create an admin client and print its credentials (shown once).
+    Create {
+        #[arg(long, default_value = "admin")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientsCommand {
+    /// Register a client and print its id and secret (the secret is shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Allowed scope (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Default scope when a request names none (repeatable; default: all allowed).
+        #[arg(long = "default-scope")]
+        default_scopes: Vec<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        token_ttl: Option<i64>,
+        #[arg(long, default_value = "client_secret_basic")]
+        auth_method: String,
+        /// JWKS URI for private_key_jwt.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// File with the client's public JWKS for private_key_jwt.
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        client_id: String,
+    },
+    /// Add a second secret (rotation); both work until one is revoked.
+    AddSecret {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one of a client's secrets.
+    RevokeSecret {
+        client_id: String,
+        secret_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ResourceServersCommand {
+    /// Create a resource server (API) with scopes.
+    Create {
+        /// Absolute URI; becomes the `aud` of tokens with its scopes.
+        #[arg(long)]
+        identifier: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Scope name (repeatable), optionally `name=description`.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        identifier: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Promote the pre-published next key to active; retire the current one.
+    Rotate {
+        /// Rotate even if the next key was published less than the JWKS cache lifetime ago.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    /// Lambda mode: the runtime API is set and the command serves (or there is none).
+    pub fn lambda_mode(&self) -> bool {
+        authserver::lambda::detected() && matches!(self.command, None | Some(Command::Serve { .. }))
+    }
+}
+
+pub fn init_logging(cli: &Cli, lambda: bool) {
+    use tracing_subscriber::EnvFilter;
+    let serving = lambda || matches!(cli.command, None | Some(Command::Serve { .. }));
+    let default = if serving { "info,sqlx=warn" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let json = cli
+        .global
+        .log_format
+        .map_or(lambda, |f| f == LogFormat::Json);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cli: Cli, lambda: bool) -> anyhow::Result<()> {
+    let g = &cli.global;
+    let command = cli.command.unwrap_or(Command::Serve {
+        listen: "127.0.0.1:8080".parse()?,
+        no_migrate: false,
+    });
+    if lambda {
+        let issuer = g
+            .issuer
+            .clone()
+            .context("AUTHSERVER_ISSUER must be set in Lambda mode (the API's public URL)")?;
+        let authority = config::authority(g, issuer).await?;
+        if std::env::var("AUTHSERVER_PREPARE_ON_START").is_ok_and(|v| v == "true") {
+            authority.prepare().await?;
+        }
+        return authserver::lambda::run(authority)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    match command {
+        Command::Serve { listen, no_migrate } => serve::serve(g, listen, no_migrate).await,
+        Command::Migrate => {
+            let a = config::authority(g, "http://127.0.0.1:8080".into()).await?;
+            a.prepare().await?;
+            eprintln!(
+                "database migrated; signing keys ready ({})",
+                a.settings().signing_alg
+            );
+            Ok(())
+        }
+        other => {
+            let a = config::authority(g, "http://127.0.0.1:8080".into()).await?;
+            a.prepare().await?;
+            manage::run(&a, other).await
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Observing the network: one tag-filtered describe per resource type, for one or many
+//! domains at once, normalised to the plan's canonical forms.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, Tag};
+use serde_json::{Value, json};
+
+use super::rules::canonical;
+use super::tag;
+use crate::aws::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, with_retries};
+use authdomain_core::plan::{Kind, Observed, ResourceId};
+
+fn domains_filter(domains: &[&str]) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{TAG_DOMAIN}"))
+        .set_values(Some(domains.iter().map(|d| (*d).to_owned()).collect()))
+        .build()
+}
+
+/// The describes filter by our tag on the server; checking again here costs nothing and
+/// keeps another domain's resources out even where an endpoint ignores a filter (moto does
+/// for NAT gateways).
+/// Which of `domains` a resource is tagged for (the filter is re-checked here: moto
+/// ignores it on some describes).
+fn domain_of<'a>(tags: &[Tag], domains: &[&'a str]) -> Option<&'a str> {
+    let d = tag(tags, TAG_DOMAIN)?;
+    domains.iter().find(|x| **x == d).copied()
+}
+
+fn resource_id(tags: &[Tag], kind: Kind, physical: &str) -> ResourceId {
+    crate::aws::resource_id(tag(tags, TAG_RESOURCE), kind, physical)
+}
+
+fn observed(id: ResourceId, physical: &str, tags: &[Tag]) -> Observed {
+    let mut props = BTreeMap::new();
+    props.insert(
+        "tags".to_owned(),
+        crate::aws::user_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value()?)))),
+    );
+    Observed {
+        id,
+        physical_id: physical.to_owned(),
+        props,
+        refs: BTreeMap::new(),
+    }
+}
+
+/// Find every network resource tagged for `domain`.
+pub async fn observe(aws: &crate::aws::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    Ok(observe_domains(aws, &[domain])
+        .await?
+        .remove(domain)
+        .unwrap_or_default())
+}
+
+/// Find every network resource tagged for any of `domains`, grouped by domain: one
+/// describe per resource type whatever the number of domains (EC2 filters take up to 200
+/// values; more domains take a call per 200).
+pub async fn observe_domains(
+    aws: &crate::aws::Aws,
+    domains: &[&str],
+) -> Result<BTreeMap<String, Vec<Observed>>, AwsError> {
+    let mut out: BTreeMap<String, Vec<Observed>> = BTreeMap::new();
+    for chunk in domains.chunks(200) {
+        observe_chunk(aws, chunk, &mut out).await?;
+    }
+    Ok(out)
+}
+
+async fn observe_chunk(
+    aws: &crate::aws::Aws,
+    domains: &[&str],
+    out: &mut BTreeMap<String, Vec<Observed>>,
+) -> Result<(), AwsError> {
+    let ec2 = &aws.ec2;
+
+    let vpcs = with_retries(5, || async {
+        ec2.describe_vpcs()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "VPCs", e))
+    })
+    .await?;
+    for (domain, v) in vpcs
+        .vpcs()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = v.vpc_id().unwrap_or_default();
+        let mut o = observed(resource_id(v.tags(), Kind::Vpc, pid), pid, v.tags());
+        o.props.insert("cidr".into(), json!(v.cidr_block()));
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+
+    let subnets = with_retries(5, || async {
+        ec2.describe_subnets()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "subnets", e))
+    })
+    .await?;
+    for (domain, s) in subnets
+        .subnets()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = s.subnet_id().unwrap_or_default();
+        let id = resource_id(s.tags(), Kind::Subnet, pid);
+        let mut o = observed(id.clone(), pid, s.tags());
+        o.props.insert("cidr".into(), json!(s.cidr_block()));
+        o.props
+            .insert("availability-zone".into(), json!(s.availability_zone()));
+        o.props.insert(
+            "tier".into(),
+            json!(id.name.split('-').next().unwrap_or_default()),
+        );
+        o.refs.insert(
+            "vpc".into(),
+            s.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
+        );
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+
+    let igws = with_retries(5, || async {
+        ec2.describe_internet_gateways()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "internet gateways", e))
+    })
+    .await?;
+    for (domain, g) in igws
+        .internet_gateways()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = g.internet_gateway_id().unwrap_or_default();
+        let mut o = observed(
+            resource_id(g.tags(), Kind::InternetGateway, pid),
+            pid,
+            g.tags(),
+        );
+        o.refs.insert(
+            "vpc".into(),
+            g.attachments()
+                .iter()
+                .filter_map(|a| a.vpc_id().map(str::to_owned))
+                .collect(),
+        );
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+
+    let addresses = with_retries(5, || async {
+        ec2.describe_addresses()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "elastic IPs", e))
+    })
+    .await?;
+    for (domain, a) in addresses
+        .addresses()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = a.allocation_id().unwrap_or_default();
+        let mut o = observed(resource_id(a.tags(), Kind::ElasticIp, pid), pid, a.tags());
+        o.props
+            .insert("domain".into(), json!(a.domain().map(|d| d.as_str())));
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+
+    let nats = with_retries(5, || async {
+        ec2.describe_nat_gateways()
+            .filter(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "NAT gateways", e))
+    })
+    .await?;
+    for (domain, n) in nats
+        .nat_gateways()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let state = n.state().map(|s| s.as_str()).unwrap_or("");
+        if matches!(state, "deleted" | "deleting" | "failed") {
+            continue;
+        }
+        let pid = n.nat_gateway_id().unwrap_or_default();
+        let mut o = observed(resource_id(n.tags(), Kind::NatGateway, pid), pid, n.tags());
+        o.refs.insert(
+            "subnet".into(),
+            n.subnet_id()
+                .map(|s| vec![s.to_owned()])
+                .unwrap_or_default(),
+        );
+        o.refs.insert(
+            "allocation".into(),
+            n.nat_gateway_addresses()
+                .iter()
+                .filter_map(|a| a.allocation_id().map(str::to_owned))
+                .collect(),
+        );
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+
+    let tables = with_retries(5, || async {
+        ec2.describe_route_tables()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "route tables", e))
+    })
+    .await?;
+    for (domain, t) in tables
+        .route_tables()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = t.route_table_id().unwrap_or_default();
+        let mut o = observed(resource_id(t.tags(), Kind::RouteTable, pid), pid, t.tags());
+        o.refs.insert(
+            "vpc".into(),
+            t.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
+        );
+        let default_route: Vec<String> = t
+            .routes()
+            .iter()
+            .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .filter_map(|r| r.gateway_id().or(r.nat_gateway_id()).map(str::to_owned))
+            .collect();
+        if !default_route.is_empty() {
+            o.refs.insert("default-route".into(), default_route);
+        }
+        let mut associations = serde_json::Map::new();
+        let mut subnets = Vec::new();
+        for a in t
+            .associations()
+            .iter()
+            .filter(|a| !a.main().unwrap_or(false))
+        {
+            if let (Some(s), Some(id)) = (a.subnet_id(), a.route_table_association_id()) {
+                subnets.push(s.to_owned());
+                associations.insert(s.to_owned(), json!(id));
+            }
+        }
+        o.refs.insert("subnets".into(), subnets);
+        o.props
+            .insert("_associations".into(), Value::Object(associations));
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+
+    let groups = with_retries(5, || async {
+        ec2.describe_security_groups()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "security groups", e))
+    })
+    .await?;
+    for (domain, g) in groups
+        .security_groups()
+        .iter()
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = g.group_id().unwrap_or_default();
+        let mut o = observed(
+            resource_id(g.tags(), Kind::SecurityGroup, pid),
+            pid,
+            g.tags(),
+        );
+        o.props.insert("description".into(), json!(g.description()));
+        let (ingress, ingress_groups) = canonical(g.ip_permissions());
+        let (egress, _) = canonical(g.ip_permissions_egress());
+        o.props.insert("ingress".into(), json!(ingress));
+        o.props.insert("egress".into(), json!(egress));
+        o.refs.insert(
+            "postgres-from".into(),
+            ingress_groups
+                .into_iter()
+                .filter(|(p, _)| p == "tcp:5432")
+                .map(|(_, id)| id)
+                .collect(),
+        );
+        o.refs.insert(
+            "vpc".into(),
+            g.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
+        );
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
+    Ok(())
+}

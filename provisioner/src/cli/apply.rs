@@ -1,0 +1,113 @@
+//! `authdomain apply`: print the plan, ask, act in dependency order (independent branches
+//! concurrently); changes waiting for an image nobody has pushed yet are named and wait.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use authdomain_core::drift;
+use provisioner::reconcile;
+
+use super::input::{confirm, connect, load, report_apply_error};
+use super::progress::Progress;
+use super::{AwsArgs, Output};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(short = 'f', long = "file")]
+    file: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
+    let m = load(&args.file)?;
+    let aws = connect(aws_args, &m).await;
+    let (full_plan, observed) = reconcile::plan(&aws, &m).await?;
+    if args.output == Output::Text {
+        print!("{}", drift::table(&m.metadata.name, &full_plan));
+    }
+    // Changes that need a value nothing here can produce (an image not pushed yet) wait;
+    // the rest is applied and the command fails naming what waits.
+    let facts = reconcile::facts(&aws, &m, &observed);
+    let (plan, deferred, missing) = authdomain_core::plan::defer_unknown(&m, &full_plan, &facts);
+    if !deferred.is_empty() {
+        eprintln!(
+            "{} change(s) wait for {} and are not applied now: {}",
+            deferred.len(),
+            missing.join(", "),
+            deferred
+                .iter()
+                .map(|c| c.resource.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if missing.iter().any(|f| f.starts_with("image.")) {
+            eprintln!(
+                "  the image: set spec.image.digest, push spec.image.tag to the repository, \
+                 or run `authdomain bootstrap` (it builds and pushes one)"
+            );
+        }
+    }
+    if plan.is_empty() && !deferred.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    if plan.is_empty() {
+        if args.output == Output::Json {
+            println!(
+                "{}",
+                serde_json::json!({ "domain": m.metadata.name, "steps": [], "in_sync": true })
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.auto_approve
+        && !confirm(&format!(
+            "Apply {} change(s) to `{}`?",
+            plan.changes.len(),
+            m.metadata.name
+        ))?
+    {
+        eprintln!("nothing changed");
+        return Ok(ExitCode::FAILURE);
+    }
+    let progress = Progress::new(plan.changes.len(), args.output == Output::Json);
+    let result = reconcile::apply(&aws, &m, &plan, &observed, |step| progress.step(step)).await;
+    progress.finish();
+    let steps = match result {
+        Ok(steps) => steps,
+        Err(e) => {
+            report_apply_error(&e, "done");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if args.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "domain": m.metadata.name,
+                "steps": steps,
+                "deferred": deferred,
+            }))?
+        );
+    } else {
+        println!(
+            "applied {} change(s) in {:.1}s ({} AWS calls)",
+            steps.len(),
+            progress.elapsed().as_secs_f64(),
+            aws.calls.total()
+        );
+    }
+    if deferred.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: apply is incomplete: {} change(s) still wait for {}",
+            deferred.len(),
+            missing.join(", ")
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
