@@ -10,11 +10,14 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use authdomain_verifier::Verifier;
+
 use crate::ids::now;
 use crate::jwks_client::JwksClient;
 use crate::keys::{Kek, KeyRing, KeyState, StoredKey};
 use crate::oauth::OAuthError;
 use crate::oauth::grant::Catalog;
+use crate::own_tokens::{self, KeyRingCache};
 use crate::settings::Settings;
 use crate::store::{ClientRecord, Store, StoreError};
 use crate::throttle::Throttle;
@@ -29,13 +32,14 @@ const MAX_CACHED_CLIENTS: usize = 10_000;
 
 pub struct Authority {
     pub(crate) store: Store,
-    pub(crate) kek: Kek,
+    pub(crate) kek: Arc<Kek>,
     pub(crate) settings: Settings,
     pub(crate) throttle: Throttle,
     clients: RwLock<HashMap<String, Cached<ClientRecord>>>,
     catalog: RwLock<Option<Cached<Catalog>>>,
-    keyring: RwLock<Option<Cached<KeyRing>>>,
-    keyring_refresh: tokio::sync::Mutex<()>,
+    /// The signing keys, and the verifier of our own tokens over them.
+    pub(crate) ring: Arc<KeyRingCache>,
+    pub(crate) own_tokens: Verifier<Arc<KeyRingCache>>,
     /// Keys of `private_key_jwt` clients registered with a `jwks_uri`.
     pub(crate) client_keys: JwksClient,
 }
@@ -50,15 +54,17 @@ impl std::fmt::Debug for Authority {
 
 impl Authority {
     pub fn new(store: Store, kek: Kek, settings: Settings) -> Authority {
+        let kek = Arc::new(kek);
+        let ring = Arc::new(KeyRingCache::new(store.clone(), kek.clone(), &settings));
         Authority {
+            own_tokens: own_tokens::verifier(&settings, ring.clone()),
+            ring,
             store,
             kek,
             throttle: Throttle::new(settings.throttle),
             settings,
             clients: RwLock::new(HashMap::new()),
             catalog: RwLock::new(None),
-            keyring: RwLock::new(None),
-            keyring_refresh: tokio::sync::Mutex::new(()),
             client_keys: JwksClient::default(),
         }
     }
@@ -72,35 +78,18 @@ impl Authority {
     }
 
     /// Run `op` against the store, retrying while the database is unavailable (Aurora
-    /// resuming from pause) with capped exponential backoff, until the request deadline.
-    pub(crate) async fn with_retry<T, F, Fut>(&self, mut op: F) -> Result<T, StoreError>
+    /// resuming from pause), until the request deadline.
+    pub(crate) async fn with_retry<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let deadline = Instant::now() + self.settings.db_retry_deadline;
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match op().await {
-                Err(e) if e.is_unavailable() && Instant::now() + delay < deadline => {
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database unavailable; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                other => return other,
-            }
-        }
+        retry_while_unavailable(self.settings.db_retry_deadline, op).await
     }
 
     /// Map a store failure to the OAuth error a client sees (never with internal detail).
     pub(crate) fn store_failure(&self, e: StoreError) -> OAuthError {
-        if e.is_unavailable() {
-            metrics::counter!("authserver_store_unavailable_total").increment(1);
-            OAuthError::unavailable(5)
-        } else {
-            tracing::error!(error = %e, "store error");
-            OAuthError::server_error("internal error while reading the client registry")
-        }
+        store_failure(e)
     }
 
     // ---- cached reads ----------------------------------------------------------------
@@ -164,63 +153,16 @@ impl Authority {
         Ok(catalog)
     }
 
-    /// The signing keys, reloaded every `key_refresh` (one request reloads, others go on
-    /// with the previous ring; a failed reload keeps the previous ring).
+    /// The signing keys (see [`KeyRingCache::get`]).
     pub async fn keyring(&self) -> Result<Arc<KeyRing>, OAuthError> {
-        let current = self
-            .keyring
-            .read()
-            .expect("cache lock")
-            .as_ref()
-            .map(|c| (c.at.elapsed(), c.value.clone()));
-        match current {
-            Some((age, ring)) if age < self.settings.key_refresh => Ok(ring),
-            Some((_, ring)) => match self.keyring_refresh.try_lock() {
-                Ok(_guard) => Ok(self.reload_keyring().await.unwrap_or(ring)),
-                Err(_) => Ok(ring),
-            },
-            None => {
-                let _guard = self.keyring_refresh.lock().await;
-                if let Some(c) = self.keyring.read().expect("cache lock").as_ref() {
-                    return Ok(c.value.clone());
-                }
-                self.reload_keyring().await
-            }
-        }
-    }
-
-    async fn reload_keyring(&self) -> Result<Arc<KeyRing>, OAuthError> {
-        let stored = self
-            .with_retry(|| self.store.list_keys())
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "could not load signing keys");
-                self.store_failure(e)
-            })?;
-        match KeyRing::load(&stored, self.settings.signing_alg, &self.kek, now()) {
-            Ok(ring) => {
-                let ring = Arc::new(ring);
-                *self.keyring.write().expect("cache lock") = Some(Cached {
-                    at: Instant::now(),
-                    value: ring.clone(),
-                });
-                Ok(ring)
-            }
-            Err(e) => {
-                // A wrong KEK or missing keys is a configuration fault, not an outage.
-                tracing::error!(error = %e, "signing keys are unusable");
-                Err(OAuthError::server_error(
-                    "signing keys are unavailable on this server",
-                ))
-            }
-        }
+        self.ring.get().await
     }
 
     /// Forget cached state (after an admin change on this instance).
     pub fn invalidate(&self) {
         self.clients.write().expect("cache lock").clear();
         *self.catalog.write().expect("cache lock") = None;
-        *self.keyring.write().expect("cache lock") = None;
+        self.ring.invalidate();
     }
 
     // ---- keys ------------------------------------------------------------------------
@@ -286,5 +228,40 @@ impl Authority {
         keys.into_iter()
             .find(|k| k.alg == alg && k.state == KeyState::Active)
             .ok_or_else(|| StoreError::Corrupt("no active key after rotation".into()))
+    }
+}
+
+/// Run `op`, retrying while the database is unavailable (Aurora resuming from pause) with
+/// capped exponential backoff, until `deadline` from now.
+pub(crate) async fn retry_while_unavailable<T, F, Fut>(
+    deadline: Duration,
+    mut op: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let deadline = Instant::now() + deadline;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Err(e) if e.is_unavailable() && Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The OAuth error a client sees for a store failure (never with internal detail).
+pub(crate) fn store_failure(e: StoreError) -> OAuthError {
+    if e.is_unavailable() {
+        metrics::counter!("authserver_store_unavailable_total").increment(1);
+        OAuthError::unavailable(5)
+    } else {
+        tracing::error!(error = %e, "store error");
+        OAuthError::server_error("internal error while reading the client registry")
     }
 }

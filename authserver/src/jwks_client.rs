@@ -81,33 +81,4 @@ impl JwksClient {
     }
 }
 
-/// Mozilla's root certificates, compiled in (webpki-root-certs), trusted for `jwks_uri`
-/// fetches besides the system's. The Lambda image holds only the binary: without these,
-/// no HTTPS certificate could be verified there.
-pub fn built_in_roots() -> Vec<reqwest::Certificate> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .filter_map(|der| reqwest::Certificate::from_der(der).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jwks_fetches_trust_the_compiled_in_web_roots() {
-        let roots = built_in_roots();
-        assert_eq!(roots.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
-        assert!(roots.len() > 100, "{}", roots.len());
-        let isrg = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .any(|der| der.windows(12).any(|w| w == b"ISRG Root X1"));
-        assert!(isrg, "Let's Encrypt's root is among them");
-        // The client builds with them (rustls merges them with the system's roots).
-        reqwest::Client::builder()
-            .tls_certs_merge(roots)
-            .build()
-            .unwrap();
-    }
-}
+pub use authdomain_verifier::jwks::built_in_roots;

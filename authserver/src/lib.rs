@@ -15,6 +15,7 @@ pub mod jwks_client;
 pub mod keys;
 pub mod lambda;
 pub mod oauth;
+pub mod own_tokens;
 pub mod settings;
 pub mod store;
 pub mod throttle;

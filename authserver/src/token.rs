@@ -8,6 +8,8 @@ use crate::ids::{now, random_token};
 use crate::oauth::grant::{self, ClientPolicy};
 use crate::oauth::request::{TokenReference, TokenRequest};
 use crate::oauth::{AccessTokenClaims, Audience, OAuthError};
+use crate::own_tokens::OwnTokenError;
+use authdomain_verifier::VerifyError;
 
 /// Where a request came from (for throttling) and which endpoint URL it reached (the
 /// accepted `aud` of a client assertion besides the issuer).
@@ -87,41 +89,6 @@ impl Authority {
         })
     }
 
-    // ---- our own tokens --------------------------------------------------------------
-
-    /// Verify an access token we issued: signature by a published key, issuer, expiry.
-    /// Does not consult the revocation list (see `is_revoked`).
-    pub async fn verify_access_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<AccessTokenClaims>, OAuthError> {
-        let Some(header) = crate::keys::peek_header(token) else {
-            return Ok(None);
-        };
-        let Some(kid) = header["kid"].as_str() else {
-            return Ok(None);
-        };
-        let ring = self.keyring().await?;
-        let Some(key) = ring.get(kid) else {
-            return Ok(None);
-        };
-        if header["alg"].as_str() != Some(key.alg().as_str())
-            || header["typ"].as_str() != Some("at+jwt")
-        {
-            return Ok(None);
-        }
-        let Some(payload) = key.verify_jwt(token) else {
-            return Ok(None);
-        };
-        let Ok(claims) = serde_json::from_slice::<AccessTokenClaims>(&payload) else {
-            return Ok(None);
-        };
-        if claims.iss != self.settings.issuer || claims.exp <= now() {
-            return Ok(None);
-        }
-        Ok(Some(claims))
-    }
-
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
         self.with_retry(|| self.store.is_revoked(jti))
             .await
@@ -135,14 +102,15 @@ impl Authority {
         ctx: &RequestContext,
     ) -> Result<serde_json::Value, OAuthError> {
         self.authenticate(&request.credentials, ctx).await?;
-        let inactive = serde_json::json!({ "active": false });
-        let Some(claims) = self.verify_access_token(&request.token).await? else {
-            return Ok(inactive);
+        let token = match self.verify_own_token(&request.token).await {
+            Ok(t) => t,
+            Err(OwnTokenError::Store(e)) => return Err(e),
+            Err(OwnTokenError::Invalid(VerifyError::KeysUnavailable(_))) => {
+                return Err(OAuthError::unavailable(5));
+            }
+            Err(_) => return Ok(serde_json::json!({ "active": false })),
         };
-        if self.is_revoked(&claims.jti).await? {
-            return Ok(inactive);
-        }
-        let mut body = serde_json::to_value(&claims).expect("serialisable");
+        let mut body = serde_json::Value::Object(token.claims.clone());
         let obj = body.as_object_mut().expect("object");
         obj.insert("active".into(), true.into());
         obj.insert("token_type".into(), "Bearer".into());
@@ -168,8 +136,10 @@ impl Authority {
                 ),
             ));
         }
-        let Some(claims) = self.verify_access_token(&request.token).await? else {
-            return Ok(());
+        let claims = match self.own_tokens.verify(&request.token).await {
+            Ok(t) => t,
+            Err(VerifyError::KeysUnavailable(_)) => return Err(OAuthError::unavailable(5)),
+            Err(_) => return Ok(()),
         };
         if claims.client_id != client.client_id {
             return Err(
@@ -180,7 +150,7 @@ impl Authority {
         let t = now();
         self.with_retry(|| {
             self.store
-                .revoke_token(&claims.jti, &claims.client_id, claims.exp, t)
+                .revoke_token(&claims.jwt_id, &claims.client_id, claims.expires_at, t)
         })
         .await
         .map_err(|e| self.store_failure(e))?;

@@ -5,8 +5,10 @@
 
 pub mod aws;
 pub mod cross;
+pub mod issuer;
 pub mod kube;
 pub mod lambda;
+pub mod lambda_emulator;
 pub mod moto;
 pub mod net;
 pub mod postgres;

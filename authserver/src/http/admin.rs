@@ -8,13 +8,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use authdomain_verifier::VerifyError;
+use authdomain_verifier::http::{bearer_token, refusal_response};
 
 use super::AppState;
 use super::error::{bad_request, oauth_error_response};
 use crate::admin::AdminError;
+use crate::own_tokens::OwnTokenError;
 use authdomain_api::{
     ADMIN_AUDIENCE, ADMIN_SCOPE, Client, ClientInput, CreatedClient, KeyInfo, NewSecret,
     ResourceServer, ResourceServerInput, ScopeInput, SecretInfo,
@@ -82,76 +85,42 @@ pub struct Admin {
     pub client_id: String,
 }
 
-fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "Bearer realm=\"authdomain-admin\", error=\"{error}\""
-    )) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
+const REALM: &str = "authdomain-admin";
+
+/// An RFC 6750 refusal as an axum response.
+fn refusal(e: &VerifyError) -> Response {
+    refusal_response::<axum::body::Body>(e, Some(REALM))
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
+    /// One of our tokens (verified by the workspace's verifier against our own key ring),
+    /// not revoked, for the admin audience with the admin scope. No token at all is a bare
+    /// challenge (RFC 6750 §3.1); a token that is not valid is `invalid_token` (401); a
+    /// valid token without the admin scope is `insufficient_scope` (403).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                bearer_error(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_request",
-                    "the admin API needs `Authorization: Bearer <access token>`",
-                )
-            })?;
+        let token = bearer_token(&parts.headers).map_err(|e| refusal(&e))?;
         let authority = &state.authority;
-        let issuer = &authority.settings().issuer;
-        let claims = authority
-            .verify_access_token(token)
-            .await
-            .map_err(|e| oauth_error_response(&e, issuer))?
-            .ok_or_else(|| {
-                bearer_error(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_token",
-                    "the access token is invalid or expired",
-                )
-            })?;
-        if authority
-            .is_revoked(&claims.jti)
-            .await
-            .map_err(|e| oauth_error_response(&e, issuer))?
+        let verified = match authority.verify_own_token(token).await {
+            Ok(t) => t,
+            Err(OwnTokenError::Invalid(e)) => return Err(refusal(&e)),
+            Err(OwnTokenError::Store(e)) => {
+                return Err(oauth_error_response(&e, &authority.settings().issuer));
+            }
+        };
+        if !verified.audience.iter().any(|a| a == ADMIN_AUDIENCE)
+            || !verified.has_scope(ADMIN_SCOPE)
         {
-            return Err(bearer_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token has been revoked",
-            ));
-        }
-        if !claims.aud.contains(ADMIN_AUDIENCE) || !claims.scopes().any(|s| s == ADMIN_SCOPE) {
-            return Err(bearer_error(
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
-                "the access token lacks the `authdomain:admin` scope",
-            ));
+            return Err(refusal(&VerifyError::InsufficientScope {
+                missing: vec![ADMIN_SCOPE.to_owned()],
+            }));
         }
         Ok(Admin {
-            client_id: claims.client_id,
+            client_id: verified.client_id.clone(),
         })
     }
 }

@@ -9,7 +9,7 @@ pub use ring::{KeyRing, KeyState, StoredKey};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::json;
@@ -76,8 +76,6 @@ pub struct SigningKey {
     /// `base64url({"alg":…,"typ":"at+jwt","kid":…})`, computed once.
     header_b64: String,
     public_jwk: serde_json::Value,
-    /// Public key bytes in the form aws-lc-rs verifies with.
-    public_bytes: Vec<u8>,
     rng: SystemRandom,
 }
 
@@ -126,7 +124,7 @@ impl SigningKey {
             kid: kid.unwrap_or("<new>").to_owned(),
             why,
         };
-        let (pair, mut jwk, public_bytes) = match alg {
+        let (pair, mut jwk) = match alg {
             Algorithm::RS256 => {
                 let kp =
                     aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| err(e.to_string()))?;
@@ -136,8 +134,7 @@ impl SigningKey {
                     "kty": "RSA",
                     "n": B64.encode(public.modulus().big_endian_without_leading_zero()),
                 });
-                let bytes = public.as_ref().to_vec();
-                (Pair::Rsa(kp), jwk, bytes)
+                (Pair::Rsa(kp), jwk)
             }
             Algorithm::ES256 => {
                 let kp = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
@@ -152,13 +149,12 @@ impl SigningKey {
                     "x": B64.encode(&point[1..33]),
                     "y": B64.encode(&point[33..65]),
                 });
-                (Pair::Ec(kp), jwk, point)
+                (Pair::Ec(kp), jwk)
             }
             Algorithm::EdDSA => {
                 let kp = Ed25519KeyPair::from_pkcs8(der).map_err(|e| err(e.to_string()))?;
-                let public = kp.public_key().as_ref().to_vec();
-                let jwk = json!({ "crv": "Ed25519", "kty": "OKP", "x": B64.encode(&public) });
-                (Pair::Ed(kp), jwk, public)
+                let jwk = json!({ "crv": "Ed25519", "kty": "OKP", "x": B64.encode(kp.public_key().as_ref()) });
+                (Pair::Ed(kp), jwk)
             }
         };
         let kid = match kid {
@@ -177,7 +173,6 @@ impl SigningKey {
             pair,
             header_b64,
             public_jwk: jwk,
-            public_bytes,
             rng: SystemRandom::new(),
         })
     }
@@ -223,22 +218,6 @@ impl SigningKey {
             Pair::Ed(kp) => Ok(kp.sign(message).as_ref().to_vec()),
         }
     }
-
-    /// Verify a compact JWS signed by this key; returns the decoded payload bytes.
-    pub fn verify_jwt(&self, token: &str) -> Option<Vec<u8>> {
-        let (signing_input, sig_b64) = token.rsplit_once('.')?;
-        let (_, payload_b64) = signing_input.split_once('.')?;
-        let sig = B64.decode(sig_b64).ok()?;
-        let alg: &dyn signature::VerificationAlgorithm = match self.alg {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Algorithm::EdDSA => &signature::ED25519,
-        };
-        UnparsedPublicKey::new(alg, &self.public_bytes)
-            .verify(signing_input.as_bytes(), &sig)
-            .ok()?;
-        B64.decode(payload_b64).ok()
-    }
 }
 
 /// RFC 7638 JWK thumbprint (SHA-256, base64url) over the required members, which `jwk`
@@ -251,35 +230,51 @@ fn thumbprint(jwk: &serde_json::Value) -> String {
     ))
 }
 
-/// Decode the JOSE header of a compact JWS without verifying it.
-pub fn peek_header(token: &str) -> Option<serde_json::Value> {
-    let header = token.split('.').next()?;
-    serde_json::from_slice(&B64.decode(header).ok()?).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `token`'s signature verifies with `key`'s public JWK, as a resource server
+    /// (the workspace's verifier) reads it.
+    fn verifies(key: &SigningKey, token: &str) -> bool {
+        let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+        let (set, skipped) = authdomain_verifier::KeySet::from_jwks(
+            jwks.as_bytes(),
+            &authdomain_verifier::Algorithm::ALL,
+        )
+        .unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let c = authdomain_verifier::jwt::split(token).unwrap();
+        let alg = authdomain_verifier::Algorithm::from_name(&c.header.alg).unwrap();
+        set.get(key.kid())
+            .unwrap()
+            .verify(alg, c.signing_input.as_bytes(), &c.signature)
+            .is_ok()
+    }
 
     #[test]
     fn sign_and_verify_every_algorithm() {
         for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
             let (key, der) = SigningKey::generate(alg).unwrap();
             let token = key.sign_jwt(br#"{"sub":"x"}"#).unwrap();
-            assert_eq!(key.verify_jwt(&token).unwrap(), br#"{"sub":"x"}"#);
-            let header = peek_header(&token).unwrap();
-            assert_eq!(header["typ"], "at+jwt");
-            assert_eq!(header["alg"], alg.as_str());
-            assert_eq!(header["kid"], key.kid());
+            assert!(verifies(&key, &token));
+            let c = authdomain_verifier::jwt::split(&token).unwrap();
+            assert_eq!(
+                authdomain_verifier::jwt::payload(&c).unwrap(),
+                br#"{"sub":"x"}"#
+            );
+            assert_eq!(c.header.typ.as_deref(), Some("at+jwt"));
+            assert_eq!(c.header.alg, alg.as_str());
+            assert_eq!(c.header.kid.as_deref(), Some(key.kid()));
             // Reloading from PKCS#8 gives the same kid (thumbprint) and verifies old tokens.
             let again = SigningKey::from_pkcs8(None, alg, &der).unwrap();
             assert_eq!(again.kid(), key.kid());
-            assert!(again.verify_jwt(&token).is_some());
+            assert!(verifies(&again, &token));
             // A tampered payload fails.
             let mut parts: Vec<&str> = token.split('.').collect();
             let forged = B64.encode(br#"{"sub":"y"}"#);
             parts[1] = &forged;
-            assert!(key.verify_jwt(&parts.join(".")).is_none());
+            assert!(!verifies(&key, &parts.join(".")));
         }
     }
 

@@ -106,6 +106,8 @@ pub struct KeyRing {
     active: Arc<SigningKey>,
     by_kid: HashMap<String, Arc<SigningKey>>,
     jwks: bytes::Bytes,
+    /// The published keys as the verifier reads them (parsed once per load).
+    verifying: Arc<authdomain_verifier::KeySet>,
 }
 
 impl KeyRing {
@@ -139,13 +141,22 @@ impl KeyRing {
             by_kid.insert(record.kid.clone(), key);
         }
         let active = active.ok_or(KeyRingError::NoActiveKey(alg))?;
-        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
+        let jwks: bytes::Bytes = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
             .expect("serialisable")
             .into();
+        let (verifying, _) =
+            authdomain_verifier::KeySet::from_jwks(&jwks, &authdomain_verifier::Algorithm::ALL)
+                .map_err(|why| {
+                    KeyRingError::Key(KeyError::Parse {
+                        kid: "<jwks>".into(),
+                        why: why.into(),
+                    })
+                })?;
         Ok(KeyRing {
             active,
             by_kid,
             jwks,
+            verifying: Arc::new(verifying),
         })
     }
 
@@ -155,6 +166,11 @@ impl KeyRing {
 
     pub fn get(&self, kid: &str) -> Option<&Arc<SigningKey>> {
         self.by_kid.get(kid)
+    }
+
+    /// The published keys, for verifying our own tokens.
+    pub fn verifying_keys(&self) -> &authdomain_verifier::KeySet {
+        &self.verifying
     }
 
     /// The serialised JWKS document.

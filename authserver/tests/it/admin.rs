@@ -14,13 +14,12 @@ async fn admin_requires_admin_token(backend: Backend) {
     let s = TestServer::start(backend).await;
     let (id, secret) = s.standard().await;
     let url = s.url("/admin/v1/clients");
+    // No credentials at all: a bare challenge with no error code (RFC 6750 §3.1).
     let r = s.http.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(
-        r.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"authdomain-admin\""
     );
     let r = s
         .http
@@ -30,6 +29,12 @@ async fn admin_requires_admin_token(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
     // A valid token without the admin scope: 403 insufficient_scope.
     let user = s
         .access_token(&id, &secret, &[("grant_type", "client_credentials")])

@@ -5,7 +5,8 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+
+use authdomain_tests::lambda_emulator::Emulator;
 
 use serde_json::Value;
 
@@ -22,38 +23,8 @@ impl Drop for Running {
     }
 }
 
-fn cargo_lambda() -> Command {
-    // pip installs `cargo-lambda`; call it directly so no cargo subcommand lookup is needed.
-    let mut c = Command::new("cargo-lambda");
-    c.arg("lambda");
-    c
-}
-
-fn invoke(port: u16, event: &Path) -> Value {
-    let out = cargo_lambda()
-        .args([
-            "invoke",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port.to_string(),
-            "--data-file",
-        ])
-        .arg(event)
-        .arg("authserver")
-        .output()
-        .expect("run cargo lambda invoke");
-    assert!(
-        out.status.success(),
-        "invoke failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "invoke output is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+fn invoke(emulator: &Emulator, event: &Path) -> Value {
+    emulator.invoke_cli("authserver", event)
 }
 
 #[test]
@@ -91,49 +62,11 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
         client["client_secret"].as_str().unwrap(),
     );
 
-    // The emulator needs a manifest naming the function's binary; nothing is compiled.
-    let manifest = dir.path().join("Cargo.toml");
-    std::fs::write(&manifest, "[package]\nname = \"authserver\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"authserver\"\npath = \"main.rs\"\n").unwrap();
-    let port = authdomain_tests::net::free_port();
-    let emulator = cargo_lambda()
-        .args([
-            "watch",
-            "--only-lambda-apis",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port.to_string(),
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cargo-lambda is required for this test (pip install cargo-lambda): {e}")
-        });
-    let mut emulator = Running(emulator);
-    assert!(
-        authdomain_tests::net::wait_for_port(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            Duration::from_secs(20)
-        ),
-        "the Lambda runtime emulator did not start"
-    );
-    assert!(
-        emulator.0.try_wait().unwrap().is_none(),
-        "the emulator exited (port taken?)"
-    );
+    let emulator = Emulator::start("authserver");
 
     let issuer = "https://abc123.execute-api.eu-west-1.amazonaws.com";
-    let function = Command::new(BIN)
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{port}/.rt/authserver"),
-        )
-        .env("AWS_LAMBDA_FUNCTION_NAME", "authserver")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+    let function = emulator
+        .function_command(Path::new(BIN), "authserver")
         .env("AUTHSERVER_DATABASE_URL", &db)
         .env("AUTHSERVER_ISSUER", issuer)
         .env("RUST_LOG", "debug")
@@ -156,7 +89,7 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
     .into();
     let event_file = dir.path().join("token.json");
     std::fs::write(&event_file, event.to_string()).unwrap();
-    let resp = invoke(port, &event_file);
+    let resp = invoke(&emulator, &event_file);
     assert_eq!(resp["statusCode"], 200, "{resp}");
     assert_eq!(resp["headers"]["cache-control"], "no-store");
     let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
@@ -171,7 +104,7 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
     )
     .into();
     std::fs::write(&event_file, event.to_string()).unwrap();
-    let resp = invoke(port, &event_file);
+    let resp = invoke(&emulator, &event_file);
     assert_eq!(resp["statusCode"], 401);
     assert!(
         resp["headers"]["www-authenticate"]
@@ -181,7 +114,10 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
     );
 
     // Discovery with the configured issuer.
-    let resp = invoke(port, &Path::new(FIXTURES).join("discovery-request.json"));
+    let resp = invoke(
+        &emulator,
+        &Path::new(FIXTURES).join("discovery-request.json"),
+    );
     assert_eq!(resp["statusCode"], 200);
     let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
     assert_eq!(doc["token_endpoint"], format!("{issuer}/oauth2/token"));
@@ -189,7 +125,7 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
     // A management event (direct invoke only): list keys, and a malformed one.
     let mgmt = dir.path().join("mgmt.json");
     std::fs::write(&mgmt, r#"{"authdomain": {"action": "list-keys"}}"#).unwrap();
-    let resp = invoke(port, &mgmt);
+    let resp = invoke(&emulator, &mgmt);
     assert_eq!(resp["ok"], true, "{resp}");
     assert!(
         resp["result"]
@@ -199,7 +135,7 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
             .any(|k| k["state"] == "active")
     );
     std::fs::write(&mgmt, r#"{"authdomain": {"action": "drop-tables"}}"#).unwrap();
-    let resp = invoke(port, &mgmt);
+    let resp = invoke(&emulator, &mgmt);
     assert_eq!(resp["ok"], false);
     assert!(
         resp["error"]
@@ -224,5 +160,4 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
     }
     assert!(!logs.contains(secret));
     assert!(!logs.contains(body["access_token"].as_str().unwrap()));
-    let _ = emulator.0.kill();
 }
