@@ -1,46 +1,5 @@
 #!/usr/bin/env bash
-# Cross-builds the auth server as a static Linux binary for AWS Lambda, without Docker:
-# rustup's musl targets, with zig (PyPI `ziglang`) as the C compiler and linker through
-# `cargo zigbuild` (PyPI `cargo-zigbuild`); aws-lc and the bundled SQLite are C. Installs
-# what is missing, builds into ~/.cache/authdomain/cross-target (or $AUTHDOMAIN_CROSS_TARGET_DIR)
-# and prints one binary path per architecture asked for.
+# Cross-builds the auth server as a static Linux binary for AWS Lambda (see
+# scripts/build-static.sh) and prints one binary path per architecture asked for.
 #   scripts/build-authserver.sh [arm64] [x86_64]      (default: both)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
-ZIGLANG=0.17.1
-ZIGBUILD=0.24.1
-TARGET_DIR=${AUTHDOMAIN_CROSS_TARGET_DIR:-$HOME/.cache/authdomain/cross-target}
-archs=("$@")
-((${#archs[@]})) || archs=(arm64 x86_64)
-
-triple() {
-  case $1 in
-    arm64 | aarch64) echo aarch64-unknown-linux-musl ;;
-    x86_64 | amd64) echo x86_64-unknown-linux-musl ;;
-    *) echo "build-authserver: unknown architecture '$1' (expected arm64 or x86_64)" >&2; exit 2 ;;
-  esac
-}
-
-installed_targets=$(rustup target list --installed)
-for arch in "${archs[@]}"; do
-  t=$(triple "$arch")
-  grep -qx "$t" <<<"$installed_targets" || rustup target add "$t" >&2
-done
-if ! python3 - "$ZIGLANG" "$ZIGBUILD" <<'PY' 2>/dev/null; then
-import sys
-from importlib.metadata import version
-sys.exit(0 if (version("ziglang"), version("cargo-zigbuild")) == tuple(sys.argv[1:3]) else 1)
-PY
-  echo "build-authserver: installing ziglang $ZIGLANG and cargo-zigbuild $ZIGBUILD (pip)" >&2
-  python3 -m pip install -q "ziglang==$ZIGLANG" "cargo-zigbuild==$ZIGBUILD" >&2
-fi
-command -v cargo-zigbuild >/dev/null || { echo "build-authserver: cargo-zigbuild is not on PATH after install" >&2; exit 1; }
-
-targets=()
-for arch in "${archs[@]}"; do targets+=(--target "$(triple "$arch")"); done
-echo "build-authserver: cargo zigbuild --release ${targets[*]}" >&2
-CARGO_TARGET_DIR=$TARGET_DIR cargo-zigbuild zigbuild --release --locked -q -p authserver --bin authserver "${targets[@]}" >&2
-for arch in "${archs[@]}"; do
-  echo "$TARGET_DIR/$(triple "$arch")/release/authserver"
-done
+exec "$(dirname "$0")/build-static.sh" authserver "$@"

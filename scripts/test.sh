@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-deps.sh
-# The auth server cross-built for Lambda (arm64 and x86_64): the image, qemu and
-# bootstrap tests use them. Incremental: quick when nothing changed.
-scripts/build-authserver.sh >/dev/null
+# The auth server and the authorizer cross-built for Lambda (arm64 and x86_64): the
+# image, qemu, bootstrap and authorizer tests use them. Incremental: quick when nothing
+# changed.
+scripts/build-static.sh authserver >/dev/null
+scripts/build-static.sh authorizer >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/authdomain/target}"
 exec cargo test --workspace --locked "$@"

@@ -76,6 +76,43 @@ async fn the_real_binaries_push_read_back_with_their_digest_and_architecture() {
 }
 
 #[tokio::test]
+async fn the_authorizer_ships_as_its_own_image_for_both_architectures() {
+    let account = authdomain_tests::moto::server().new_account();
+    let password = ecr_password(&account);
+    let registry = authdomain_tests::registry::start(Some(("AWS", &password)));
+    let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
+    let session = Registry::connect(&aws, "1.dkr.ecr.eu-west-1.amazonaws.com/team/authorizer")
+        .await
+        .unwrap();
+    for arch in [Architecture::Arm64, Architecture::X86_64] {
+        let binary = std::fs::read(authdomain_tests::cross::authorizer(arch.as_str())).unwrap();
+        assert_eq!(image::elf_architecture(&binary), Some(arch));
+        let built =
+            image::assemble_program(image::Program::Authorizer, &binary, arch, "0.1.0").unwrap();
+        assert!(
+            built.size() < 6_000_000,
+            "{} bytes: the authorizer image stays small",
+            built.size()
+        );
+        let pushed = session.push("team/authorizer", &built, None).await.unwrap();
+        assert_eq!(pushed.digest, built.digest);
+        let Found::Image(config) = session
+            .inspect("team/authorizer", &built.digest)
+            .await
+            .unwrap()
+        else {
+            panic!("an image, not an index")
+        };
+        assert_eq!(config.config.entrypoint, ["/authorizer"]);
+        assert_eq!(config.architecture, image::oci_architecture(arch));
+        session
+            .check_architecture("team/authorizer", &built.digest, arch)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
 async fn an_image_for_another_architecture_or_an_index_is_refused_naming_both() {
     let account = authdomain_tests::moto::server().new_account();
     let registry = authdomain_tests::registry::start(None);

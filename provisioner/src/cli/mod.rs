@@ -12,6 +12,7 @@ mod input;
 mod outputs;
 mod plan;
 pub mod progress;
+mod token;
 mod validate;
 
 use std::process::ExitCode;
@@ -82,6 +83,12 @@ enum Command {
     },
     /// Delete everything tagged for the domain, in reverse dependency order.
     Destroy(destroy::Args),
+    /// Access tokens, for people debugging them: `verify` one as a resource server
+    /// would, `get` one from a domain.
+    Token {
+        #[command(subcommand)]
+        command: token::Command,
+    },
 }
 
 /// Text for people, JSON for scripts.
@@ -103,5 +110,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bootstrap(args) => bootstrap::run(aws, args).await,
         Command::Image { command } => image::run(aws, command).await,
         Command::Destroy(args) => destroy::run(aws, args).await,
+        Command::Token { command } => token::run(aws, command).await,
     }
 }

@@ -1,6 +1,7 @@
-//! The auth server's container image, assembled in-process (no Docker): one gzip layer
-//! holding the binary, which is the entrypoint and its own Lambda runtime client; an OCI
-//! image config naming the architecture; an OCI manifest. Pure and deterministic: the
+//! Container images of our programs (the auth server, the Lambda authorizer), assembled
+//! in-process (no Docker): one gzip layer holding the static binary, which is the
+//! entrypoint and its own Lambda runtime client; an OCI image config naming the
+//! architecture; an OCI manifest. Pure and deterministic: the
 //! same binary and architecture give the same bytes, so the same digest (fixed mtimes,
 //! owners and modes in the tar, no timestamp in the gzip header or the config).
 //!
@@ -22,9 +23,38 @@ pub const INDEX_MEDIA_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
-/// Where the binary lives in the image; the entrypoint (an absolute path, not a link, as
-/// Lambda requires).
+/// Where the auth server's binary lives in its image; the entrypoint (an absolute path,
+/// not a link, as Lambda requires).
 pub const ENTRYPOINT: &str = "/authserver";
+
+/// A program we ship as an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    AuthServer,
+    Authorizer,
+}
+
+impl Program {
+    /// The cargo binary name (and the file in the image).
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            Program::AuthServer => "authserver",
+            Program::Authorizer => "authorizer",
+        }
+    }
+
+    /// The entrypoint: `/<binary name>`.
+    pub fn entrypoint(self) -> String {
+        format!("/{}", self.binary_name())
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Program::AuthServer => "authdomain authserver",
+            Program::Authorizer => "authdomain authorizer",
+        }
+    }
+}
 
 /// An assembled image: the blobs and their digests.
 #[derive(Clone, PartialEq, Eq)]
@@ -179,9 +209,20 @@ pub fn sha256(bytes: &[u8]) -> String {
     s
 }
 
-/// Assemble the image for `binary`, which must be an executable for `architecture`.
-/// `version` becomes a label (what the image holds, for people reading the registry).
+/// Assemble the auth server's image (see [`assemble_program`]).
 pub fn assemble(
+    binary: &[u8],
+    architecture: Architecture,
+    version: &str,
+) -> Result<Image, ImageError> {
+    assemble_program(Program::AuthServer, binary, architecture, version)
+}
+
+/// Assemble the image of `program` for `binary`, which must be an executable for
+/// `architecture`. `version` becomes a label (what the image holds, for people reading
+/// the registry).
+pub fn assemble_program(
+    program: Program,
     binary: &[u8],
     architecture: Architecture,
     version: &str,
@@ -196,7 +237,8 @@ pub fn assemble(
         }
         Some(_) => {}
     }
-    let tar = layer_tar(binary)?;
+    let entrypoint = program.entrypoint();
+    let tar = layer_tar(&entrypoint, binary)?;
     let diff_id = sha256(&tar);
     // Fixed header (no name, mtime 0) and level: the same tar gives the same bytes.
     let mut gz = flate2::GzBuilder::new()
@@ -210,13 +252,13 @@ pub fn assemble(
         architecture: oci_architecture(architecture).to_owned(),
         os: "linux".to_owned(),
         config: RuntimeConfig {
-            entrypoint: vec![ENTRYPOINT.to_owned()],
+            entrypoint: vec![entrypoint.clone()],
             env: vec!["PATH=/".to_owned()],
             working_dir: "/".to_owned(),
             labels: [
                 (
                     "org.opencontainers.image.title".to_owned(),
-                    "authdomain authserver".to_owned(),
+                    program.title().to_owned(),
                 ),
                 (
                     "org.opencontainers.image.version".to_owned(),
@@ -290,7 +332,7 @@ pub fn write_oci_layout(image: &Image, dir: &std::path::Path) -> std::io::Result
 /// The layer: `/authserver` (0755, root, mtime 0) and `/tmp` (Lambda mounts its one
 /// writable directory there; the entry keeps the image usable outside Lambda too).
 /// Directories come before their files, as Lambda requires.
-fn layer_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
+fn layer_tar(entrypoint: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.mode(tar::HeaderMode::Deterministic);
     let mut dir = tar::Header::new_ustar();
@@ -308,7 +350,7 @@ fn layer_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
     file.set_gid(0);
     file.set_mtime(0);
     file.set_size(binary.len() as u64);
-    tar.append_data(&mut file, ENTRYPOINT.trim_start_matches('/'), binary)?;
+    tar.append_data(&mut file, entrypoint.trim_start_matches('/'), binary)?;
     tar.into_inner()
 }
 
@@ -325,6 +367,19 @@ mod tests {
         b[18..20].copy_from_slice(&machine.to_le_bytes());
         b.extend(std::iter::repeat_n(7u8, 4096));
         b
+    }
+
+    #[test]
+    fn each_program_is_its_own_entrypoint() {
+        let a = assemble_program(Program::Authorizer, &elf(0x3E), Architecture::X86_64, "0.1.0")
+            .unwrap();
+        let config: ImageConfig = serde_json::from_slice(&a.config).unwrap();
+        assert_eq!(config.config.entrypoint, ["/authorizer"]);
+        assert_eq!(config.architecture, "amd64");
+        let b = assemble(&elf(0x3E), Architecture::X86_64, "0.1.0").unwrap();
+        assert_ne!(a.digest, b.digest);
+        let config: ImageConfig = serde_json::from_slice(&b.config).unwrap();
+        assert_eq!(config.config.entrypoint, [ENTRYPOINT]);
     }
 
     #[test]
