@@ -8,6 +8,10 @@ Always on:
   would see the customer-managed key as missing.
 - RDS: moto forces `HttpEndpointEnabled` to false for Aurora Serverless v2 and does not
   implement EnableHttpEndpoint; AWS enables the Data API on such clusters.
+- API Gateway v2: moto has no GetAuthorizers (AWS lists an API's authorizers, paged with
+  `nextToken`); its UpdateRoute cannot clear `authorizationScopes` with an empty list and
+  keeps `authorizerId` when `authorizationType` becomes NONE, where AWS clears both (a route
+  without authorization has no authorizer and no scopes).
 
 Per account, when a test asks for them (a JSON file `<account>.json` in the directory named
 by AUTHDOMAIN_MOTO_HOOKS_DIR; moto itself cannot run a function or execute SQL):
@@ -28,6 +32,8 @@ import sys
 import urllib.error
 import urllib.request
 
+from moto.apigatewayv2 import models as apigw_models
+from moto.apigatewayv2 import responses as apigw_responses
 from moto.awslambda import models
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
@@ -85,6 +91,32 @@ def _set_http_endpoint(self, enabled):
 
 rds_responses.RDSResponse.enable_http_endpoint = lambda self: _set_http_endpoint(self, True)
 rds_responses.RDSResponse.disable_http_endpoint = lambda self: _set_http_endpoint(self, False)
+
+# --- API Gateway v2: GetAuthorizers, clearing a route's authorization ----------------------
+
+
+def _get_authorizers(self):
+    api_id = self.path.split("/")[-2]
+    api = self.apigatewayv2_backend.get_api(api_id)
+    items = [a.to_json() for a in api.authorizers.values()]
+    return 200, {}, json.dumps({"items": items})
+
+
+apigw_responses.ApiGatewayV2Response.get_authorizers = _get_authorizers
+
+_route_update = apigw_models.Route.update
+
+
+def _patched_route_update(self, **kwargs):
+    _route_update(self, **kwargs)
+    if kwargs.get("authorization_scopes") == []:
+        self.authorization_scopes = []
+    if kwargs.get("authorization_type") == "NONE":
+        self.authorizer_id = None
+        self.authorization_scopes = []
+
+
+apigw_models.Route.update = _patched_route_update
 
 # --- Per-account hooks ----------------------------------------------------------------------
 

@@ -18,10 +18,15 @@ use serde_json::json;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let binary = args.get(1).expect("usage: first_decision BINARY [RUNS]").clone();
+    let binary = args
+        .get(1)
+        .expect("usage: first_decision BINARY [RUNS]")
+        .clone();
     let runs: usize = args.get(2).map_or(20, |r| r.parse().expect("RUNS"));
     let issuer = LocalIssuer::start(Algorithm::RS256, |_| {}).await;
-    issuer.resource_server("https://orders.example.com", &["orders/read"]).await;
+    issuer
+        .resource_server("https://orders.example.com", &["orders/read"])
+        .await;
     let (id, secret) = issuer.client("shop", &["orders/read"]).await;
     let http = reqwest::Client::new();
     let token = issuer.token(&http, &id, &secret, None).await;

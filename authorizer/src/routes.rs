@@ -1,8 +1,8 @@
 //! Routes to scopes (pure): patterns like API Gateway's route keys (`GET /orders`,
 //! `POST /orders/{id}`, `ANY /admin/{proxy+}`), matched against a request's method and
 //! path. The most specific pattern wins, as in API Gateway: an exact method over `ANY`,
-//! then, segment by segment, a literal over `{param}` over `{proxy+}`. No pattern
-//! matching is a deny.
+//! then, segment by segment, a literal over `{param}` over `{proxy+}`; `$default` matches
+//! what nothing else does. No pattern matching is a deny.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +24,8 @@ pub struct Route {
     /// `None` for `ANY`.
     method: Option<String>,
     segments: Vec<Segment>,
+    /// `$default`: every request no other route matches.
+    fallback: bool,
     pub scopes: Vec<String>,
 }
 
@@ -45,6 +47,15 @@ impl Route {
             key: key.to_owned(),
             why: why.to_owned(),
         };
+        if key == "$default" {
+            return Ok(Route {
+                key: key.to_owned(),
+                method: None,
+                segments: Vec::new(),
+                fallback: true,
+                scopes,
+            });
+        }
         let (method, path) = key
             .split_once(' ')
             .ok_or_else(|| err("expected `METHOD /path`, such as `GET /orders`"))?;
@@ -80,6 +91,7 @@ impl Route {
             key: key.to_owned(),
             method: (method != "ANY").then(|| method.to_owned()),
             segments,
+            fallback: false,
             scopes,
         })
     }
@@ -87,10 +99,13 @@ impl Route {
     /// How specifically this route matches `method path`, or None when it does not.
     /// Greater is more specific.
     fn specificity(&self, method: &str, path: &[&str]) -> Option<(u8, Vec<u8>)> {
+        if self.fallback {
+            return Some((0, Vec::new()));
+        }
         let method_rank = match &self.method {
-            Some(m) if m.eq_ignore_ascii_case(method) => 1,
+            Some(m) if m.eq_ignore_ascii_case(method) => 2,
             Some(_) => return None,
-            None => 0,
+            None => 1,
         };
         let mut ranks = Vec::with_capacity(self.segments.len());
         for (i, seg) in self.segments.iter().enumerate() {
@@ -222,6 +237,23 @@ mod tests {
         assert_eq!(
             t.by_key("DELETE", "/orders/{id}").map(|r| r.key.as_str()),
             Some("ANY /orders/{id}")
+        );
+    }
+
+    #[test]
+    fn default_matches_only_what_no_other_route_does() {
+        let t = table(&[
+            ("$default", &["orders/read"]),
+            ("ANY /{proxy+}", &["admin"]),
+            ("GET /orders", &["orders/write"]),
+        ]);
+        let key = |m, p| t.find(m, p).map(|r| r.key.as_str());
+        assert_eq!(key("GET", "/orders"), Some("GET /orders"));
+        assert_eq!(key("POST", "/x/y"), Some("ANY /{proxy+}"));
+        assert_eq!(
+            key("GET", "/"),
+            Some("$default"),
+            "nothing else matches the root"
         );
     }
 

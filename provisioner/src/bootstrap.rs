@@ -45,6 +45,9 @@ pub struct Options<'a> {
     /// The auth server executable for the spec's architecture. Needed unless the spec
     /// names an image (`image.digest` or `image.tag`).
     pub binary: Option<&'a [u8]>,
+    /// The Lambda authorizer executable for the spec's architecture. Needed when an API of
+    /// `spec.protectedApis` has `mode: lambda` and `spec.authorizer.digest` is unset.
+    pub authorizer_binary: Option<&'a [u8]>,
     /// The auth server's version, recorded in the image and its tag.
     pub version: &'a str,
     pub timeouts: Timeouts,
@@ -113,6 +116,12 @@ pub enum BootstrapError {
          was given: pass --binary PATH (scripts/build-authserver.sh {0} builds one)"
     )]
     NoBinary(&'static str),
+    #[error(
+        "spec.protectedApis has an API with `mode: lambda`, spec.authorizer.digest is unset and no \
+         authorizer binary was given: pass --authorizer-binary PATH (scripts/build-static.sh authorizer {0} \
+         builds one)"
+    )]
+    NoAuthorizerBinary(&'static str),
     #[error("{count} change(s) still wait for {missing}: {resources}")]
     Deferred {
         count: usize,
@@ -135,9 +144,44 @@ pub enum BootstrapError {
 fn fact(observed: &[authdomain_core::plan::Observed], kind: Kind, field: &str) -> Option<String> {
     observed
         .iter()
-        .find(|o| o.id.kind == kind)
+        .find(|o| o.id.kind == kind && o.id.name != "authorizer")
         .and_then(|o| o.props.get(field))
         .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// Push `built` to the domain's repository under a readable, content-derived tag
+/// (`<prefix><version>-<arch>-<digest prefix>`: the repository's tags are immutable).
+/// Returns the digest and whether anything was uploaded.
+async fn push(
+    aws: &Aws,
+    domain: &str,
+    repository: &str,
+    built: &image::Image,
+    prefix: &str,
+    version: &str,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(String, bool), BootstrapError> {
+    let repo = ecr::observe(aws, domain, repository).await?;
+    let uri =
+        fact(&repo, Kind::EcrRepository, "_uri").ok_or_else(|| BootstrapError::Incomplete {
+            resource: format!("ecr-repository/main ({repository})"),
+            value: "URI",
+        })?;
+    let registry = Registry::connect(aws, &uri).await?;
+    let short = &built.digest["sha256:".len().."sha256:".len() + 12];
+    let tag = format!("{prefix}{version}-{}-{short}", built.architecture.as_str());
+    let pushed = registry.push(repository, built, Some(&tag)).await?;
+    progress(Progress::Did(format!(
+        "image {repository}:{tag} ({}, {:.1} MB) {}",
+        built.digest,
+        built.size() as f64 / 1e6,
+        if pushed.reused {
+            "already pushed"
+        } else {
+            "pushed"
+        }
+    )));
+    Ok((built.digest.clone(), !pushed.reused))
 }
 
 /// Bootstrap the domain `m` describes. `progress` hears of every phase and change.
@@ -171,38 +215,47 @@ pub async fn run(
         outcome.applied.extend(steps);
     }
 
-    // 2. The image: the spec's, or ours built from the binary and pushed by digest.
+    // 2. The images: the spec's, or ours built from the binaries and pushed by digest.
     let mut m = m.clone();
+    let arch = m.spec.image.architecture;
     if m.spec.image.digest.is_none() && m.spec.image.tag.is_none() {
         progress(Progress::Phase("auth server image"));
-        let arch = m.spec.image.architecture;
         let binary = options
             .binary
             .ok_or(BootstrapError::NoBinary(arch.as_str()))?;
         let built = image::assemble(binary, arch, options.version)?;
-        let repo = ecr::observe(aws, &domain, &repository).await?;
-        let uri =
-            fact(&repo, Kind::EcrRepository, "_uri").ok_or_else(|| BootstrapError::Incomplete {
-                resource: format!("ecr-repository/main ({repository})"),
-                value: "URI",
-            })?;
-        let registry = Registry::connect(aws, &uri).await?;
-        // A readable, content-derived tag: the repository's tags are immutable.
-        let short = &built.digest["sha256:".len().."sha256:".len() + 12];
-        let tag = format!("{}-{}-{short}", options.version, arch.as_str());
-        let pushed = registry.push(&repository, &built, Some(&tag)).await?;
-        outcome.image_pushed = !pushed.reused;
-        progress(Progress::Did(format!(
-            "image {repository}:{tag} ({}, {:.1} MB) {}",
-            built.digest,
-            built.size() as f64 / 1e6,
-            if pushed.reused {
-                "already pushed"
-            } else {
-                "pushed"
-            }
-        )));
-        m.spec.image.digest = Some(built.digest);
+        let (digest, pushed) = push(
+            aws,
+            &domain,
+            &repository,
+            &built,
+            "",
+            options.version,
+            &mut progress,
+        )
+        .await?;
+        outcome.image_pushed = pushed;
+        m.spec.image.digest = Some(digest);
+    }
+    if m.spec.wants_authorizer() && m.spec.authorizer.digest.is_none() {
+        progress(Progress::Phase("authorizer image"));
+        let binary = options
+            .authorizer_binary
+            .ok_or(BootstrapError::NoAuthorizerBinary(arch.as_str()))?;
+        let built =
+            image::assemble_program(image::Program::Authorizer, binary, arch, options.version)?;
+        let (digest, pushed) = push(
+            aws,
+            &domain,
+            &repository,
+            &built,
+            "authorizer-",
+            options.version,
+            &mut progress,
+        )
+        .await?;
+        outcome.image_pushed |= pushed;
+        m.spec.authorizer.digest = Some(digest);
     }
 
     // 3. Everything else, as `authdomain apply` does it.

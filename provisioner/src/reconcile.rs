@@ -8,15 +8,27 @@ use authdomain_core::plan::{
 };
 use authdomain_core::spec::AuthDomainManifest;
 
+use crate::aws::protection::{self, Purpose};
 use crate::aws::{
     Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets, tagging,
 };
 
-/// Everything tagged for the domain (the services are observed concurrently).
+/// Everything tagged for the domain (the services are observed concurrently). An API or
+/// route of `spec.protectedApis` that does not exist is an error naming the field.
 pub async fn observe(aws: &Aws, m: &AuthDomainManifest) -> Result<Vec<Observed>, AwsError> {
+    observe_for(aws, m, Purpose::Apply).await
+}
+
+/// [`observe`], for applying or for destroying (where a team's API that is gone is
+/// nothing to detach rather than an error).
+pub async fn observe_for(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    purpose: Purpose,
+) -> Result<Vec<Observed>, AwsError> {
     let (network, rest) = tokio::join!(
         Box::pin(ec2::observe(aws, &m.metadata.name)),
-        Box::pin(observe_named(aws, m, None))
+        Box::pin(observe_named(aws, m, None, purpose))
     );
     let mut all = network?;
     all.extend(rest?);
@@ -43,7 +55,7 @@ pub async fn observe_many(
     let rest = futures::future::join_all(
         manifests
             .iter()
-            .map(|m| Box::pin(observe_named(aws, m, Some(&listed)))),
+            .map(|m| Box::pin(observe_named(aws, m, Some(&listed), Purpose::Apply))),
     )
     .await;
     let mut network = network?;
@@ -68,6 +80,7 @@ async fn observe_named(
     aws: &Aws,
     m: &AuthDomainManifest,
     listed: Option<&Listed>,
+    purpose: Purpose,
 ) -> Result<Vec<Observed>, AwsError> {
     let domain = &m.metadata.name;
     let repository = ecr::repository_name(domain, m.spec.image.repository.as_deref());
@@ -97,13 +110,14 @@ async fn observe_named(
     for part in [images, roles, keys, kek, functions, apis] {
         all.extend(part?);
     }
+    all.extend(observe_protection(aws, m, &all, purpose).await?);
     // The digest of the spec's tag, unless the spec names a digest or the function already
     // runs that tag (repository tags are immutable). Asked of the registry itself (what
     // ECR's API reports on AWS too), so a mirror or a local registry answers the same.
     let image = &m.spec.image;
     if let Some(tag) = image.tag.as_deref().filter(|_| image.digest.is_none())
         && !all.iter().any(|o| {
-            o.id.kind == Kind::Function
+            o.id == ResourceId::new(Kind::Function, "main")
                 && o.props.get("image-tag").and_then(serde_json::Value::as_str) == Some(tag)
         })
         && let Some(repo) = all.iter_mut().find(|o| o.id.kind == Kind::EcrRepository)
@@ -114,6 +128,34 @@ async fn observe_named(
             .insert("_image-digest".into(), serde_json::json!(digest));
     }
     Ok(all)
+}
+
+/// The teams' APIs the domain protects (listed in the spec or recorded on the domain's
+/// API) and, while any is, the Lambda authorizer's function and role. Nothing (no call)
+/// for a domain that protects none.
+async fn observe_protection(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    all: &[Observed],
+    purpose: Purpose,
+) -> Result<Vec<Observed>, AwsError> {
+    let domain_api = all
+        .iter()
+        .find(|o| o.id == ResourceId::new(Kind::Api, "main"));
+    let recorded = domain_api.is_some_and(|o| o.props.contains_key("_protects"));
+    if m.spec.protected_apis.is_empty() && !recorded {
+        return Ok(Vec::new());
+    }
+    let domain = &m.metadata.name;
+    let (parts, function, role) = tokio::join!(
+        Box::pin(protection::observe(aws, m, domain_api, purpose)),
+        Box::pin(function::observe_one(aws, domain, "authorizer")),
+        Box::pin(iam::observe_one(aws, domain, "authorizer")),
+    );
+    let mut out = parts?;
+    out.extend(function?);
+    out.extend(role?);
+    Ok(out)
 }
 
 /// The digest `tag` names in the repository at `uri`, or None when it is not pushed.
@@ -174,6 +216,7 @@ async fn create(
         }
         Service::Permission => function::create_permission(aws, d, physical).await,
         Service::Api => api::create(aws, domain, tags, d, physical).await,
+        Service::Protection => protection::create(aws, domain, d, physical).await,
     }
 }
 
@@ -218,6 +261,7 @@ async fn update(
         }
         Service::Permission => function::update_permission(aws, d, o, physical).await,
         Service::Api => api::update(aws, d, o, change, physical).await,
+        Service::Protection => protection::update(aws, d, o, physical).await,
     }
 }
 
@@ -233,6 +277,7 @@ async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), A
         Service::Function => function::delete(aws, o).await,
         Service::Permission => function::delete_permission(aws, o).await,
         Service::Api => api::delete(aws, o).await,
+        Service::Protection => protection::delete(aws, &m.metadata.name, o).await,
     }
 }
 
@@ -273,7 +318,7 @@ pub async fn destroy_plan(
     aws: &Aws,
     m: &AuthDomainManifest,
 ) -> Result<(Plan, Vec<Observed>), AwsError> {
-    let mut observed = observe(aws, m).await?;
+    let mut observed = observe_for(aws, m, Purpose::Destroy).await?;
     // The credentials bootstrap kept are the domain's too.
     observed.extend(secrets::observe_credentials(aws, &m.metadata.name).await?);
     let mut plan = diff_with(&[], &observed, &Facts::default());

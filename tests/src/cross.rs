@@ -31,7 +31,10 @@ pub fn binary(name: &str, arch: &str) -> PathBuf {
         return p.clone();
     }
     let path = build(name, arch);
-    built.lock().expect("cross builds").insert(key, path.clone());
+    built
+        .lock()
+        .expect("cross builds")
+        .insert(key, path.clone());
     path
 }
 

@@ -29,8 +29,14 @@ const REUSED: usize = 100;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("gen") => generate(&args[2], args.get(3).map_or(10_000, |n| n.parse().expect("N"))),
-        Some("run") => run(&args[2], args.get(3).map_or(2.0, |s| s.parse().expect("seconds"))),
+        Some("gen") => generate(
+            &args[2],
+            args.get(3).map_or(10_000, |n| n.parse().expect("N")),
+        ),
+        Some("run") => run(
+            &args[2],
+            args.get(3).map_or(2.0, |s| s.parse().expect("seconds")),
+        ),
         _ => {
             eprintln!("usage: verify_bench gen DIR [N] | run DIR [SECONDS]");
             std::process::exit(2);
@@ -42,8 +48,10 @@ fn generate(dir: &str, n: usize) {
     std::fs::create_dir_all(dir).expect("dir");
     let rng = SystemRandom::new();
     let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let ec = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+        .unwrap();
     let p = ec.public_key().as_ref().to_vec();
     let jwks = json!({"keys": [
         {"kty": "RSA", "kid": "rsa-1", "alg": "RS256", "use": "sig",
@@ -55,7 +63,8 @@ fn generate(dir: &str, n: usize) {
     std::fs::write(format!("{dir}/jwks.json"), jwks.to_string()).unwrap();
     std::fs::write(
         format!("{dir}/config.json"),
-        json!({"issuer": ISSUER, "audience": AUDIENCE, "scope": SCOPE, "reused": REUSED}).to_string(),
+        json!({"issuer": ISSUER, "audience": AUDIENCE, "scope": SCOPE, "reused": REUSED})
+            .to_string(),
     )
     .unwrap();
     let now = std::time::SystemTime::now()
@@ -77,7 +86,8 @@ fn generate(dir: &str, n: usize) {
             let input = format!("{header}.{claims}");
             let sig = if alg == "RS256" {
                 let mut s = vec![0u8; rsa.public_modulus_len()];
-                rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut s).unwrap();
+                rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut s)
+                    .unwrap();
                 s
             } else {
                 ec.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec()
@@ -92,7 +102,9 @@ fn run(dir: &str, seconds: f64) {
     let jwks = std::fs::read(format!("{dir}/jwks.json")).expect("jwks.json (run gen first)");
     let (set, _) = KeySet::from_jwks(&jwks, &Algorithm::ALL).unwrap();
     let set = std::sync::Arc::new(set);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     for alg in ["RS256", "ES256"] {
         let tokens: Vec<String> = std::fs::read_to_string(format!("{dir}/tokens-{alg}.txt"))
             .unwrap()
@@ -107,12 +119,18 @@ fn run(dir: &str, seconds: f64) {
             let tokens = &tokens[..count];
             // Every token must verify, and a tampered one must not.
             for t in tokens.iter().take(3) {
-                runtime.block_on(verifier.verify_for(t, &[SCOPE])).expect("a valid token");
+                runtime
+                    .block_on(verifier.verify_for(t, &[SCOPE]))
+                    .expect("a valid token");
             }
             let mut forged = tokens[0].clone();
             forged.replace_range(forged.len() - 20..forged.len() - 19, "A");
             forged.replace_range(forged.len() - 21..forged.len() - 20, "B");
-            assert!(runtime.block_on(verifier.verify_for(&forged, &[SCOPE])).is_err());
+            assert!(
+                runtime
+                    .block_on(verifier.verify_for(&forged, &[SCOPE]))
+                    .is_err()
+            );
             let measure = |for_: Duration| -> (u64, Duration) {
                 let started = Instant::now();
                 let mut n = 0u64;
@@ -121,7 +139,9 @@ fn run(dir: &str, seconds: f64) {
                     for _ in 0..64 {
                         let t = &tokens[i % tokens.len()];
                         i += 1;
-                        runtime.block_on(verifier.verify_for(t, &[SCOPE])).expect("valid");
+                        runtime
+                            .block_on(verifier.verify_for(t, &[SCOPE]))
+                            .expect("valid");
                         n += 1;
                     }
                 }

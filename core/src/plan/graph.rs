@@ -7,11 +7,12 @@ use std::net::Ipv4Addr;
 use serde_json::json;
 
 use super::names::{
-    BASIC_EXECUTION, DATABASE_NAME, DATABASE_USER, ENGINE, KEK_VARIABLE, POLICY_NAME,
-    POSTGRES_PORT, ROUTES, VPC_ACCESS, cors_value, ec2_user_tags, tags_converge, trust_policy,
+    AUTHORIZATION_HEADER, AUTHORIZER_CONFIG_VARIABLE, BASIC_EXECUTION, DATABASE_NAME,
+    DATABASE_USER, ENGINE, KEK_VARIABLE, POLICY_NAME, POSTGRES_PORT, ROUTES, VPC_ACCESS,
+    cors_value, ec2_user_tags, tags_converge, trust_policy,
 };
 use super::{Desired, Facts, Kind, Ref, ResourceId, Service};
-use crate::spec::{AuthDomainManifest, NatGateway};
+use crate::spec::{AuthDomainManifest, NatGateway, ProtectionMode};
 
 /// Subnet tiers: public (NAT gateways), private (the function), isolated (the database).
 pub const TIERS: [&str; 3] = ["public", "private", "isolated"];
@@ -370,12 +371,141 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
     out
 }
 
+/// The issuer URL of the domain, as a `${fact}` template.
+fn issuer(m: &AuthDomainManifest) -> String {
+    format!("${{api/main.endpoint}}{}", stage_path(&m.spec.api.stage))
+}
+
+/// The teams' APIs of `spec.protectedApis`: per API one authorizer and the authorization
+/// of each listed route; with any `mode: lambda` API, the authorizer function, its role and
+/// one invoke permission per API (scoped to that API's authorizer).
+pub fn protection(m: &AuthDomainManifest) -> Vec<Desired> {
+    let s = &m.spec;
+    let mut out = Vec::new();
+    let api = id(Kind::Api, "main");
+    let function = id(Kind::Function, "authorizer");
+    for p in &s.protected_apis {
+        let authorizer = id(Kind::ApiAuthorizer, p.name.as_str());
+        let base = Desired::new(authorizer.clone())
+            .immutable_prop("api-id", p.api_id.as_str())
+            .after(api.clone());
+        out.push(match p.mode {
+            ProtectionMode::Jwt => base
+                .immutable_prop("type", "JWT")
+                .prop("identity-source", json!([AUTHORIZATION_HEADER]))
+                .prop("issuer", issuer(m))
+                .prop("audience", json!([p.identifier])),
+            // Decisions are cached per token *and route* (a token allowed on one route is
+            // not thereby allowed on another), for at most 5 minutes.
+            ProtectionMode::Lambda => base
+                .immutable_prop("type", "REQUEST")
+                .prop(
+                    "identity-source",
+                    json!([AUTHORIZATION_HEADER, "$context.routeKey"]),
+                )
+                .prop(
+                    "uri",
+                    "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${function/authorizer.arn}/invocations",
+                )
+                .prop("payload-format", "2.0")
+                .prop("simple-responses", true)
+                .prop("ttl", 300)
+                .after(function.clone()),
+        });
+        for r in &p.routes {
+            let mut scopes = r.scopes.clone();
+            scopes.sort();
+            scopes.dedup();
+            let (kind, scopes) = match p.mode {
+                ProtectionMode::Jwt => ("JWT", scopes),
+                // The function checks the scopes; API Gateway takes route scopes only
+                // from JWT authorizers.
+                ProtectionMode::Lambda => ("CUSTOM", Vec::new()),
+            };
+            out.push(
+                Desired::new(id(
+                    Kind::RouteAuthorization,
+                    format!("{}/{}", p.name, r.route),
+                ))
+                .prop("api-id", p.api_id.as_str())
+                .prop("route", r.route.as_str())
+                .prop("authorization-type", kind)
+                .prop("scopes", json!(scopes))
+                .reference("authorizer", Ref::One(authorizer.clone()), false),
+            );
+        }
+        if p.mode == ProtectionMode::Lambda {
+            out.push(
+                Desired::new(id(Kind::LambdaPermission, format!("authorizer-{}", p.name)))
+                    .prop("principal", "apigateway.amazonaws.com")
+                    .prop("action", "lambda:InvokeFunction")
+                    .prop(
+                        "source-arn",
+                        format!(
+                            "arn:aws:execute-api:${{region}}:${{account}}:{}/authorizers/${{api-authorizer/{}.id}}",
+                            p.api_id, p.name
+                        ),
+                    )
+                    .reference("function", Ref::One(function.clone()), true)
+                    .after(authorizer),
+            );
+        }
+    }
+    if s.wants_authorizer() {
+        let role = id(Kind::IamRole, "authorizer");
+        let apis: serde_json::Map<String, serde_json::Value> = s
+            .protected_apis
+            .iter()
+            .filter(|p| p.mode == ProtectionMode::Lambda)
+            .map(|p| {
+                let routes: serde_json::Map<String, serde_json::Value> = p
+                    .routes
+                    .iter()
+                    .map(|r| (r.route.clone(), json!(r.scopes)))
+                    .collect();
+                (
+                    p.api_id.clone(),
+                    json!({"audience": p.identifier, "routes": routes}),
+                )
+            })
+            .collect();
+        let config = json!({
+            "issuer": issuer(m),
+            "algorithms": [format!("{:?}", s.tokens.algorithm)],
+            "apis": apis,
+        });
+        out.push(
+            Desired::new(role.clone())
+                .prop("trust-policy", trust_policy())
+                .prop("managed-policies", json!([BASIC_EXECUTION])),
+        );
+        out.push(
+            Desired::new(function)
+                .immutable_prop("package-type", "Image")
+                .prop("image", "${ecr-repository/main.uri}@${authorizer.digest}")
+                .prop("architecture", s.image.architecture.as_str())
+                .prop("memory", s.authorizer.memory)
+                .prop("timeout", 10)
+                .prop("role", "${iam-role/authorizer.arn}")
+                .prop(
+                    "environment",
+                    json!({ AUTHORIZER_CONFIG_VARIABLE: config.to_string() }),
+                )
+                .after(id(Kind::EcrRepository, "main"))
+                .after(role)
+                .after(api),
+        );
+    }
+    out
+}
+
 /// What the spec wants: network, database and application, with the spec's extra tags
 /// on every kind whose tags converge.
 pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
     let mut all = network(m);
     all.extend(database(m));
     all.extend(application(m));
+    all.extend(protection(m));
     for d in all.iter_mut().filter(|d| tags_converge(d.id.kind)) {
         let tags = match d.id.kind.service() {
             Service::Ec2 => ec2_user_tags(&m.metadata.name, &d.id, &m.spec.tags),
@@ -433,7 +563,7 @@ pub fn facts(m: &AuthDomainManifest, region: &str, observed: &[super::Observed])
     let unpinned = image.tag.is_none() && image.digest.is_none();
     let running = observed
         .iter()
-        .find(|o| o.id.kind == Kind::Function)
+        .find(|o| o.id == ResourceId::new(Kind::Function, "main"))
         .filter(|o| unpinned || o.props.get("image-tag") == Some(&json!(image.tag)))
         .and_then(|o| o.props.get("image").and_then(serde_json::Value::as_str))
         .and_then(|uri| uri.split_once('@'))
@@ -445,6 +575,19 @@ pub fn facts(m: &AuthDomainManifest, region: &str, observed: &[super::Observed])
         .or_else(|| f.get("ecr-repository/main.image-digest").map(str::to_owned));
     if let Some(d) = digest {
         f.insert("image.digest", d);
+    }
+    // The authorizer's image: the spec's digest, else what the function runs (deployed by
+    // `authdomain bootstrap`).
+    let authorizer = m.spec.authorizer.digest.clone().or_else(|| {
+        observed
+            .iter()
+            .find(|o| o.id == ResourceId::new(Kind::Function, "authorizer"))
+            .and_then(|o| o.props.get("image").and_then(serde_json::Value::as_str))
+            .and_then(|uri| uri.split_once('@'))
+            .map(|(_, digest)| digest.to_owned())
+    });
+    if let Some(d) = authorizer {
+        f.insert("authorizer.digest", d);
     }
     f
 }
@@ -612,6 +755,106 @@ mod tests {
         assert!(pos("iam-policy/authserver") < pos("function/main"));
         assert!(pos("function/main") < pos("api-integration/function"));
         assert!(pos("api-integration/function") < pos("api-route/POST /oauth2/token"));
+    }
+
+    const PROTECTED: &str = "  resourceServers:\n    - identifier: https://orders.example.com\n      scopes: [{name: 'orders:read'}, {name: 'orders:write'}]\n  protectedApis:\n    - name: orders\n      apiId: abc123defg\n      identifier: https://orders.example.com\n      routes:\n        - route: GET /orders\n          scopes: ['orders:read']\n        - route: POST /orders\n          scopes: ['orders:write', 'orders:read']\n";
+
+    #[test]
+    fn a_jwt_protected_api_is_one_authorizer_and_the_listed_routes_only() {
+        let m = manifest(PROTECTED);
+        let g = protection(&m);
+        assert_eq!(g.len(), 3, "{g:#?}");
+        let authorizer = &g[0];
+        assert_eq!(authorizer.id.to_string(), "api-authorizer/orders");
+        assert_eq!(authorizer.props["type"], "JWT");
+        assert_eq!(authorizer.props["api-id"], "abc123defg");
+        assert_eq!(authorizer.props["issuer"], "${api/main.endpoint}");
+        assert_eq!(
+            authorizer.props["audience"],
+            json!(["https://orders.example.com"])
+        );
+        let post = g
+            .iter()
+            .find(|d| d.id.to_string() == "route-authorization/orders/POST /orders")
+            .unwrap();
+        assert_eq!(post.props["authorization-type"], "JWT");
+        assert_eq!(
+            post.props["scopes"],
+            json!(["orders:read", "orders:write"]),
+            "sorted, as observed"
+        );
+        assert!(post.immutable.is_empty(), "a route is never replaced");
+        // No function, no role, no permission: the built-in authorizer costs nothing.
+        assert!(!g.iter().any(|d| d.id.kind == Kind::Function));
+        // The authorizer comes after the domain's API (its issuer), the routes after it.
+        let plan = diff(&desired(&m), &[]);
+        let pos = |n: &str| {
+            plan.changes
+                .iter()
+                .position(|c| c.resource.to_string() == n)
+                .unwrap()
+        };
+        assert!(pos("api/main") < pos("api-authorizer/orders"));
+        assert!(pos("api-authorizer/orders") < pos("route-authorization/orders/GET /orders"));
+    }
+
+    #[test]
+    fn a_lambda_protected_api_deploys_the_authorizer_with_its_routes_and_a_scoped_permission() {
+        let m = manifest(&format!(
+            "{}      mode: lambda\n  api:\n    stage: prod\n",
+            PROTECTED
+        ));
+        let g = protection(&m);
+        let find = |n: &str| g.iter().find(|d| d.id.to_string() == n).unwrap();
+        let authorizer = find("api-authorizer/orders");
+        assert_eq!(authorizer.props["type"], "REQUEST");
+        assert_eq!(authorizer.props["simple-responses"], true);
+        assert_eq!(
+            authorizer.props["identity-source"],
+            json!(["$request.header.Authorization", "$context.routeKey"]),
+            "decisions are cached per token and route"
+        );
+        let route = find("route-authorization/orders/GET /orders");
+        assert_eq!(route.props["authorization-type"], "CUSTOM");
+        assert_eq!(route.props["scopes"], json!([]));
+        let permission = find("lambda-permission/authorizer-orders");
+        assert_eq!(
+            permission.props["source-arn"],
+            "arn:aws:execute-api:${region}:${account}:abc123defg/authorizers/${api-authorizer/orders.id}"
+        );
+        let function = find("function/authorizer");
+        assert!(!function.refs.contains_key("subnets"), "not in the VPC");
+        assert_eq!(
+            function.props["image"],
+            "${ecr-repository/main.uri}@${authorizer.digest}"
+        );
+        let config: serde_json::Value = serde_json::from_str(
+            function.props["environment"]["AUTHORIZER_CONFIG"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(config["issuer"], "${api/main.endpoint}/prod");
+        assert_eq!(
+            config["apis"]["abc123defg"]["routes"]["POST /orders"],
+            json!(["orders:write", "orders:read"])
+        );
+        assert_eq!(
+            config["apis"]["abc123defg"]["audience"],
+            "https://orders.example.com"
+        );
+        let role = find("iam-role/authorizer");
+        assert_eq!(role.props["managed-policies"], json!([BASIC_EXECUTION]));
+        // The outputs and facts of the auth server ignore the authorizer's function.
+        let plan = diff(&desired(&m), &[]);
+        let pos = |n: &str| {
+            plan.changes
+                .iter()
+                .position(|c| c.resource.to_string() == n)
+                .unwrap()
+        };
+        assert!(pos("function/authorizer") < pos("api-authorizer/orders"));
+        assert!(pos("api-authorizer/orders") < pos("lambda-permission/authorizer-orders"));
     }
 
     #[test]

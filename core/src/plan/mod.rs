@@ -46,6 +46,11 @@ pub enum Kind {
     ApiRoute,
     ApiStage,
     LambdaPermission,
+    /// An authorizer this domain attached to a team's HTTP API (`spec.protectedApis`).
+    ApiAuthorizer,
+    /// The authorization settings of one route of a team's API: the route itself is the
+    /// team's; "deleting" this resets the route to no authorization.
+    RouteAuthorization,
 }
 
 /// The AWS service (and, where one service has several, the part of it) whose module
@@ -62,6 +67,8 @@ pub enum Service {
     Function,
     Permission,
     Api,
+    /// The parts of the teams' APIs that `spec.protectedApis` owns.
+    Protection,
 }
 
 impl Kind {
@@ -77,6 +84,7 @@ impl Kind {
             Kind::Function => Service::Function,
             Kind::LambdaPermission => Service::Permission,
             Kind::Api | Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage => Service::Api,
+            Kind::ApiAuthorizer | Kind::RouteAuthorization => Service::Protection,
             Kind::Vpc
             | Kind::Subnet
             | Kind::InternetGateway
@@ -110,6 +118,8 @@ impl Kind {
             Kind::ApiRoute => "api-route",
             Kind::ApiStage => "api-stage",
             Kind::LambdaPermission => "lambda-permission",
+            Kind::ApiAuthorizer => "api-authorizer",
+            Kind::RouteAuthorization => "route-authorization",
         }
     }
 }

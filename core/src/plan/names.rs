@@ -13,6 +13,21 @@ pub const TAG_DOMAIN: &str = "authdomain.io/domain";
 pub const TAG_MANAGED_BY: &str = "authdomain.io/managed-by";
 pub const TAG_RESOURCE: &str = "authdomain.io/resource";
 pub const MANAGED_BY: &str = "authdomain";
+/// On the domain's own HTTP API: the ids of the teams' APIs that carry one of the domain's
+/// authorizers (space-separated), so that an API dropped from `spec.protectedApis` is
+/// still found, detached and cleaned up.
+pub const TAG_PROTECTS: &str = "authdomain.io/protects";
+/// The identity source of every authorizer: the bearer token's header.
+pub const AUTHORIZATION_HEADER: &str = "$request.header.Authorization";
+/// The environment variable holding the Lambda authorizer's configuration (JSON).
+pub const AUTHORIZER_CONFIG_VARIABLE: &str = "AUTHORIZER_CONFIG";
+
+/// The name of the authorizer attached to a team's API (`spec.protectedApis[].name`):
+/// `authdomain.<domain>.<name>`; the dots cannot occur in either name, so one domain's
+/// prefix never matches another's.
+pub fn authorizer_name(domain: &str, protected: &str) -> String {
+    format!("authdomain.{domain}.{protected}")
+}
 
 /// The Aurora engine.
 pub const ENGINE: &str = "aurora-postgresql";

@@ -6,7 +6,12 @@ use crate::spec::AuthDomainManifest;
 /// What a deployed domain exposes, read from what exists (`authdomain outputs`). Fields
 /// of parts not deployed yet are absent.
 pub fn outputs(m: &AuthDomainManifest, observed: &[Observed]) -> serde_json::Value {
-    let find = |kind: Kind| observed.iter().find(|o| o.id.kind == kind);
+    // The auth server's own resources (not the Lambda authorizer's function and role).
+    let find = |kind: Kind| {
+        observed
+            .iter()
+            .find(|o| o.id.kind == kind && o.id.name != "authorizer")
+    };
     let prop = |kind: Kind, field: &str| {
         find(kind)
             .and_then(|o| o.props.get(field))

@@ -70,6 +70,14 @@ pub struct AuthDomainSpec {
     /// Clients to register on the auth server.
     #[serde(default)]
     pub clients: Vec<Client>,
+    /// Existing API Gateway HTTP APIs of the domain's teams that accept only this domain's
+    /// tokens: an authorizer is attached to the listed routes, nothing else of the API is
+    /// touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_apis: Vec<ProtectedApi>,
+    /// The Lambda authorizer function that `mode: lambda` APIs share.
+    #[serde(default, skip_serializing_if = "AuthorizerFunction::is_default")]
+    pub authorizer: AuthorizerFunction,
     /// Extra tags for every AWS resource (the `authdomain.io/` prefix is reserved).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -401,6 +409,83 @@ pub struct Client {
     pub jwks_uri: Option<String>,
 }
 
+/// An API of a team, protected with this domain's access tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProtectedApi {
+    /// Unique in the domain (lowercase letters, digits, `-`; at most 32): names the
+    /// authorizer (`authdomain.<domain>.<name>`).
+    pub name: String,
+    /// The id of an existing API Gateway HTTP API in the domain's region and account
+    /// (`a1b2c3d4e5`).
+    pub api_id: String,
+    /// `jwt` (default): API Gateway's built-in JWT authorizer (no function, no added latency
+    /// or cost; RSA tokens only). `lambda`: AuthDomain's authorizer function.
+    #[serde(default)]
+    pub mode: ProtectionMode,
+    /// The identifier of one of `spec.resourceServers`: the audience tokens must carry.
+    pub identifier: String,
+    /// The routes to protect, by route key as the API has them, each with the scopes a
+    /// token needs (all of them). Routes not listed are left as they are.
+    pub routes: Vec<ProtectedRoute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProtectedRoute {
+    /// A route key of the API: `GET /orders/{id}`, `ANY /admin/{proxy+}`, `$default`.
+    pub route: String,
+    /// Scopes of the resource server a token must all have; empty: any valid token.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ProtectionMode {
+    #[default]
+    Jwt,
+    Lambda,
+}
+
+/// The authorizer function (`<domain>-authorizer`), deployed when an API has `mode: lambda`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizerFunction {
+    /// Digest (`sha256:…`) of the authorizer image in the domain's image repository.
+    /// Unset: `authdomain bootstrap` builds and pushes it; `apply` deploys what runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Memory in MB (128 to 10,240).
+    #[serde(default = "defaults::authorizer_memory")]
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory: u32,
+}
+
+impl Default for AuthorizerFunction {
+    fn default() -> Self {
+        AuthorizerFunction {
+            digest: None,
+            memory: defaults::authorizer_memory(),
+        }
+    }
+}
+
+impl AuthorizerFunction {
+    pub fn is_default(&self) -> bool {
+        *self == AuthorizerFunction::default()
+    }
+}
+
+impl AuthDomainSpec {
+    /// Whether the authorizer function is wanted: some API has `mode: lambda`.
+    pub fn wants_authorizer(&self) -> bool {
+        self.protected_apis
+            .iter()
+            .any(|p| p.mode == ProtectionMode::Lambda)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub enum DeletionPolicy {
     /// Destroy deletes everything (honouring `database.deletionProtection`).
@@ -442,6 +527,9 @@ pub mod defaults {
     }
     pub fn token_ttl() -> u32 {
         3600
+    }
+    pub fn authorizer_memory() -> u32 {
+        256
     }
 }
 
@@ -488,5 +576,57 @@ mod tests {
             text.contains("spec.operator.clientAccess[0].namespaces[0]"),
             "{text}"
         );
+    }
+
+    const BASE: &str = "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: d\nspec:\n  region: eu-west-1\n  resourceServers:\n    - identifier: https://orders\n      scopes: [{name: 'orders:read'}]\n";
+
+    fn protected_errors(extra: &str) -> String {
+        load_str(&format!("{BASE}{extra}"), "d.yaml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn protected_apis_name_the_domains_resource_server_and_its_scopes() {
+        let ok = load_str(
+            &format!(
+                "{BASE}  protectedApis:\n    - name: orders\n      apiId: a1b2c3d4e5\n      identifier: https://orders\n      routes:\n        - route: GET /orders/{{id}}\n          scopes: ['orders:read']\n        - route: ANY /admin/{{proxy+}}\n        - route: $default\n"
+            ),
+            "d.yaml",
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        let text = protected_errors(
+            "  protectedApis:\n    - name: orders\n      apiId: a1b2c3d4e5\n      identifier: https://billing\n      routes:\n        - route: GET /orders\n    - name: Bad\n      apiId: A-1\n      identifier: https://orders\n      routes:\n        - route: FETCH /x\n        - route: GET /a/{proxy+}/b\n        - route: GET /o\n          scopes: ['orders:write']\n",
+        );
+        for want in [
+            "spec.protectedApis[0].identifier",
+            "`https://billing` is not the identifier of any of spec.resourceServers (defined: https://orders)",
+            "spec.protectedApis[1].name",
+            "spec.protectedApis[1].apiId",
+            "spec.protectedApis[1].routes[0].route",
+            "spec.protectedApis[1].routes[1].route",
+            "spec.protectedApis[1].routes[2].scopes[0]",
+            "scope `orders:write` is not defined by resource server `https://orders` (its scopes: orders:read)",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn jwt_mode_is_refused_for_a_domain_that_does_not_sign_with_rsa() {
+        let text = protected_errors(
+            "  tokens:\n    algorithm: ES256\n  protectedApis:\n    - name: orders\n      apiId: a1b2c3d4e5\n      identifier: https://orders\n      routes:\n        - route: GET /orders\n",
+        );
+        assert!(text.contains("spec.protectedApis[0].mode"), "{text}");
+        assert!(text.contains("verifies RSA signatures only"), "{text}");
+        assert!(text.contains("mode: lambda"), "{text}");
+        // The same domain with the Lambda authorizer is fine.
+        let ok = load_str(
+            &format!(
+                "{BASE}  tokens:\n    algorithm: ES256\n  protectedApis:\n    - name: orders\n      apiId: a1b2c3d4e5\n      mode: lambda\n      identifier: https://orders\n      routes:\n        - route: GET /orders\n"
+            ),
+            "d.yaml",
+        );
+        assert!(ok.is_ok(), "{ok:?}");
     }
 }

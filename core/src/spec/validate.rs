@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use super::{API_VERSION, AuthDomainManifest, ClientAuthMethod, KIND};
+use super::{
+    API_VERSION, AuthDomainManifest, ClientAuthMethod, KIND, ProtectionMode, SigningAlgorithm,
+};
 
 /// One problem with a manifest: the field path (as written in YAML) and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,6 +398,8 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
         }
     }
 
+    protected_apis(m, &mut bad);
+
     // Operator settings: grants name the domain's scopes (or prefixes of them).
     for (i, a) in s.operator.client_access.iter().enumerate() {
         let base = format!("spec.operator.clientAccess[{i}]");
@@ -461,4 +465,176 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
         }
     }
     out
+}
+
+/// HTTP methods of API Gateway route keys.
+const ROUTE_METHODS: [&str; 8] = [
+    "ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT",
+];
+
+/// Whether `key` is an HTTP API route key: `$default`, or a method and a path of segments
+/// that are literal, `{param}`, or a last `{proxy+}`.
+pub fn is_route_key(key: &str) -> bool {
+    if key == "$default" {
+        return true;
+    }
+    let Some((method, path)) = key.split_once(' ') else {
+        return false;
+    };
+    if !ROUTE_METHODS.contains(&method) || !path.starts_with('/') {
+        return false;
+    }
+    if path == "/" {
+        return true;
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    segments.iter().enumerate().all(|(i, seg)| {
+        let greedy = seg.starts_with('{') && seg.ends_with("+}");
+        let param = seg.starts_with('{') && seg.ends_with('}') && seg.len() > 2;
+        !seg.is_empty()
+            && (!greedy || i + 1 == segments.len())
+            && (param || !seg.contains(['{', '}', ' ']))
+    })
+}
+
+/// `spec.protectedApis`: names, the resource server and its scopes, route keys, and what
+/// API Gateway's JWT authorizer can verify.
+fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
+    let s = &m.spec;
+    let mut names = BTreeSet::new();
+    let mut apis = BTreeSet::new();
+    for (i, p) in s.protected_apis.iter().enumerate() {
+        let base = format!("spec.protectedApis[{i}]");
+        if !is_dns_label(&p.name, 32) {
+            bad(
+                &format!("{base}.name"),
+                format!(
+                    "expected 1 to 32 lowercase letters, digits or `-`, starting with a letter, found `{}`",
+                    p.name
+                ),
+            );
+        }
+        if !names.insert(p.name.as_str()) {
+            bad(
+                &format!("{base}.name"),
+                format!("`{}` is listed twice", p.name),
+            );
+        }
+        if p.api_id.is_empty()
+            || p.api_id.len() > 32
+            || !p
+                .api_id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            bad(
+                &format!("{base}.apiId"),
+                format!(
+                    "expected an API Gateway API id (lowercase letters and digits, such as `a1b2c3d4e5`), found `{}`",
+                    p.api_id
+                ),
+            );
+        } else if !apis.insert(p.api_id.as_str()) {
+            bad(
+                &format!("{base}.apiId"),
+                format!(
+                    "API `{}` is already protected by another entry: list all its routes in one",
+                    p.api_id
+                ),
+            );
+        }
+        if p.mode == ProtectionMode::Jwt && s.tokens.algorithm != SigningAlgorithm::RS256 {
+            bad(
+                &format!("{base}.mode"),
+                format!(
+                    "API Gateway's JWT authorizer verifies RSA signatures only, and this domain signs with {:?} (spec.tokens.algorithm): use `mode: lambda`, or `tokens.algorithm: RS256`",
+                    s.tokens.algorithm
+                ),
+            );
+        }
+        let server = s
+            .resource_servers
+            .iter()
+            .find(|rs| rs.identifier == p.identifier);
+        if server.is_none() {
+            let known: Vec<&str> = s
+                .resource_servers
+                .iter()
+                .map(|rs| rs.identifier.as_str())
+                .collect();
+            bad(
+                &format!("{base}.identifier"),
+                format!(
+                    "`{}` is not the identifier of any of spec.resourceServers (defined: {})",
+                    p.identifier,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        if p.routes.is_empty() {
+            bad(
+                &format!("{base}.routes"),
+                "expected at least one route to protect".into(),
+            );
+        }
+        let mut keys = BTreeSet::new();
+        for (j, r) in p.routes.iter().enumerate() {
+            let rbase = format!("{base}.routes[{j}]");
+            if !is_route_key(&r.route) {
+                bad(
+                    &format!("{rbase}.route"),
+                    format!(
+                        "expected a route key such as `GET /orders/{{id}}`, `ANY /{{proxy+}}` or `$default`, found `{}`",
+                        r.route
+                    ),
+                );
+            } else if !keys.insert(r.route.as_str()) {
+                bad(
+                    &format!("{rbase}.route"),
+                    format!("route `{}` is listed twice", r.route),
+                );
+            }
+            let Some(server) = server else { continue };
+            for (k, sc) in r.scopes.iter().enumerate() {
+                if !server.scopes.iter().any(|x| &x.name == sc) {
+                    let defined: Vec<&str> =
+                        server.scopes.iter().map(|x| x.name.as_str()).collect();
+                    bad(
+                        &format!("{rbase}.scopes[{k}]"),
+                        format!(
+                            "scope `{sc}` is not defined by resource server `{}` (its scopes: {})",
+                            p.identifier,
+                            if defined.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                defined.join(", ")
+                            }
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(d) = &s.authorizer.digest
+        && !(d.len() == 71
+            && d.starts_with("sha256:")
+            && d[7..]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    {
+        bad(
+            "spec.authorizer.digest",
+            format!("expected `sha256:` and 64 lowercase hex digits, found `{d}`"),
+        );
+    }
+    if !(128..=10_240).contains(&s.authorizer.memory) {
+        bad(
+            "spec.authorizer.memory",
+            format!("must be 128 to 10240 MB, found {}", s.authorizer.memory),
+        );
+    }
 }

@@ -19,7 +19,10 @@ impl Drop for Running {
 async fn routes_need_tokens_with_their_scopes() {
     let issuer = LocalIssuer::start(Algorithm::RS256, |_| {}).await;
     issuer
-        .resource_server("https://orders.example.com", &["orders:read", "orders:write"])
+        .resource_server(
+            "https://orders.example.com",
+            &["orders:read", "orders:write"],
+        )
         .await;
     let (id, secret) = issuer.client("shop", &["orders:read"]).await;
     let port = authdomain_tests::net::free_port();
@@ -40,18 +43,37 @@ async fn routes_need_tokens_with_their_scopes() {
     let base = format!("http://127.0.0.1:{port}");
     let token = issuer.token(&http, &id, &secret, None).await;
 
-    let r = http.get(format!("{base}/orders")).bearer_auth(&token).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/orders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["for"], id.as_str());
     let r = http.get(format!("{base}/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    let r = http.post(format!("{base}/orders/new")).bearer_auth(&token).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/orders/new"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .contains("scope=\"orders:write\""));
-    assert_eq!(http.get(format!("{base}/health")).send().await.unwrap().status(), 200);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("scope=\"orders:write\"")
+    );
+    assert_eq!(
+        http.get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

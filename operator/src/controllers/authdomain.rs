@@ -160,6 +160,8 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
         let started = Instant::now();
         let options = bootstrap::Options {
             binary: None,
+            // In a cluster the spec names the authorizer's image (spec.authorizer.digest).
+            authorizer_binary: None,
             version: env!("CARGO_PKG_VERSION"),
             // Never block a reconcile on Aurora or Lambda: come back instead.
             timeouts: bootstrap::Timeouts {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, ec2::Physical, with_retries};
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
-pub use authdomain_core::plan::names::{ROUTES, cors_value};
+pub use authdomain_core::plan::names::{ROUTES, TAG_PROTECTS, cors_value};
 
 fn cors_of(d: &Desired) -> Option<Cors> {
     let c = d.props.get("cors").filter(|c| !c.is_null())?;
@@ -112,6 +112,9 @@ pub async fn observe_in(
         );
         o.props
             .insert("_endpoint".into(), json!(api.api_endpoint()));
+        if let Some(p) = api.tags().and_then(|t| t.get(TAG_PROTECTS)) {
+            o.props.insert("_protects".into(), json!(p));
+        }
         o.props.insert("name".into(), json!(api.name()));
         o.props.insert(
             "protocol".into(),

@@ -29,6 +29,37 @@ pub fn function_name(domain: &str) -> String {
     format!("{domain}-authserver")
 }
 
+/// The function a resource names: `function/main` is the auth server
+/// (`<domain>-authserver`), `function/authorizer` the Lambda authorizer
+/// (`<domain>-authorizer`).
+pub fn name_of(domain: &str, id: &ResourceId) -> String {
+    if id.name == "main" {
+        function_name(domain)
+    } else {
+        format!("{domain}-{}", id.name)
+    }
+}
+
+/// The statement id of a permission resource: `lambda-permission/api` is the auth
+/// server's API; `lambda-permission/authorizer-<api>` a protected API's authorizer.
+fn statement_id(id: &ResourceId) -> String {
+    if id.name == "api" {
+        STATEMENT_ID.to_owned()
+    } else {
+        format!("authdomain-{}", id.name)
+    }
+}
+
+/// The permission resource a statement id names (the inverse of [`statement_id`]).
+fn permission_of(sid: &str) -> Option<ResourceId> {
+    let name = if sid == STATEMENT_ID {
+        "api"
+    } else {
+        sid.strip_prefix("authdomain-")?
+    };
+    Some(ResourceId::new(Kind::LambdaPermission, name))
+}
+
 fn prop_str(d: &Desired, field: &str) -> Option<String> {
     d.props
         .get(field)
@@ -44,7 +75,17 @@ fn prop_i32(d: &Desired, field: &str) -> Option<i32> {
 }
 
 pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
-    let name = function_name(domain);
+    observe_one(aws, domain, "main").await
+}
+
+/// One of the domain's functions (`main` or `authorizer`) and its permissions.
+pub async fn observe_one(
+    aws: &super::Aws,
+    domain: &str,
+    resource: &str,
+) -> Result<Vec<Observed>, AwsError> {
+    let id = ResourceId::new(Kind::Function, resource);
+    let name = name_of(domain, &id);
     let found = with_retries(5, || async {
         aws.lambda
             .get_function()
@@ -65,7 +106,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         return Ok(Vec::new());
     };
     let mut o = Observed {
-        id: ResourceId::new(Kind::Function, "main"),
+        id,
         physical_id: name.clone(),
         props: Default::default(),
         refs: Default::default(),
@@ -154,12 +195,23 @@ async fn observe_permission(aws: &super::Aws, name: &str) -> Result<Vec<Observed
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or(Value::Null);
     let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
-    let Some(st) = statements.iter().find(|s| s["Sid"] == STATEMENT_ID) else {
-        return Ok(Vec::new());
-    };
+    let mut out = Vec::new();
+    for st in &statements {
+        let Some(sid) = st["Sid"].as_str() else {
+            continue;
+        };
+        let Some(id) = permission_of(sid) else {
+            continue;
+        };
+        out.push(permission_observed(id, sid, st, name));
+    }
+    Ok(out)
+}
+
+fn permission_observed(id: ResourceId, sid: &str, st: &Value, name: &str) -> Observed {
     let mut o = Observed {
-        id: ResourceId::new(Kind::LambdaPermission, "api"),
-        physical_id: STATEMENT_ID.to_owned(),
+        id,
+        physical_id: sid.to_owned(),
         props: Default::default(),
         refs: Default::default(),
     };
@@ -174,7 +226,7 @@ async fn observe_permission(aws: &super::Aws, name: &str) -> Result<Vec<Observed
         st["Condition"]["ArnLike"]["AWS:SourceArn"].clone(),
     );
     o.refs.insert("function".into(), vec![name.to_owned()]);
-    Ok(vec![o])
+    o
 }
 
 /// The environment to write: the desired one with the KEK's fingerprint replaced by the
@@ -197,11 +249,26 @@ async fn environment(aws: &super::Aws, domain: &str, d: &Desired) -> Result<Envi
     Ok(Environment::builder().set_variables(Some(vars)).build())
 }
 
-fn vpc_config(d: &Desired, physical: &Physical) -> Result<VpcConfig, AwsError> {
-    Ok(VpcConfig::builder()
-        .set_subnet_ids(Some(super::many(d, "subnets", physical)?))
-        .set_security_group_ids(Some(super::many(d, "security-groups", physical)?))
-        .build())
+/// The VPC attachment, for a function that has one (the authorizer has none: it reaches
+/// only the issuer's public JWKS).
+fn vpc_config(d: &Desired, physical: &Physical) -> Result<Option<VpcConfig>, AwsError> {
+    if !d.refs.contains_key("subnets") {
+        return Ok(None);
+    }
+    Ok(Some(
+        VpcConfig::builder()
+            .set_subnet_ids(Some(super::many(d, "subnets", physical)?))
+            .set_security_group_ids(Some(super::many(d, "security-groups", physical)?))
+            .build(),
+    ))
+}
+
+fn description(domain: &str, id: &ResourceId) -> String {
+    if id.name == "main" {
+        format!("AuthDomain {domain}: the OAuth 2.0 authorization server")
+    } else {
+        format!("AuthDomain {domain}: the Lambda authorizer of the protected APIs")
+    }
 }
 
 /// A role created seconds ago is not yet assumable by Lambda (IAM is eventually
@@ -220,7 +287,7 @@ pub async fn create(
     d: &Desired,
     physical: &Physical,
 ) -> Result<String, AwsError> {
-    let name = function_name(domain);
+    let name = name_of(domain, &d.id);
     let env = environment(aws, domain, d).await?;
     let vpc = vpc_config(d, physical)?;
     let mut tags: HashMap<String, String> =
@@ -233,9 +300,7 @@ pub async fn create(
         aws.lambda
             .create_function()
             .function_name(&name)
-            .description(format!(
-                "AuthDomain {domain}: the OAuth 2.0 authorization server"
-            ))
+            .description(description(domain, &d.id))
             .package_type(PackageType::Image)
             .code(
                 FunctionCode::builder()
@@ -248,7 +313,7 @@ pub async fn create(
             .set_timeout(prop_i32(d, "timeout"))
             .set_kms_key_arn(prop_str(d, "kms-key"))
             .environment(env.clone())
-            .vpc_config(vpc.clone())
+            .set_vpc_config(vpc.clone())
             .set_tags(Some(tags.clone()))
             .send()
             .await
@@ -324,7 +389,7 @@ pub async fn update(
                 .set_timeout(prop_i32(d, "timeout"))
                 .set_kms_key_arn(prop_str(d, "kms-key"))
                 .environment(env.clone())
-                .vpc_config(vpc.clone())
+                .set_vpc_config(vpc.clone())
                 .send()
                 .await
                 .map_err(|e| eventual(aws_error("update", d.id.to_string(), e)))
@@ -518,17 +583,18 @@ pub async fn create_permission(
     physical: &Physical,
 ) -> Result<String, AwsError> {
     let function = super::one(d, "function", physical)?;
+    let sid = statement_id(&d.id);
     aws.lambda
         .add_permission()
         .function_name(function)
-        .statement_id(STATEMENT_ID)
+        .statement_id(&sid)
         .set_action(prop_str(d, "action"))
         .set_principal(prop_str(d, "principal"))
         .set_source_arn(prop_str(d, "source-arn"))
         .send()
         .await
         .map_err(|e| aws_error("create", d.id.to_string(), e))?;
-    Ok(STATEMENT_ID.to_owned())
+    Ok(sid)
 }
 
 /// A permission cannot be changed: it is removed and added again.

@@ -15,6 +15,16 @@ pub fn role_name(domain: &str) -> String {
     format!("{domain}-authserver-function")
 }
 
+/// The role a resource names: `iam-role/function` (the auth server's) or
+/// `iam-role/authorizer` (the Lambda authorizer's, `<domain>-authorizer-function`).
+pub fn name_of(domain: &str, id: &ResourceId) -> String {
+    if id.name == "function" {
+        role_name(domain)
+    } else {
+        format!("{domain}-{}-function", id.name)
+    }
+}
+
 /// A policy document as IAM returns it (URL-encoded JSON, or plain JSON) as a value.
 pub fn decode_policy(doc: &str) -> Value {
     serde_json::from_str(doc)
@@ -26,8 +36,18 @@ pub fn decode_policy(doc: &str) -> Value {
 }
 
 pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    observe_one(aws, domain, "function").await
+}
+
+/// One of the domain's roles (`function` with its inline policy, or `authorizer`).
+pub async fn observe_one(
+    aws: &super::Aws,
+    domain: &str,
+    resource: &str,
+) -> Result<Vec<Observed>, AwsError> {
     let iam = &aws.iam;
-    let name = role_name(domain);
+    let id = ResourceId::new(Kind::IamRole, resource);
+    let name = name_of(domain, &id);
     let Some(role) = with_retries(5, || async {
         iam.get_role()
             .role_name(&name)
@@ -65,8 +85,9 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         .filter_map(|p| p.policy_arn().map(str::to_owned))
         .collect();
     arns.sort();
+    let with_policy = id.name == "function";
     let mut o = Observed {
-        id: ResourceId::new(Kind::IamRole, "function"),
+        id,
         physical_id: name.clone(),
         props: Default::default(),
         refs: Default::default(),
@@ -84,6 +105,9 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     );
     o.props.insert("managed-policies".into(), json!(arns));
     let mut out = vec![o];
+    if !with_policy {
+        return Ok(out);
+    }
     let inline = with_retries(5, || async {
         iam.get_role_policy()
             .role_name(&name)
@@ -152,7 +176,7 @@ pub async fn create(
     d: &Desired,
 ) -> Result<String, AwsError> {
     let iam = &aws.iam;
-    let name = role_name(domain);
+    let name = name_of(domain, &d.id);
     let tags: Vec<Tag> = super::tag_pairs(domain, &d.id, extra)
         .into_iter()
         .map(|(k, v)| {
@@ -165,9 +189,11 @@ pub async fn create(
         .collect();
     iam.create_role()
         .role_name(&name)
-        .description(format!(
-            "AuthDomain {domain}: the auth server's Lambda function"
-        ))
+        .description(if d.id.name == "function" {
+            format!("AuthDomain {domain}: the auth server's Lambda function")
+        } else {
+            format!("AuthDomain {domain}: the Lambda authorizer")
+        })
         .assume_role_policy_document(
             d.props
                 .get("trust-policy")

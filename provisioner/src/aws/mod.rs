@@ -7,6 +7,7 @@ pub mod ecr;
 pub mod function;
 pub mod iam;
 pub mod kms;
+pub mod protection;
 pub mod rds;
 pub mod rdsdata;
 pub mod secrets;

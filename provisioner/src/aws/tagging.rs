@@ -208,7 +208,7 @@ pub async fn retag(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), Aw
             );
         }
         // Not converged (see [`tags_converge`]).
-        Service::IamPolicy | Service::Kms | Service::Permission => {}
+        Service::IamPolicy | Service::Kms | Service::Permission | Service::Protection => {}
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use authdomain_core::drift;
 use provisioner::{bootstrap, reconcile};
 
-use super::image::authserver_binary;
+use provisioner::image::Program;
+
+use super::image::{authserver_binary, program_binary};
 use super::input::{confirm, connect, load, report_apply_error};
 use super::progress::Progress;
 use super::{AwsArgs, Output};
@@ -20,6 +22,10 @@ pub struct Args {
     /// Default: built with scripts/build-authserver.sh when run inside a source checkout.
     #[arg(long, env = "AUTHDOMAIN_AUTHSERVER_BINARY")]
     binary: Option<PathBuf>,
+    /// The Lambda authorizer executable (a static Linux binary), for specs with a
+    /// `mode: lambda` protected API. Default: built like the auth server.
+    #[arg(long, env = "AUTHDOMAIN_AUTHORIZER_BINARY")]
+    authorizer_binary: Option<PathBuf>,
     #[arg(long)]
     auto_approve: bool,
     #[arg(long, value_enum, default_value = "text")]
@@ -30,6 +36,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     let Args {
         file,
         binary,
+        authorizer_binary,
         auto_approve,
         output,
     } = args;
@@ -38,6 +45,15 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     let needs_binary = m.spec.image.digest.is_none() && m.spec.image.tag.is_none();
     let binary = if needs_binary {
         Some(authserver_binary(binary, m.spec.image.architecture)?)
+    } else {
+        None
+    };
+    let authorizer_binary = if m.spec.wants_authorizer() && m.spec.authorizer.digest.is_none() {
+        Some(program_binary(
+            Program::Authorizer,
+            authorizer_binary,
+            m.spec.image.architecture,
+        )?)
     } else {
         None
     };
@@ -59,6 +75,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(0, output == Output::Json);
     let options = bootstrap::Options {
         binary: binary.as_deref(),
+        authorizer_binary: authorizer_binary.as_deref(),
         version: env!("CARGO_PKG_VERSION"),
         timeouts: bootstrap::Timeouts::default(),
     };

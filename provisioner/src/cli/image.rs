@@ -8,6 +8,8 @@ use anyhow::{Context as _, bail};
 use authdomain_core::spec;
 use clap::{Subcommand, ValueEnum};
 
+use provisioner::image::Program;
+
 use super::AwsArgs;
 use super::input::{connect, load};
 
@@ -119,13 +121,13 @@ pub async fn run(aws_args: &AwsArgs, command: Command) -> anyhow::Result<ExitCod
     }
 }
 
-/// The build script of a source checkout: `scripts/build-authserver.sh` in the current
+/// The build script of a source checkout: `scripts/build-static.sh` in the current
 /// directory or one of its parents, beside a workspace `Cargo.toml`. An installed
 /// `authdomain` has no checkout to build from; it is then given `--binary`.
 fn build_script() -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;
     cwd.ancestors()
-        .map(|dir| dir.join("scripts/build-authserver.sh"))
+        .map(|dir| dir.join("scripts/build-static.sh"))
         .find(|script| {
             script.is_file()
                 && script
@@ -142,23 +144,43 @@ pub fn authserver_binary(
     given: Option<PathBuf>,
     arch: spec::Architecture,
 ) -> anyhow::Result<Vec<u8>> {
+    program_binary(Program::AuthServer, given, arch)
+}
+
+/// The executable of `program` for `arch`: the one given, else built with the checkout's
+/// build script.
+pub fn program_binary(
+    program: Program,
+    given: Option<PathBuf>,
+    arch: spec::Architecture,
+) -> anyhow::Result<Vec<u8>> {
+    let (what, flag) = match program {
+        Program::AuthServer => (
+            "auth server",
+            "--binary PATH (or set AUTHDOMAIN_AUTHSERVER_BINARY)",
+        ),
+        Program::Authorizer => (
+            "authorizer",
+            "--authorizer-binary PATH (or set AUTHDOMAIN_AUTHORIZER_BINARY)",
+        ),
+    };
     let path = match given {
         Some(p) => p,
         None => {
             let Some(script) = build_script() else {
                 bail!(
-                    "no auth server binary: pass --binary PATH (or set AUTHDOMAIN_AUTHSERVER_BINARY) to a static \
-                     Linux {} executable, or run this inside an AuthDomain source checkout, where \
-                     scripts/build-authserver.sh builds one",
+                    "no {what} binary: pass {flag} to a static Linux {} executable, or run this inside an \
+                     AuthDomain source checkout, where scripts/build-static.sh builds one",
                     arch.as_str()
                 );
             };
             eprintln!(
-                "building the auth server for {} ({})",
+                "building the {what} for {} ({})",
                 arch.as_str(),
                 script.display()
             );
             let out = std::process::Command::new(&script)
+                .arg(program.binary_name())
                 .arg(arch.as_str())
                 .stderr(std::process::Stdio::inherit())
                 .output()
@@ -175,6 +197,5 @@ pub fn authserver_binary(
             )
         }
     };
-    std::fs::read(&path)
-        .with_context(|| format!("reading the auth server binary {}", path.display()))
+    std::fs::read(&path).with_context(|| format!("reading the {what} binary {}", path.display()))
 }

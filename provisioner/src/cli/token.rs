@@ -49,7 +49,12 @@ pub enum Command {
         client: Option<String>,
         #[arg(long, requires = "client_secret")]
         client_id: Option<String>,
-        #[arg(long, env = "AUTHDOMAIN_CLIENT_SECRET", hide_env_values = true, requires = "client_id")]
+        #[arg(
+            long,
+            env = "AUTHDOMAIN_CLIENT_SECRET",
+            hide_env_values = true,
+            requires = "client_id"
+        )]
         client_secret: Option<String>,
         /// The token endpoint, instead of the one the domain's outputs name.
         #[arg(long)]
@@ -81,7 +86,8 @@ pub async fn run(aws_args: &AwsArgs, command: Command) -> anyhow::Result<ExitCod
             scopes,
             output,
         } => {
-            let (id, secret, url) = credentials(aws_args, file, client, client_id, client_secret, token_url).await?;
+            let (id, secret, url) =
+                credentials(aws_args, file, client, client_id, client_secret, token_url).await?;
             get(&id, &secret, &url, &scopes, output).await
         }
     }
@@ -151,7 +157,11 @@ async fn verify(
                     }))?
                 ),
                 Output::Text => {
-                    println!("refused ({}, HTTP {}): {e}", e.refusal(), e.status().as_u16());
+                    println!(
+                        "refused ({}, HTTP {}): {e}",
+                        e.refusal(),
+                        e.status().as_u16()
+                    );
                 }
             }
             Ok(ExitCode::FAILURE)
@@ -200,17 +210,24 @@ async fn credentials(
                 bail!(
                     "--client {name}: spec.clients of {} has no client named `{name}` (it has: {})",
                     file.display(),
-                    m.spec.clients.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    m.spec
+                        .clients
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
-            let secret_name = provisioner::aws::secrets::client_secret_name(&m.metadata.name, &name);
+            let secret_name =
+                provisioner::aws::secrets::client_secret_name(&m.metadata.name, &name);
             let kept = provisioner::aws::secrets::read_json(&aws, &secret_name)
                 .await?
                 .with_context(|| format!("the credentials of `{name}` ({secret_name}) do not exist: run `authdomain bootstrap`"))?;
             let field = |k: &str| kept[k].as_str().map(str::to_owned);
             (
                 field("client_id").with_context(|| format!("{secret_name} has no client_id"))?,
-                field("client_secret").with_context(|| format!("{secret_name} has no client_secret"))?,
+                field("client_secret")
+                    .with_context(|| format!("{secret_name} has no client_secret"))?,
                 field("token_url"),
             )
         }
@@ -224,13 +241,24 @@ async fn credentials(
             authdomain_core::plan::outputs(&m, &observed)["tokenEndpoint"]
                 .as_str()
                 .map(str::to_owned)
-                .with_context(|| format!("`{}` has no HTTP API yet: it has no token endpoint", m.metadata.name))?
+                .with_context(|| {
+                    format!(
+                        "`{}` has no HTTP API yet: it has no token endpoint",
+                        m.metadata.name
+                    )
+                })?
         }
     };
     Ok((id, secret, url))
 }
 
-async fn get(id: &str, secret: &str, url: &str, scopes: &[String], output: Output) -> anyhow::Result<ExitCode> {
+async fn get(
+    id: &str,
+    secret: &str,
+    url: &str,
+    scopes: &[String],
+    output: Output,
+) -> anyhow::Result<ExitCode> {
     let mut form = vec![("grant_type", "client_credentials".to_owned())];
     if !scopes.is_empty() {
         form.push(("scope", scopes.join(" ")));

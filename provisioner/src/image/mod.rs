@@ -371,8 +371,13 @@ mod tests {
 
     #[test]
     fn each_program_is_its_own_entrypoint() {
-        let a = assemble_program(Program::Authorizer, &elf(0x3E), Architecture::X86_64, "0.1.0")
-            .unwrap();
+        let a = assemble_program(
+            Program::Authorizer,
+            &elf(0x3E),
+            Architecture::X86_64,
+            "0.1.0",
+        )
+        .unwrap();
         let config: ImageConfig = serde_json::from_slice(&a.config).unwrap();
         assert_eq!(config.config.entrypoint, ["/authorizer"]);
         assert_eq!(config.architecture, "amd64");

@@ -1,0 +1,510 @@
+//! The parts of the teams' HTTP APIs that `spec.protectedApis` owns: one authorizer per
+//! API (found by its name, `authdomain.<domain>.<name>`) and the authorization settings of
+//! the listed routes. Everything else of a team's API (its routes, integrations, stages,
+//! other authorizers) is never written.
+//!
+//! The ids of the APIs that carry one of the domain's authorizers are recorded in the
+//! `authdomain.io/protects` tag of the domain's own HTTP API, written before an authorizer
+//! is created and after the last one of an API is deleted, so an API dropped from the spec
+//! is still found, detached and cleaned up.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_apigatewayv2::types::{
+    AuthorizationType, Authorizer, AuthorizerType, JwtConfiguration, Route,
+};
+use serde_json::{Value, json};
+
+use super::{AwsError, ErrorClass, NotFoundAsNone, aws_error, ec2::Physical, with_retries};
+use authdomain_core::plan::names::{TAG_PROTECTS, authorizer_name};
+use authdomain_core::plan::{Desired, Kind, Observed, ResourceId};
+use authdomain_core::spec::AuthDomainManifest;
+
+/// Whether observation is for applying the spec (a listed API or route that does not
+/// exist is an error naming the field) or for destroying (what is gone is nothing to do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Apply,
+    Destroy,
+}
+
+/// The API ids recorded on the domain's API (its `_protects` property).
+fn recorded(domain_api: Option<&Observed>) -> BTreeSet<String> {
+    domain_api
+        .and_then(|o| o.props.get("_protects"))
+        .and_then(Value::as_str)
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn invalid(path: String, message: String) -> AwsError {
+    AwsError {
+        action: "check",
+        resource: path,
+        code: "InvalidSpec".into(),
+        message,
+        class: ErrorClass::Terminal,
+    }
+}
+
+/// Every page of an API's authorizers.
+async fn authorizers(aws: &super::Aws, api: &str) -> Result<Option<Vec<Authorizer>>, AwsError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = with_retries(5, || async {
+            aws.apigw
+                .get_authorizers()
+                .api_id(api)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("list the authorizers of", format!("API {api}"), e))
+        })
+        .await
+        .found()?;
+        let Some(page) = page else {
+            return Ok(None);
+        };
+        out.extend(page.items().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(Some(out));
+        }
+    }
+}
+
+/// Every page of an API's routes.
+async fn routes(aws: &super::Aws, api: &str) -> Result<Option<Vec<Route>>, AwsError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = with_retries(5, || async {
+            aws.apigw
+                .get_routes()
+                .api_id(api)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("list the routes of", format!("API {api}"), e))
+        })
+        .await
+        .found()?;
+        let Some(page) = page else {
+            return Ok(None);
+        };
+        out.extend(page.items().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(Some(out));
+        }
+    }
+}
+
+fn sorted(items: &[String]) -> Vec<String> {
+    let mut v = items.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn authorizer_observed(name: &str, api: &str, a: &Authorizer, domain_api: &str) -> Observed {
+    let mut o = Observed {
+        id: ResourceId::new(Kind::ApiAuthorizer, name),
+        physical_id: a.authorizer_id().unwrap_or_default().to_owned(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    o.props.insert("api-id".into(), json!(api));
+    o.props.insert(
+        "type".into(),
+        json!(a.authorizer_type().map(|t| t.as_str())),
+    );
+    o.props
+        .insert("identity-source".into(), json!(a.identity_source()));
+    match a.authorizer_type() {
+        Some(AuthorizerType::Jwt) => {
+            let jwt = a.jwt_configuration();
+            o.props
+                .insert("issuer".into(), json!(jwt.and_then(|j| j.issuer())));
+            o.props.insert(
+                "audience".into(),
+                json!(sorted(jwt.map(|j| j.audience()).unwrap_or_default())),
+            );
+        }
+        _ => {
+            o.props.insert("uri".into(), json!(a.authorizer_uri()));
+            o.props.insert(
+                "payload-format".into(),
+                json!(a.authorizer_payload_format_version()),
+            );
+            o.props.insert(
+                "simple-responses".into(),
+                json!(a.enable_simple_responses().unwrap_or(false)),
+            );
+            o.props.insert(
+                "ttl".into(),
+                json!(a.authorizer_result_ttl_in_seconds().unwrap_or(0)),
+            );
+        }
+    }
+    // Deleted before the domain's API, whose tag records this API.
+    o.refs
+        .insert("domain-api".into(), vec![domain_api.to_owned()]);
+    o
+}
+
+fn route_observed(name: &str, api: &str, r: &Route) -> Observed {
+    let mut o = Observed {
+        id: ResourceId::new(
+            Kind::RouteAuthorization,
+            format!("{name}/{}", r.route_key().unwrap_or_default()),
+        ),
+        physical_id: r.route_id().unwrap_or_default().to_owned(),
+        props: Default::default(),
+        refs: Default::default(),
+    };
+    o.props.insert("api-id".into(), json!(api));
+    o.props.insert("route".into(), json!(r.route_key()));
+    o.props.insert(
+        "authorization-type".into(),
+        json!(r.authorization_type().map(|t| t.as_str()).unwrap_or("NONE")),
+    );
+    o.props
+        .insert("scopes".into(), json!(sorted(r.authorization_scopes())));
+    o.refs.insert(
+        "authorizer".into(),
+        r.authorizer_id()
+            .filter(|a| !a.is_empty())
+            .map(|a| vec![a.to_owned()])
+            .unwrap_or_default(),
+    );
+    o
+}
+
+/// The domain's authorizers on the teams' APIs and the routes they (or the spec) concern.
+/// `domain_api` is the domain's own API as observed (it records the APIs to look at).
+/// With [`Purpose::Apply`], an API or route the spec lists that does not exist is an error
+/// naming the field.
+pub async fn observe(
+    aws: &super::Aws,
+    m: &AuthDomainManifest,
+    domain_api: Option<&Observed>,
+    purpose: Purpose,
+) -> Result<Vec<Observed>, AwsError> {
+    let domain = &m.metadata.name;
+    let prefix = authorizer_name(domain, "");
+    let mut apis: BTreeSet<String> = recorded(domain_api);
+    apis.extend(m.spec.protected_apis.iter().map(|p| p.api_id.clone()));
+    let domain_api_id = domain_api
+        .map(|o| o.physical_id.clone())
+        .unwrap_or_default();
+    let found = futures::future::join_all(apis.iter().map(|api| async move {
+        let (a, r) = tokio::join!(authorizers(aws, api), routes(aws, api));
+        (api.clone(), a, r)
+    }))
+    .await;
+    let mut out = Vec::new();
+    for (api, authorizers, routes) in found {
+        let spec = m
+            .spec
+            .protected_apis
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.api_id == api);
+        let (Some(authorizers), Some(routes)) = (authorizers?, routes?) else {
+            if let (Some((i, p)), Purpose::Apply) = (spec, purpose) {
+                return Err(invalid(
+                    format!("spec.protectedApis[{i}].apiId"),
+                    format!(
+                        "there is no HTTP API `{}` in {} (API Gateway answered NotFoundException): \
+                         check the id (`aws apigatewayv2 get-apis`) and the region",
+                        p.api_id, aws.region
+                    ),
+                ));
+            }
+            continue;
+        };
+        // Ours: the authorizers named with this domain's prefix.
+        let ours: BTreeMap<String, String> = authorizers
+            .iter()
+            .filter_map(|a| {
+                let name = a.name()?.strip_prefix(&prefix)?;
+                out.push(authorizer_observed(name, &api, a, &domain_api_id));
+                Some((a.authorizer_id()?.to_owned(), name.to_owned()))
+            })
+            .collect();
+        let listed: BTreeSet<&str> = spec
+            .map(|(_, p)| p.routes.iter().map(|r| r.route.as_str()).collect())
+            .unwrap_or_default();
+        for r in &routes {
+            let key = r.route_key().unwrap_or_default();
+            let attached = r.authorizer_id().and_then(|id| ours.get(id));
+            if let Some((_, p)) = spec.filter(|_| listed.contains(key)) {
+                out.push(route_observed(&p.name, &api, r));
+            } else if let Some(name) = attached {
+                out.push(route_observed(name, &api, r));
+            }
+        }
+        if let (Some((i, p)), Purpose::Apply) = (spec, purpose) {
+            for (j, r) in p.routes.iter().enumerate() {
+                if !routes
+                    .iter()
+                    .any(|x| x.route_key() == Some(r.route.as_str()))
+                {
+                    let mut have: Vec<&str> = routes.iter().filter_map(|x| x.route_key()).collect();
+                    have.sort();
+                    return Err(invalid(
+                        format!("spec.protectedApis[{i}].routes[{j}].route"),
+                        format!(
+                            "API `{api}` has no route `{}` (its routes: {}); AuthDomain protects \
+                             routes, it does not create them",
+                            r.route,
+                            if have.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                have.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn prop_str(d: &Desired, field: &str) -> Option<String> {
+    d.props
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+fn api_arn(region: &str, api: &str) -> String {
+    format!("arn:aws:apigateway:{region}::/apis/{api}")
+}
+
+/// Add (`true`) or remove `api` in the domain API's record of protected APIs.
+async fn record(aws: &super::Aws, domain_api: &str, api: &str, add: bool) -> Result<(), AwsError> {
+    let what = "the record of protected APIs on api/main";
+    let tags = aws
+        .apigw
+        .get_tags()
+        .resource_arn(api_arn(&aws.region, domain_api))
+        .send()
+        .await
+        .map_err(|e| aws_error("read", what.to_owned(), e))?;
+    let mut ids: BTreeSet<String> = tags
+        .tags()
+        .and_then(|t| t.get(TAG_PROTECTS))
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let changed = if add {
+        ids.insert(api.to_owned())
+    } else {
+        ids.remove(api)
+    };
+    if !changed {
+        return Ok(());
+    }
+    if ids.is_empty() {
+        aws.apigw
+            .untag_resource()
+            .resource_arn(api_arn(&aws.region, domain_api))
+            .tag_keys(TAG_PROTECTS)
+            .send()
+            .await
+            .map_err(|e| aws_error("update", what.to_owned(), e))?;
+    } else {
+        aws.apigw
+            .tag_resource()
+            .resource_arn(api_arn(&aws.region, domain_api))
+            .tags(TAG_PROTECTS, ids.into_iter().collect::<Vec<_>>().join(" "))
+            .send()
+            .await
+            .map_err(|e| aws_error("update", what.to_owned(), e))?;
+    }
+    Ok(())
+}
+
+fn jwt_configuration(d: &Desired) -> JwtConfiguration {
+    JwtConfiguration::builder()
+        .set_issuer(prop_str(d, "issuer"))
+        .set_audience(Some(super::strings(d.props.get("audience"))))
+        .build()
+}
+
+pub async fn create(
+    aws: &super::Aws,
+    domain: &str,
+    d: &Desired,
+    physical: &Physical,
+) -> Result<String, AwsError> {
+    let what = d.id.to_string();
+    let api = prop_str(d, "api-id").unwrap_or_default();
+    match d.id.kind {
+        Kind::ApiAuthorizer => {
+            let domain_api = physical
+                .get(&ResourceId::new(Kind::Api, "main"))
+                .cloned()
+                .ok_or_else(|| super::missing(&d.id, "api/main"))?;
+            record(aws, &domain_api, &api, true).await?;
+            let jwt = prop_str(d, "type").as_deref() == Some("JWT");
+            let out = aws
+                .apigw
+                .create_authorizer()
+                .api_id(&api)
+                .name(authorizer_name(domain, &d.id.name))
+                .authorizer_type(if jwt {
+                    AuthorizerType::Jwt
+                } else {
+                    AuthorizerType::Request
+                })
+                .set_identity_source(Some(super::strings(d.props.get("identity-source"))))
+                .set_jwt_configuration(jwt.then(|| jwt_configuration(d)))
+                .set_authorizer_uri(prop_str(d, "uri"))
+                .set_authorizer_payload_format_version(prop_str(d, "payload-format"))
+                .set_enable_simple_responses(
+                    d.props.get("simple-responses").and_then(Value::as_bool),
+                )
+                .set_authorizer_result_ttl_in_seconds(
+                    d.props
+                        .get("ttl")
+                        .and_then(Value::as_i64)
+                        .and_then(|n| i32::try_from(n).ok()),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error("create", what, e))?;
+            Ok(out.authorizer_id().unwrap_or_default().to_owned())
+        }
+        // The route is the team's: "creating" its authorization is an update, and reaching
+        // here means the route was not observed (validated at plan time).
+        _ => Err(AwsError {
+            action: "protect",
+            resource: what,
+            code: "NotFound".into(),
+            message: format!(
+                "API `{api}` has no route `{}`",
+                prop_str(d, "route").unwrap_or_default()
+            ),
+            class: ErrorClass::Terminal,
+        }),
+    }
+}
+
+pub async fn update(
+    aws: &super::Aws,
+    d: &Desired,
+    o: &Observed,
+    physical: &Physical,
+) -> Result<(), AwsError> {
+    let what = d.id.to_string();
+    let api = prop_str(d, "api-id").unwrap_or_default();
+    match d.id.kind {
+        Kind::ApiAuthorizer => {
+            let jwt = prop_str(d, "type").as_deref() == Some("JWT");
+            aws.apigw
+                .update_authorizer()
+                .api_id(&api)
+                .authorizer_id(&o.physical_id)
+                .set_identity_source(Some(super::strings(d.props.get("identity-source"))))
+                .set_jwt_configuration(jwt.then(|| jwt_configuration(d)))
+                .set_authorizer_uri(prop_str(d, "uri"))
+                .set_authorizer_payload_format_version(prop_str(d, "payload-format"))
+                .set_enable_simple_responses(
+                    d.props.get("simple-responses").and_then(Value::as_bool),
+                )
+                .set_authorizer_result_ttl_in_seconds(
+                    d.props
+                        .get("ttl")
+                        .and_then(Value::as_i64)
+                        .and_then(|n| i32::try_from(n).ok()),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error("update", what, e))?;
+        }
+        _ => {
+            let authorizer = super::one(d, "authorizer", physical)?;
+            let kind = AuthorizationType::from(
+                prop_str(d, "authorization-type")
+                    .unwrap_or_default()
+                    .as_str(),
+            );
+            aws.apigw
+                .update_route()
+                .api_id(&api)
+                .route_id(&o.physical_id)
+                .authorization_type(kind)
+                .authorizer_id(authorizer)
+                .set_authorization_scopes(Some(super::strings(d.props.get("scopes"))))
+                .send()
+                .await
+                .map_err(|e| aws_error("update", what, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove what the domain made: an authorizer (and, when it was the API's last one of
+/// ours, the API from the record), or a route's authorization (back to none).
+pub async fn delete(aws: &super::Aws, domain: &str, o: &Observed) -> Result<(), AwsError> {
+    let what = o.id.to_string();
+    let api = o
+        .props
+        .get("api-id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match o.id.kind {
+        Kind::ApiAuthorizer => {
+            let gone = aws
+                .apigw
+                .delete_authorizer()
+                .api_id(&api)
+                .authorizer_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("delete", what, e));
+            super::already_gone(gone)?;
+            let prefix = authorizer_name(domain, "");
+            let left = authorizers(aws, &api).await?.unwrap_or_default();
+            let domain_api = o
+                .refs
+                .get("domain-api")
+                .and_then(|r| r.first())
+                .filter(|a| !a.is_empty());
+            if let Some(domain_api) = domain_api
+                && !left
+                    .iter()
+                    .any(|a| a.name().is_some_and(|n| n.starts_with(&prefix)))
+            {
+                // The domain's API may be going away in the same destroy: then so does
+                // its record.
+                match record(aws, domain_api, &api, false).await {
+                    Err(e) if e.class == ErrorClass::NotFound => {}
+                    other => other?,
+                }
+            }
+            Ok(())
+        }
+        _ => {
+            let reset = aws
+                .apigw
+                .update_route()
+                .api_id(&api)
+                .route_id(&o.physical_id)
+                .authorization_type(AuthorizationType::None)
+                .authorizer_id("")
+                .set_authorization_scopes(Some(Vec::new()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("detach the authorizer from", what, e));
+            super::already_gone(reset)
+        }
+    }
+}
