@@ -12,6 +12,8 @@ Always on:
   `nextToken`); its UpdateRoute cannot clear `authorizationScopes` with an empty list and
   keeps `authorizerId` when `authorizationType` becomes NONE, where AWS clears both (a route
   without authorization has no authorizer and no scopes).
+- API Gateway (REST): moto has no UpdateMethod; AWS applies its JSON-Patch-style
+  `patchOperations` (`replace /authorizationType`, `replace /authorizerId`) to the method.
 
 Per account, when a test asks for them (a JSON file `<account>.json` in the directory named
 by AUTHDOMAIN_MOTO_HOOKS_DIR; moto itself cannot run a function or execute SQL):
@@ -32,6 +34,7 @@ import sys
 import urllib.error
 import urllib.request
 
+from moto.apigateway import responses as rest_responses
 from moto.apigatewayv2 import models as apigw_models
 from moto.apigatewayv2 import responses as apigw_responses
 from moto.awslambda import models
@@ -117,6 +120,35 @@ def _patched_route_update(self, **kwargs):
 
 
 apigw_models.Route.update = _patched_route_update
+
+# --- API Gateway (REST): UpdateMethod -----------------------------------------------------
+
+_METHOD_FIELDS = {
+    "/authorizationType": "authorization_type",
+    "/authorizerId": "authorizer_id",
+    "/apiKeyRequired": "api_key_required",
+    "/operationName": "operation_name",
+}
+
+
+def _update_method(self):
+    parts = self.path.split("/")
+    api_id, resource_id, method_type = parts[2], parts[4], parts[6]
+    method = self.backend.get_method(api_id, resource_id, method_type)
+    for op in json.loads(self.body or "{}").get("patchOperations", []):
+        field = _METHOD_FIELDS.get(op.get("path"))
+        if field is None:
+            raise JsonRESTError("BadRequestException", f"Invalid patch path {op.get('path')}")
+        value = op.get("value") if op.get("op") in ("replace", "add") else None
+        if field == "api_key_required" and value is not None:
+            value = str(value).lower() == "true"
+        setattr(method, field, value or None if field == "authorizer_id" else value)
+    if method.authorization_type == "NONE":
+        method.authorizer_id = None
+    return 200, {}, json.dumps(method.to_json())
+
+
+rest_responses.APIGatewayResponse.update_method = _update_method
 
 # --- Per-account hooks ----------------------------------------------------------------------
 

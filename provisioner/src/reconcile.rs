@@ -512,6 +512,25 @@ pub async fn apply(
         progress(&step);
         done.push(step);
     }
+    // A REST API serves only what was deployed: one deployment of each REST API whose
+    // authorizer or methods changed, after every change (detaches included).
+    let touched: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.resource.kind.service() == Service::Protection)
+        .collect();
+    for (api, stage) in protection::rest_deployments(m, &touched, &wanted, &by_id) {
+        let id = protection::redeploy(aws, &m.metadata.name, &api, &stage)
+            .await
+            .map_err(|e| fail(&done, e))?;
+        let step = Step {
+            resource: ResourceId::new(Kind::ApiStage, format!("{api}/{stage}")),
+            action: Action::Update,
+            physical_id: format!("deployment {id}"),
+        };
+        progress(&step);
+        done.push(step);
+    }
     Ok(done)
 }
 

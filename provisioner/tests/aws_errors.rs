@@ -65,6 +65,7 @@ fn client(rules: &[&Rule]) -> Aws {
         secrets: with_rules!(aws_sdk_secretsmanager),
         lambda: with_rules!(aws_sdk_lambda),
         apigw: with_rules!(aws_sdk_apigatewayv2),
+        apigw_rest: with_rules!(aws_sdk_apigateway),
         ec2: aws_sdk_ec2::Client::from_conf(conf),
         calls: CallCounter::default(),
         region: "eu-west-1".into(),

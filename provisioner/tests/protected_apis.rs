@@ -551,3 +551,247 @@ async fn lambda_mode_deploys_the_authorizer_function_with_a_permission_for_that_
     assert_eq!(routes(&aws, &team.id).await["GET /orders"].0, "NONE");
     assert_eq!(authorizers(&aws, &team.id).await.len(), 1);
 }
+
+/// A team's REST API: `/orders` (GET, POST) and `/orders/{id}` (GET), mock integrations,
+/// deployed to `prod`.
+async fn team_rest_api(aws: &Aws) -> (String, BTreeMap<String, String>) {
+    let gw = &aws.apigw_rest;
+    let api = gw
+        .create_rest_api()
+        .name("orders-rest")
+        .send()
+        .await
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let root = gw
+        .get_resources()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .unwrap()
+        .items()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let mut ids = BTreeMap::new();
+    let orders = gw
+        .create_resource()
+        .rest_api_id(&api)
+        .parent_id(&root)
+        .path_part("orders")
+        .send()
+        .await
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let one = gw
+        .create_resource()
+        .rest_api_id(&api)
+        .parent_id(&orders)
+        .path_part("{id}")
+        .send()
+        .await
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    for (resource, path, verb) in [
+        (&orders, "/orders", "GET"),
+        (&orders, "/orders", "POST"),
+        (&one, "/orders/{id}", "GET"),
+    ] {
+        gw.put_method()
+            .rest_api_id(&api)
+            .resource_id(resource)
+            .http_method(verb)
+            .authorization_type("NONE")
+            .send()
+            .await
+            .unwrap();
+        gw.put_integration()
+            .rest_api_id(&api)
+            .resource_id(resource)
+            .http_method(verb)
+            .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
+            .send()
+            .await
+            .unwrap();
+        ids.insert(format!("{verb} {path}"), resource.clone());
+    }
+    gw.create_deployment()
+        .rest_api_id(&api)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    (api, ids)
+}
+
+async fn method(aws: &Aws, api: &str, resource: &str, verb: &str) -> (String, Option<String>) {
+    let m = aws
+        .apigw_rest
+        .get_method()
+        .rest_api_id(api)
+        .resource_id(resource)
+        .http_method(verb)
+        .send()
+        .await
+        .unwrap();
+    (
+        m.authorization_type().unwrap_or("NONE").to_owned(),
+        m.authorizer_id().map(str::to_owned),
+    )
+}
+
+async fn deployments(aws: &Aws, api: &str) -> usize {
+    aws.apigw_rest
+        .get_deployments()
+        .rest_api_id(api)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_api_gets_a_token_authorizer_on_the_listed_methods_and_one_deployment_per_apply() {
+    let moto = authdomain_tests::moto::server();
+    let account = moto.new_account();
+    let aws = authdomain_tests::aws::moto(
+        &account,
+        "eu-west-1",
+        authdomain_tests::registry::shared().url(),
+    )
+    .await;
+    let (api, resources) = team_rest_api(&aws).await;
+    let digest = push(&aws, "restdemo-authserver", Program::AuthServer).await;
+    let authorizer_digest = push(&aws, "restdemo-authserver", Program::Authorizer).await;
+    let extra = |routes: &str| {
+        format!(
+            "  authorizer:\n    digest: {authorizer_digest}\n  protectedApis:\n    - name: orders\n      apiId: {api}\n      apiType: rest\n      stage: prod\n      mode: lambda\n      identifier: https://orders.example.com\n      routes:\n{routes}"
+        )
+    };
+    let listed = "        - route: GET /orders\n          scopes: ['orders:read']\n        - route: GET /orders/{id}\n          scopes: ['orders:read']\n";
+    let m = manifest("restdemo", &digest, &extra(listed));
+
+    // A method the API does not have is an error naming the field and listing the methods.
+    let err = reconcile::plan(
+        &aws,
+        &manifest(
+            "restdemo",
+            &digest,
+            &extra("        - route: DELETE /orders\n"),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.resource, "spec.protectedApis[0].routes[0].route",
+        "{err}"
+    );
+    assert!(
+        err.message
+            .contains("GET /orders, GET /orders/{id}, POST /orders"),
+        "{err}"
+    );
+
+    let before = deployments(&aws, &api).await;
+    converge(&aws, &m).await;
+    assert_eq!(
+        deployments(&aws, &api).await,
+        before + 1,
+        "two methods changed, one deployment"
+    );
+    let all = aws
+        .apigw_rest
+        .get_authorizers()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .unwrap();
+    let ours = all
+        .items()
+        .iter()
+        .find(|a| a.name() == Some("authdomain.restdemo.orders"))
+        .expect("our authorizer");
+    assert_eq!(
+        ours.r#type(),
+        Some(&aws_sdk_apigateway::types::AuthorizerType::Token)
+    );
+    assert_eq!(
+        ours.identity_source(),
+        Some("method.request.header.Authorization")
+    );
+    assert_eq!(
+        ours.authorizer_result_ttl_in_seconds(),
+        Some(0),
+        "not cached"
+    );
+    let ours_id = ours.id().unwrap().to_owned();
+    for key in ["GET /orders", "GET /orders/{id}"] {
+        let (verb, _) = key.split_once(' ').unwrap();
+        assert_eq!(
+            method(&aws, &api, &resources[key], verb).await,
+            ("CUSTOM".into(), Some(ours_id.clone())),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        method(&aws, &api, &resources["POST /orders"], "POST").await,
+        ("NONE".into(), None),
+        "not listed: untouched"
+    );
+    // The authorizer function's configuration names the REST API.
+    let env = aws
+        .lambda
+        .get_function()
+        .function_name("restdemo-authorizer")
+        .send()
+        .await
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &env.configuration()
+            .unwrap()
+            .environment()
+            .unwrap()
+            .variables()
+            .unwrap()["AUTHORIZER_CONFIG"],
+    )
+    .unwrap();
+    assert_eq!(
+        config["apis"][&api]["routes"]["GET /orders/{id}"],
+        serde_json::json!(["orders:read"])
+    );
+
+    // Converged: no change, no deployment.
+    let (plan, _) = reconcile::plan(&aws, &m).await.unwrap();
+    assert!(plan.is_empty(), "{plan:#?}");
+
+    // Removed from the spec: the methods are detached, the authorizer deleted, and the
+    // stage redeployed once more, from the stage recorded on the domain's API.
+    let without = manifest("restdemo", &digest, "");
+    converge(&aws, &without).await;
+    assert_eq!(deployments(&aws, &api).await, before + 2);
+    for key in ["GET /orders", "GET /orders/{id}"] {
+        let (verb, _) = key.split_once(' ').unwrap();
+        assert_eq!(
+            method(&aws, &api, &resources[key], verb).await.0,
+            "NONE",
+            "{key}"
+        );
+    }
+    let left = aws
+        .apigw_rest
+        .get_authorizers()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.items().is_empty());
+    let (plan, _) = reconcile::plan(&aws, &without).await.unwrap();
+    assert!(plan.is_empty(), "{plan:#?}");
+}

@@ -12,7 +12,7 @@ use super::names::{
     cors_value, ec2_user_tags, tags_converge, trust_policy,
 };
 use super::{Desired, Facts, Kind, Ref, ResourceId, Service};
-use crate::spec::{AuthDomainManifest, NatGateway, ProtectionMode};
+use crate::spec::{ApiType, AuthDomainManifest, NatGateway, ProtectionMode};
 
 /// Subnet tiers: public (NAT gateways), private (the function), isolated (the database).
 pub const TIERS: [&str; 3] = ["public", "private", "isolated"];
@@ -388,25 +388,34 @@ pub fn protection(m: &AuthDomainManifest) -> Vec<Desired> {
         let authorizer = id(Kind::ApiAuthorizer, p.name.as_str());
         let base = Desired::new(authorizer.clone())
             .immutable_prop("api-id", p.api_id.as_str())
+            .immutable_prop("api-type", p.api_type.as_str())
             .after(api.clone());
-        out.push(match p.mode {
-            ProtectionMode::Jwt => base
+        let invocation = "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${function/authorizer.arn}/invocations";
+        out.push(match (p.api_type, p.mode) {
+            // A TOKEN authorizer's cache is keyed by the token alone and its answer is a
+            // policy for one method: not cached, or an allow (or deny) for one method would
+            // answer another.
+            (ApiType::Rest, _) => base
+                .immutable_prop("type", "TOKEN")
+                .prop("identity-source", "method.request.header.Authorization")
+                .prop("uri", invocation)
+                .prop("ttl", 0)
+                .prop("stage", p.stage.clone().unwrap_or_default())
+                .after(function.clone()),
+            (ApiType::Http, ProtectionMode::Jwt) => base
                 .immutable_prop("type", "JWT")
                 .prop("identity-source", json!([AUTHORIZATION_HEADER]))
                 .prop("issuer", issuer(m))
                 .prop("audience", json!([p.identifier])),
             // Decisions are cached per token *and route* (a token allowed on one route is
             // not thereby allowed on another), for at most 5 minutes.
-            ProtectionMode::Lambda => base
+            (ApiType::Http, ProtectionMode::Lambda) => base
                 .immutable_prop("type", "REQUEST")
                 .prop(
                     "identity-source",
                     json!([AUTHORIZATION_HEADER, "$context.routeKey"]),
                 )
-                .prop(
-                    "uri",
-                    "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${function/authorizer.arn}/invocations",
-                )
+                .prop("uri", invocation)
                 .prop("payload-format", "2.0")
                 .prop("simple-responses", true)
                 .prop("ttl", 300)
@@ -416,11 +425,11 @@ pub fn protection(m: &AuthDomainManifest) -> Vec<Desired> {
             let mut scopes = r.scopes.clone();
             scopes.sort();
             scopes.dedup();
-            let (kind, scopes) = match p.mode {
-                ProtectionMode::Jwt => ("JWT", scopes),
+            let (kind, scopes) = match (p.api_type, p.mode) {
+                (ApiType::Http, ProtectionMode::Jwt) => ("JWT", scopes),
                 // The function checks the scopes; API Gateway takes route scopes only
                 // from JWT authorizers.
-                ProtectionMode::Lambda => ("CUSTOM", Vec::new()),
+                _ => ("CUSTOM", Vec::new()),
             };
             out.push(
                 Desired::new(id(
@@ -428,6 +437,7 @@ pub fn protection(m: &AuthDomainManifest) -> Vec<Desired> {
                     format!("{}/{}", p.name, r.route),
                 ))
                 .prop("api-id", p.api_id.as_str())
+                .prop("api-type", p.api_type.as_str())
                 .prop("route", r.route.as_str())
                 .prop("authorization-type", kind)
                 .prop("scopes", json!(scopes))

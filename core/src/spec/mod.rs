@@ -416,9 +416,18 @@ pub struct ProtectedApi {
     /// Unique in the domain (lowercase letters, digits, `-`; at most 32): names the
     /// authorizer (`authdomain.<domain>.<name>`).
     pub name: String,
-    /// The id of an existing API Gateway HTTP API in the domain's region and account
+    /// The id of an existing API Gateway API in the domain's region and account
     /// (`a1b2c3d4e5`).
     pub api_id: String,
+    /// `http` (default): an HTTP API (API Gateway v2). `rest`: a REST API (v1), protected
+    /// with `mode: lambda` (a TOKEN authorizer) and redeployed to `stage`.
+    #[serde(default)]
+    pub api_type: ApiType,
+    /// REST APIs: the stage AuthDomain redeploys after changing the methods' authorization
+    /// (a REST API's changes are live only once deployed). HTTP APIs take none: route
+    /// changes reach stages with automatic deployment (the `$default` stage's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     /// `jwt` (default): API Gateway's built-in JWT authorizer (no function, no added latency
     /// or cost; RSA tokens only). `lambda`: AuthDomain's authorizer function.
     #[serde(default)]
@@ -433,11 +442,29 @@ pub struct ProtectedApi {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProtectedRoute {
-    /// A route key of the API: `GET /orders/{id}`, `ANY /admin/{proxy+}`, `$default`.
+    /// A route key of the API: `GET /orders/{id}`, `ANY /admin/{proxy+}`, `$default`; for
+    /// a REST API, a method and a resource path (`GET /orders/{id}`).
     pub route: String,
     /// Scopes of the resource server a token must all have; empty: any valid token.
     #[serde(default)]
     pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ApiType {
+    #[default]
+    Http,
+    Rest,
+}
+
+impl ApiType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiType::Http => "http",
+            ApiType::Rest => "rest",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -628,5 +655,21 @@ mod tests {
             "d.yaml",
         );
         assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn a_rest_api_needs_the_lambda_authorizer_and_a_stage() {
+        let text = protected_errors(
+            "  protectedApis:\n    - name: orders\n      apiId: a1b2c3d4e5\n      apiType: rest\n      identifier: https://orders\n      routes:\n        - route: $default\n    - name: http\n      apiId: b1b2c3d4e5\n      stage: prod\n      identifier: https://orders\n      routes:\n        - route: GET /x\n",
+        );
+        for want in [
+            "spec.protectedApis[0].mode",
+            "JWT authorizer exists for HTTP APIs only",
+            "spec.protectedApis[0].stage",
+            "spec.protectedApis[0].routes[0].route",
+            "spec.protectedApis[1].stage",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
     }
 }

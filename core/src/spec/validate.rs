@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use super::{
-    API_VERSION, AuthDomainManifest, ClientAuthMethod, KIND, ProtectionMode, SigningAlgorithm,
+    API_VERSION, ApiType, AuthDomainManifest, ClientAuthMethod, KIND, ProtectionMode,
+    SigningAlgorithm,
 };
 
 /// One problem with a manifest: the field path (as written in YAML) and what was expected.
@@ -543,7 +544,37 @@ fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
                 ),
             );
         }
-        if p.mode == ProtectionMode::Jwt && s.tokens.algorithm != SigningAlgorithm::RS256 {
+        let rest = p.api_type == ApiType::Rest;
+        if rest && p.mode == ProtectionMode::Jwt {
+            bad(
+                &format!("{base}.mode"),
+                "API Gateway's JWT authorizer exists for HTTP APIs only: a REST API is protected with `mode: lambda`".into(),
+            );
+        }
+        match (&p.stage, rest) {
+            (None, true) => bad(
+                &format!("{base}.stage"),
+                "a REST API's changes are live only once deployed: name the stage to redeploy".into(),
+            ),
+            (Some(_), false) => bad(
+                &format!("{base}.stage"),
+                "only REST APIs are redeployed by AuthDomain; an HTTP API's routes reach stages with automatic deployment".into(),
+            ),
+            (Some(st), true)
+                if st.is_empty()
+                    || st.len() > 128
+                    || !st
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                bad(
+                    &format!("{base}.stage"),
+                    format!("expected a REST API stage name (letters, digits, `-`, `_`), found `{st}`"),
+                )
+            }
+            _ => {}
+        }
+        if !rest && p.mode == ProtectionMode::Jwt && s.tokens.algorithm != SigningAlgorithm::RS256 {
             bad(
                 &format!("{base}.mode"),
                 format!(
@@ -584,7 +615,12 @@ fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
         let mut keys = BTreeSet::new();
         for (j, r) in p.routes.iter().enumerate() {
             let rbase = format!("{base}.routes[{j}]");
-            if !is_route_key(&r.route) {
+            if rest && r.route == "$default" {
+                bad(
+                    &format!("{rbase}.route"),
+                    "REST APIs have no `$default` route: name a method and resource path".into(),
+                );
+            } else if !is_route_key(&r.route) {
                 bad(
                     &format!("{rbase}.route"),
                     format!(

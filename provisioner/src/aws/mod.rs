@@ -176,6 +176,8 @@ pub struct Aws {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
+    /// API Gateway's REST APIs (v1): only the teams' APIs of `spec.protectedApis`.
+    pub apigw_rest: aws_sdk_apigateway::Client,
     pub calls: CallCounter,
     pub region: String,
     /// See [`AwsOptions::registry_url`].
@@ -272,6 +274,11 @@ impl Aws {
                 .interceptor(edge())
                 .build(),
         );
+        let apigw_rest = aws_sdk_apigateway::Client::from_conf(
+            aws_sdk_apigateway::config::Builder::from(&limited("apigateway"))
+                .interceptor(edge())
+                .build(),
+        );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {
             ec2,
@@ -283,6 +290,7 @@ impl Aws {
             secrets,
             lambda,
             apigw,
+            apigw_rest,
             calls,
             region,
             registry_url: options.registry_url.clone(),

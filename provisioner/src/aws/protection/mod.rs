@@ -15,10 +15,14 @@ use aws_sdk_apigatewayv2::types::{
 };
 use serde_json::{Value, json};
 
+mod rest;
+
+pub use rest::redeploy;
+
 use super::{AwsError, ErrorClass, NotFoundAsNone, aws_error, ec2::Physical, with_retries};
 use authdomain_core::plan::names::{TAG_PROTECTS, authorizer_name};
 use authdomain_core::plan::{Desired, Kind, Observed, ResourceId};
-use authdomain_core::spec::AuthDomainManifest;
+use authdomain_core::spec::{ApiType, AuthDomainManifest, ProtectedApi};
 
 /// Whether observation is for applying the spec (a listed API or route that does not
 /// exist is an error naming the field) or for destroying (what is gone is nothing to do).
@@ -28,12 +32,57 @@ pub enum Purpose {
     Destroy,
 }
 
-/// The API ids recorded on the domain's API (its `_protects` property).
-fn recorded(domain_api: Option<&Observed>) -> BTreeSet<String> {
-    domain_api
-        .and_then(|o| o.props.get("_protects"))
-        .and_then(Value::as_str)
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+/// One protected API as the record names it: an HTTP API as its id, a REST API as
+/// `rest:<id>@<stage>` (the stage to redeploy after detaching, when the spec no longer
+/// says).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Target {
+    id: String,
+    rest_stage: Option<String>,
+}
+
+impl Target {
+    fn parse(entry: &str) -> Option<Target> {
+        match entry.strip_prefix("rest:") {
+            Some(rest) => {
+                let (id, stage) = rest.split_once('@')?;
+                Some(Target {
+                    id: id.to_owned(),
+                    rest_stage: Some(stage.to_owned()),
+                })
+            }
+            None => Some(Target {
+                id: entry.to_owned(),
+                rest_stage: None,
+            }),
+        }
+    }
+    fn entry(&self) -> String {
+        match &self.rest_stage {
+            Some(stage) => format!("rest:{}@{stage}", self.id),
+            None => self.id.clone(),
+        }
+    }
+    fn of_spec(p: &ProtectedApi) -> Target {
+        Target {
+            id: p.api_id.clone(),
+            rest_stage: (p.api_type == ApiType::Rest).then(|| p.stage.clone().unwrap_or_default()),
+        }
+    }
+}
+
+/// The APIs recorded on the domain's API (its `_protects` property).
+fn recorded(domain_api: Option<&Observed>) -> Vec<Target> {
+    parse_record(
+        domain_api
+            .and_then(|o| o.props.get("_protects"))
+            .and_then(Value::as_str),
+    )
+}
+
+fn parse_record(value: Option<&str>) -> Vec<Target> {
+    value
+        .map(|s| s.split_whitespace().filter_map(Target::parse).collect())
         .unwrap_or_default()
 }
 
@@ -116,6 +165,7 @@ fn authorizer_observed(name: &str, api: &str, a: &Authorizer, domain_api: &str) 
         refs: Default::default(),
     };
     o.props.insert("api-id".into(), json!(api));
+    o.props.insert("api-type".into(), json!("http"));
     o.props.insert(
         "type".into(),
         json!(a.authorizer_type().map(|t| t.as_str())),
@@ -165,6 +215,7 @@ fn route_observed(name: &str, api: &str, r: &Route) -> Observed {
         refs: Default::default(),
     };
     o.props.insert("api-id".into(), json!(api));
+    o.props.insert("api-type".into(), json!("http"));
     o.props.insert("route".into(), json!(r.route_key()));
     o.props.insert(
         "authorization-type".into(),
@@ -194,17 +245,36 @@ pub async fn observe(
 ) -> Result<Vec<Observed>, AwsError> {
     let domain = &m.metadata.name;
     let prefix = authorizer_name(domain, "");
-    let mut apis: BTreeSet<String> = recorded(domain_api);
-    apis.extend(m.spec.protected_apis.iter().map(|p| p.api_id.clone()));
+    // The spec's APIs, then those only the record still names.
+    let mut targets: BTreeMap<String, Target> = recorded(domain_api)
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    for p in &m.spec.protected_apis {
+        // A REST API's recorded stage is what was deployed: kept, so a new stage in the
+        // spec shows as a change.
+        let keep = targets
+            .get(&p.api_id)
+            .is_some_and(|t| t.rest_stage.is_some() && p.api_type == ApiType::Rest);
+        if !keep {
+            targets.insert(p.api_id.clone(), Target::of_spec(p));
+        }
+    }
     let domain_api_id = domain_api
         .map(|o| o.physical_id.clone())
         .unwrap_or_default();
-    let found = futures::future::join_all(apis.iter().map(|api| async move {
+    let mut out = Vec::new();
+    let (rest, http): (Vec<Target>, Vec<Target>) =
+        targets.into_values().partition(|t| t.rest_stage.is_some());
+    for t in &rest {
+        out.extend(rest::observe(aws, m, t, &domain_api_id, purpose).await?);
+    }
+    let found = futures::future::join_all(http.iter().map(|t| async move {
+        let api = &t.id;
         let (a, r) = tokio::join!(authorizers(aws, api), routes(aws, api));
         (api.clone(), a, r)
     }))
     .await;
-    let mut out = Vec::new();
     for (api, authorizers, routes) in found {
         let spec = m
             .spec
@@ -239,7 +309,13 @@ pub async fn observe(
             .unwrap_or_default();
         for r in &routes {
             let key = r.route_key().unwrap_or_default();
-            let attached = r.authorizer_id().and_then(|id| ours.get(id));
+            let attached = r
+                .authorizer_id()
+                .filter(|_| {
+                    r.authorization_type()
+                        .is_some_and(|t| *t != AuthorizationType::None)
+                })
+                .and_then(|id| ours.get(id));
             if let Some((_, p)) = spec.filter(|_| listed.contains(key)) {
                 out.push(route_observed(&p.name, &api, r));
             } else if let Some(name) = attached {
@@ -285,8 +361,14 @@ fn api_arn(region: &str, api: &str) -> String {
     format!("arn:aws:apigateway:{region}::/apis/{api}")
 }
 
-/// Add (`true`) or remove `api` in the domain API's record of protected APIs.
-async fn record(aws: &super::Aws, domain_api: &str, api: &str, add: bool) -> Result<(), AwsError> {
+/// Add `target` to the domain API's record of protected APIs (replacing an entry for the
+/// same API), or, with `add` false, remove the API's entry.
+async fn record(
+    aws: &super::Aws,
+    domain_api: &str,
+    target: &Target,
+    add: bool,
+) -> Result<(), AwsError> {
     let what = "the record of protected APIs on api/main";
     let tags = aws
         .apigw
@@ -295,20 +377,25 @@ async fn record(aws: &super::Aws, domain_api: &str, api: &str, add: bool) -> Res
         .send()
         .await
         .map_err(|e| aws_error("read", what.to_owned(), e))?;
-    let mut ids: BTreeSet<String> = tags
-        .tags()
-        .and_then(|t| t.get(TAG_PROTECTS))
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default();
-    let changed = if add {
-        ids.insert(api.to_owned())
-    } else {
-        ids.remove(api)
-    };
-    if !changed {
+    let before: BTreeSet<Target> = parse_record(
+        tags.tags()
+            .and_then(|t| t.get(TAG_PROTECTS))
+            .map(String::as_str),
+    )
+    .into_iter()
+    .collect();
+    let mut after: BTreeSet<Target> = before
+        .iter()
+        .filter(|t| t.id != target.id)
+        .cloned()
+        .collect();
+    if add {
+        after.insert(target.clone());
+    }
+    if after == before {
         return Ok(());
     }
-    if ids.is_empty() {
+    if after.is_empty() {
         aws.apigw
             .untag_resource()
             .resource_arn(api_arn(&aws.region, domain_api))
@@ -317,10 +404,11 @@ async fn record(aws: &super::Aws, domain_api: &str, api: &str, add: bool) -> Res
             .await
             .map_err(|e| aws_error("update", what.to_owned(), e))?;
     } else {
+        let value: Vec<String> = after.iter().map(Target::entry).collect();
         aws.apigw
             .tag_resource()
             .resource_arn(api_arn(&aws.region, domain_api))
-            .tags(TAG_PROTECTS, ids.into_iter().collect::<Vec<_>>().join(" "))
+            .tags(TAG_PROTECTS, value.join(" "))
             .send()
             .await
             .map_err(|e| aws_error("update", what.to_owned(), e))?;
@@ -343,13 +431,18 @@ pub async fn create(
 ) -> Result<String, AwsError> {
     let what = d.id.to_string();
     let api = prop_str(d, "api-id").unwrap_or_default();
+    let rest = is_rest(&d.props);
     match d.id.kind {
         Kind::ApiAuthorizer => {
             let domain_api = physical
                 .get(&ResourceId::new(Kind::Api, "main"))
                 .cloned()
                 .ok_or_else(|| super::missing(&d.id, "api/main"))?;
-            record(aws, &domain_api, &api, true).await?;
+            // Recorded first: a crash after creating still leaves it findable.
+            record(aws, &domain_api, &target_of(d), true).await?;
+            if rest {
+                return rest::create_authorizer(aws, domain, d).await;
+            }
             let jwt = prop_str(d, "type").as_deref() == Some("JWT");
             let out = aws
                 .apigw
@@ -368,12 +461,7 @@ pub async fn create(
                 .set_enable_simple_responses(
                     d.props.get("simple-responses").and_then(Value::as_bool),
                 )
-                .set_authorizer_result_ttl_in_seconds(
-                    d.props
-                        .get("ttl")
-                        .and_then(Value::as_i64)
-                        .and_then(|n| i32::try_from(n).ok()),
-                )
+                .set_authorizer_result_ttl_in_seconds(ttl(d))
                 .send()
                 .await
                 .map_err(|e| aws_error("create", what, e))?;
@@ -394,6 +482,25 @@ pub async fn create(
     }
 }
 
+fn is_rest(props: &BTreeMap<String, Value>) -> bool {
+    props.get("api-type").and_then(Value::as_str) == Some("rest")
+}
+
+fn ttl(d: &Desired) -> Option<i32> {
+    d.props
+        .get("ttl")
+        .and_then(Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+}
+
+/// The record entry of an authorizer's API.
+fn target_of(d: &Desired) -> Target {
+    Target {
+        id: prop_str(d, "api-id").unwrap_or_default(),
+        rest_stage: is_rest(&d.props).then(|| prop_str(d, "stage").unwrap_or_default()),
+    }
+}
+
 pub async fn update(
     aws: &super::Aws,
     d: &Desired,
@@ -402,7 +509,15 @@ pub async fn update(
 ) -> Result<(), AwsError> {
     let what = d.id.to_string();
     let api = prop_str(d, "api-id").unwrap_or_default();
+    let rest = is_rest(&d.props);
     match d.id.kind {
+        Kind::ApiAuthorizer if rest => {
+            if let Some(domain_api) = physical.get(&ResourceId::new(Kind::Api, "main")) {
+                // The stage to redeploy may have changed.
+                record(aws, domain_api, &target_of(d), true).await?;
+            }
+            rest::update_authorizer(aws, d, o).await?;
+        }
         Kind::ApiAuthorizer => {
             let jwt = prop_str(d, "type").as_deref() == Some("JWT");
             aws.apigw
@@ -416,15 +531,14 @@ pub async fn update(
                 .set_enable_simple_responses(
                     d.props.get("simple-responses").and_then(Value::as_bool),
                 )
-                .set_authorizer_result_ttl_in_seconds(
-                    d.props
-                        .get("ttl")
-                        .and_then(Value::as_i64)
-                        .and_then(|n| i32::try_from(n).ok()),
-                )
+                .set_authorizer_result_ttl_in_seconds(ttl(d))
                 .send()
                 .await
                 .map_err(|e| aws_error("update", what, e))?;
+        }
+        _ if rest => {
+            let authorizer = super::one(d, "authorizer", physical)?;
+            rest::protect_method(aws, d, o, &authorizer).await?;
         }
         _ => {
             let authorizer = super::one(d, "authorizer", physical)?;
@@ -458,20 +572,29 @@ pub async fn delete(aws: &super::Aws, domain: &str, o: &Observed) -> Result<(), 
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let rest = is_rest(&o.props);
     match o.id.kind {
         Kind::ApiAuthorizer => {
-            let gone = aws
-                .apigw
-                .delete_authorizer()
-                .api_id(&api)
-                .authorizer_id(&o.physical_id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| aws_error("delete", what, e));
-            super::already_gone(gone)?;
-            let prefix = authorizer_name(domain, "");
-            let left = authorizers(aws, &api).await?.unwrap_or_default();
+            let left = if rest {
+                rest::delete_authorizer(aws, domain, &api, o).await?
+            } else {
+                let gone = aws
+                    .apigw
+                    .delete_authorizer()
+                    .api_id(&api)
+                    .authorizer_id(&o.physical_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("delete", what, e));
+                super::already_gone(gone)?;
+                let prefix = authorizer_name(domain, "");
+                authorizers(aws, &api)
+                    .await?
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|a| a.name().is_some_and(|n| n.starts_with(&prefix)))
+            };
             let domain_api = o
                 .refs
                 .get("domain-api")
@@ -479,18 +602,21 @@ pub async fn delete(aws: &super::Aws, domain: &str, o: &Observed) -> Result<(), 
                 .filter(|a| !a.is_empty());
             if let Some(domain_api) = domain_api
                 && !left
-                    .iter()
-                    .any(|a| a.name().is_some_and(|n| n.starts_with(&prefix)))
             {
+                let entry = Target {
+                    id: api.clone(),
+                    rest_stage: None,
+                };
                 // The domain's API may be going away in the same destroy: then so does
                 // its record.
-                match record(aws, domain_api, &api, false).await {
+                match record(aws, domain_api, &entry, false).await {
                     Err(e) if e.class == ErrorClass::NotFound => {}
                     other => other?,
                 }
             }
             Ok(())
         }
+        _ if rest => rest::reset_method(aws, &api, o).await,
         _ => {
             let reset = aws
                 .apigw
@@ -506,5 +632,59 @@ pub async fn delete(aws: &super::Aws, domain: &str, o: &Observed) -> Result<(), 
                 .map_err(|e| aws_error("detach the authorizer from", what, e));
             super::already_gone(reset)
         }
+    }
+}
+
+/// The REST APIs that `changes` touched and the stage each is deployed to: after an
+/// apply, each gets one deployment (a REST API serves only what was deployed).
+pub fn rest_deployments(
+    m: &AuthDomainManifest,
+    changes: &[&authdomain_core::plan::Change],
+    desired: &BTreeMap<&ResourceId, &Desired>,
+    observed: &BTreeMap<&ResourceId, &Observed>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for c in changes {
+        let props = desired
+            .get(&c.resource)
+            .map(|d| &d.props)
+            .or_else(|| observed.get(&c.resource).map(|o| &o.props));
+        let Some(props) = props.filter(|p| is_rest(p)) else {
+            continue;
+        };
+        let Some(api) = props.get("api-id").and_then(Value::as_str) else {
+            continue;
+        };
+        // The spec's stage; else the one recorded (on the observed authorizer).
+        let stage = m
+            .spec
+            .protected_apis
+            .iter()
+            .find(|p| p.api_id == api)
+            .and_then(|p| p.stage.clone())
+            .or_else(|| {
+                observed
+                    .values()
+                    .find(|o| {
+                        o.id.kind == Kind::ApiAuthorizer
+                            && o.props.get("api-id").and_then(Value::as_str) == Some(api)
+                    })
+                    .and_then(|o| o.props.get("stage").and_then(Value::as_str))
+                    .map(str::to_owned)
+            });
+        if let Some(stage) = stage.filter(|s| !s.is_empty()) {
+            out.insert(api.to_owned(), stage);
+        }
+    }
+    out
+}
+
+/// `a, b, c` (sorted), or `none`.
+fn sorted_keys(mut keys: Vec<&str>) -> String {
+    keys.sort();
+    if keys.is_empty() {
+        "none".to_owned()
+    } else {
+        keys.join(", ")
     }
 }
