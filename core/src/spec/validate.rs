@@ -498,6 +498,15 @@ pub fn is_route_key(key: &str) -> bool {
     })
 }
 
+/// `a, b, c`, or `none`.
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// `spec.protectedApis`: names, the resource server and its scopes, route keys, and what
 /// API Gateway's JWT authorizer can verify.
 fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
@@ -598,11 +607,7 @@ fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
                 format!(
                     "`{}` is not the identifier of any of spec.resourceServers (defined: {})",
                     p.identifier,
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
+                    list_or_none(&known)
                 ),
             );
         }
@@ -644,11 +649,7 @@ fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
                         format!(
                             "scope `{sc}` is not defined by resource server `{}` (its scopes: {})",
                             p.identifier,
-                            if defined.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                defined.join(", ")
-                            }
+                            list_or_none(&defined)
                         ),
                     );
                 }

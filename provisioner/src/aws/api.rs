@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_apigatewayv2::types::{Api as ApiSummary, Cors, IntegrationType, ProtocolType};
 use serde_json::{Value, json};
 
-use super::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, ec2::Physical, with_retries};
+use super::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, ec2::Physical, prop_str, with_retries};
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub use authdomain_core::plan::names::{ROUTES, TAG_PROTECTS, cors_value};
@@ -25,13 +25,6 @@ fn cors_of(d: &Desired) -> Option<Cors> {
             .set_max_age(c["max-age"].as_i64().and_then(|n| i32::try_from(n).ok()))
             .build(),
     )
-}
-
-fn prop_str(d: &Desired, field: &str) -> Option<String> {
-    d.props
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 fn observed(id: ResourceId, physical: &str, api: &str) -> Observed {

@@ -13,7 +13,8 @@ use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, PackageType
 use serde_json::{Value, json};
 
 use super::{
-    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, aws_error, ec2::Physical, with_retries,
+    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, aws_error, ec2::Physical, prop_str,
+    with_retries,
 };
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
@@ -58,13 +59,6 @@ fn permission_of(sid: &str) -> Option<ResourceId> {
         sid.strip_prefix("authdomain-")?
     };
     Some(ResourceId::new(Kind::LambdaPermission, name))
-}
-
-fn prop_str(d: &Desired, field: &str) -> Option<String> {
-    d.props
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 fn prop_i32(d: &Desired, field: &str) -> Option<i32> {

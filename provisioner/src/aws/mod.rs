@@ -525,6 +525,36 @@ pub(crate) fn already_gone(result: Result<(), AwsError>) -> Result<(), AwsError>
     result.found().map(|_| ())
 }
 
+/// A string property of a desired resource.
+pub(crate) fn prop_str(d: &Desired, field: &str) -> Option<String> {
+    d.props
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Every page of a listing whose parent may not exist: `page(token)` fetches one page as
+/// its items and the next token, or None when the parent is not found.
+pub(crate) async fn all_pages<T, F, Fut>(mut page: F) -> Result<Option<Vec<T>>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<(Vec<T>, Option<String>)>, AwsError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let Some((items, next)) = page(token.take()).await? else {
+            return Ok(None);
+        };
+        let empty = items.is_empty();
+        out.extend(items);
+        match next {
+            Some(t) if !empty => token = Some(t),
+            _ => return Ok(Some(out)),
+        }
+    }
+}
+
 /// A JSON list of strings as a vector (absent or malformed: empty).
 pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
     v.and_then(serde_json::Value::as_array)

@@ -19,7 +19,9 @@ mod rest;
 
 pub use rest::redeploy;
 
-use super::{AwsError, ErrorClass, NotFoundAsNone, aws_error, ec2::Physical, with_retries};
+use super::{
+    AwsError, ErrorClass, NotFoundAsNone, aws_error, ec2::Physical, prop_str, with_retries,
+};
 use authdomain_core::plan::names::{TAG_PROTECTS, authorizer_name};
 use authdomain_core::plan::{Desired, Kind, Observed, ResourceId};
 use authdomain_core::spec::{ApiType, AuthDomainManifest, ProtectedApi};
@@ -96,11 +98,9 @@ fn invalid(path: String, message: String) -> AwsError {
     }
 }
 
-/// Every page of an API's authorizers.
+/// Every page of an API's authorizers (None: no such API).
 async fn authorizers(aws: &super::Aws, api: &str) -> Result<Option<Vec<Authorizer>>, AwsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    super::all_pages(|token| async move {
         let page = with_retries(5, || async {
             aws.apigw
                 .get_authorizers()
@@ -112,22 +112,14 @@ async fn authorizers(aws: &super::Aws, api: &str) -> Result<Option<Vec<Authorize
         })
         .await
         .found()?;
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        out.extend(page.items().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(Some(out));
-        }
-    }
+        Ok(page.map(|p| (p.items().to_vec(), p.next_token().map(str::to_owned))))
+    })
+    .await
 }
 
-/// Every page of an API's routes.
+/// Every page of an API's routes (None: no such API).
 async fn routes(aws: &super::Aws, api: &str) -> Result<Option<Vec<Route>>, AwsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    super::all_pages(|token| async move {
         let page = with_retries(5, || async {
             aws.apigw
                 .get_routes()
@@ -139,15 +131,9 @@ async fn routes(aws: &super::Aws, api: &str) -> Result<Option<Vec<Route>>, AwsEr
         })
         .await
         .found()?;
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        out.extend(page.items().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(Some(out));
-        }
-    }
+        Ok(page.map(|p| (p.items().to_vec(), p.next_token().map(str::to_owned))))
+    })
+    .await
 }
 
 fn sorted(items: &[String]) -> Vec<String> {
@@ -328,19 +314,14 @@ pub async fn observe(
                     .iter()
                     .any(|x| x.route_key() == Some(r.route.as_str()))
                 {
-                    let mut have: Vec<&str> = routes.iter().filter_map(|x| x.route_key()).collect();
-                    have.sort();
+                    let have: Vec<&str> = routes.iter().filter_map(|x| x.route_key()).collect();
                     return Err(invalid(
                         format!("spec.protectedApis[{i}].routes[{j}].route"),
                         format!(
                             "API `{api}` has no route `{}` (its routes: {}); AuthDomain protects \
                              routes, it does not create them",
                             r.route,
-                            if have.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                have.join(", ")
-                            }
+                            sorted_keys(have)
                         ),
                     ));
                 }
@@ -348,13 +329,6 @@ pub async fn observe(
         }
     }
     Ok(out)
-}
-
-fn prop_str(d: &Desired, field: &str) -> Option<String> {
-    d.props
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 fn api_arn(region: &str, api: &str) -> String {

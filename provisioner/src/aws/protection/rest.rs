@@ -6,21 +6,20 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_apigateway::types::{Authorizer, AuthorizerType, Op, PatchOperation, Resource};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Purpose, Target, invalid, sorted_keys};
-use crate::aws::{AwsError, NotFoundAsNone, aws_error, with_retries};
+use crate::aws::{AwsError, NotFoundAsNone, aws_error, prop_str, with_retries};
 use authdomain_core::plan::names::authorizer_name;
 use authdomain_core::plan::{Desired, Kind, Observed, ResourceId};
 use authdomain_core::spec::AuthDomainManifest;
 
+/// Every page of a REST API's authorizers (None: no such API).
 async fn authorizers(
     aws: &crate::aws::Aws,
     api: &str,
 ) -> Result<Option<Vec<Authorizer>>, AwsError> {
-    let mut out = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
+    crate::aws::all_pages(|position| async move {
         let page = with_retries(5, || async {
             aws.apigw_rest
                 .get_authorizers()
@@ -32,21 +31,14 @@ async fn authorizers(
         })
         .await
         .found()?;
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        out.extend(page.items().iter().cloned());
-        position = page.position().map(str::to_owned);
-        if position.is_none() || page.items().is_empty() {
-            return Ok(Some(out));
-        }
-    }
+        Ok(page.map(|p| (p.items().to_vec(), p.position().map(str::to_owned))))
+    })
+    .await
 }
 
+/// Every page of a REST API's resources with their methods (None: no such API).
 async fn resources(aws: &crate::aws::Aws, api: &str) -> Result<Option<Vec<Resource>>, AwsError> {
-    let mut out = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
+    crate::aws::all_pages(|position| async move {
         let page = with_retries(5, || async {
             aws.apigw_rest
                 .get_resources()
@@ -59,15 +51,9 @@ async fn resources(aws: &crate::aws::Aws, api: &str) -> Result<Option<Vec<Resour
         })
         .await
         .found()?;
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        out.extend(page.items().iter().cloned());
-        position = page.position().map(str::to_owned);
-        if position.is_none() || page.items().is_empty() {
-            return Ok(Some(out));
-        }
-    }
+        Ok(page.map(|p| (p.items().to_vec(), p.position().map(str::to_owned))))
+    })
+    .await
 }
 
 /// A method as a route: its key (`GET /orders`), physical id (`<resource id> <METHOD>`),
@@ -211,13 +197,6 @@ pub(super) async fn observe(
         }
     }
     Ok(out)
-}
-
-fn prop_str(d: &Desired, field: &str) -> Option<String> {
-    d.props
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
