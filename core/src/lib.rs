@@ -10,7 +10,10 @@
 //! - [`drift`]: a plan rendered as a table, JSON or Markdown.
 //! - [`registrations`]: the spec's resource servers and clients in the admin API's types,
 //!   and whether what a server holds differs (bootstrap's and the operator's one comparison).
+//! - [`cost`]: what a spec's domain costs idle, per million tokens and per option, from a
+//!   committed price table.
 
+pub mod cost;
 pub mod drift;
 pub mod plan;
 pub mod registrations;

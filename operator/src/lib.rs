@@ -11,6 +11,9 @@
 //! [`status`] and the access rules are pure; [`admin_api`] and the provisioner's `aws`
 //! module are the edges. [`leader`] makes several replicas safe; [`telemetry`] serves
 //! metrics and health.
+// The reconcile future nests the provisioner's waits (apply → service → poll): its
+// layout is deeper than rustc's default query depth of 128.
+#![recursion_limit = "256"]
 
 pub mod admin_api;
 pub mod controllers;
@@ -71,7 +74,10 @@ impl Error {
         let aws = |e: &provisioner::aws::AwsError| {
             matches!(
                 e.class,
-                ErrorClass::Retryable | ErrorClass::Throttled | ErrorClass::StillWaiting
+                ErrorClass::Retryable
+                    | ErrorClass::Throttled
+                    | ErrorClass::StillWaiting
+                    | ErrorClass::Propagating
             )
         };
         match self {
@@ -92,7 +98,7 @@ fn aws_label(e: &provisioner::aws::AwsError) -> &'static str {
     match e.class {
         ErrorClass::Throttled => "aws_throttled",
         ErrorClass::Retryable => "aws_retryable",
-        ErrorClass::StillWaiting => "aws_waiting",
+        ErrorClass::StillWaiting | ErrorClass::Propagating => "aws_waiting",
         _ => "aws_terminal",
     }
 }

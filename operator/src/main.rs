@@ -1,5 +1,8 @@
 //! `authdomain-operator`: the AuthDomain and OAuthClient controllers, behind leader
 //! election, with metrics and health endpoints, structured logs and graceful shutdown.
+// The reconcile future nests the provisioner's waits (apply → service → poll): its
+// layout is deeper than rustc's default query depth of 128.
+#![recursion_limit = "256"]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

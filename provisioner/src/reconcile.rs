@@ -32,6 +32,11 @@ pub async fn observe_for(
     );
     let mut all = network?;
     all.extend(rest?);
+    if purpose == Purpose::Apply {
+        // Zones are chosen now, so a spec asking for more than the region offers fails
+        // at plan time naming the field.
+        ec2::zone_assignment(aws, m, &all).await?;
+    }
     Ok(all)
 }
 
@@ -63,6 +68,7 @@ pub async fn observe_many(
     for (m, rest) in manifests.iter().zip(rest) {
         let mut all = network.remove(&m.metadata.name).unwrap_or_default();
         all.extend(rest?);
+        ec2::zone_assignment(aws, m, &all).await?;
         out.push(all);
     }
     Ok(out)
@@ -188,8 +194,24 @@ pub async fn plan_many(aws: &Aws, manifests: &[AuthDomainManifest]) -> Result<Ve
 }
 
 /// The facts that `observed` establishes (see [`graph::facts`]).
+/// With the zones read during observation, `zone.<slot>` is the zone ID of each subnet
+/// slot.
 pub fn facts(aws: &Aws, m: &AuthDomainManifest, observed: &[Observed]) -> Facts {
-    graph::facts(m, &aws.region, observed)
+    let mut f = graph::facts(m, &aws.region, observed);
+    if let Some(zones) = aws.zones.get() {
+        let n = &m.spec.network;
+        if let Ok(chosen) = authdomain_core::plan::zones::assign(
+            zones,
+            n.availability_zones,
+            &n.exclude_zone_ids,
+            &authdomain_core::plan::zones::occupied(observed),
+        ) {
+            for (slot, id) in chosen {
+                f.insert(format!("zone.{slot}"), id);
+            }
+        }
+    }
+    f
 }
 
 async fn create(
@@ -200,23 +222,23 @@ async fn create(
 ) -> Result<String, AwsError> {
     let (domain, tags) = (&m.metadata.name, &m.spec.tags);
     match d.id.kind.service() {
-        Service::Ec2 => ec2::create(aws, domain, tags, d, physical).await,
-        Service::Rds => rds::create(aws, domain, tags, d, physical).await,
+        Service::Ec2 => Box::pin(ec2::create(aws, domain, tags, d, physical)).await,
+        Service::Rds => Box::pin(rds::create(aws, domain, tags, d, physical)).await,
         Service::Ecr => {
             let name = ecr::repository_name(domain, m.spec.image.repository.as_deref());
             ecr::create(aws, domain, tags, d, &name).await
         }
-        Service::Iam => iam::create(aws, domain, tags, d).await,
-        Service::IamPolicy => iam::put_policy(aws, domain, d).await,
-        Service::Kms => kms::create(aws, domain, tags, d).await,
-        Service::Secrets => secrets::create(aws, domain, tags, d).await,
+        Service::Iam => Box::pin(iam::create(aws, domain, tags, d)).await,
+        Service::IamPolicy => Box::pin(iam::put_policy(aws, domain, d)).await,
+        Service::Kms => Box::pin(kms::create(aws, domain, tags, d)).await,
+        Service::Secrets => Box::pin(secrets::create(aws, domain, tags, d)).await,
         Service::Function => {
             check_image(aws, m, d).await?;
-            function::create(aws, domain, tags, d, physical).await
+            Box::pin(function::create(aws, domain, tags, d, physical)).await
         }
-        Service::Permission => function::create_permission(aws, d, physical).await,
-        Service::Api => api::create(aws, domain, tags, d, physical).await,
-        Service::Protection => protection::create(aws, domain, d, physical).await,
+        Service::Permission => Box::pin(function::create_permission(aws, d, physical)).await,
+        Service::Api => Box::pin(api::create(aws, domain, tags, d, physical)).await,
+        Service::Protection => Box::pin(protection::create(aws, domain, d, physical)).await,
     }
 }
 
@@ -246,38 +268,48 @@ async fn update(
     }
     let change = &rest;
     match d.id.kind.service() {
-        Service::Ec2 => ec2::update(aws, d, o, change, physical).await,
-        Service::Rds => rds::update(aws, d, o, change, physical).await,
-        Service::Ecr => ecr::update(aws, d, o, change).await,
-        Service::Iam => iam::update(aws, d, o, change).await,
-        Service::IamPolicy => iam::put_policy(aws, &m.metadata.name, d).await.map(|_| ()),
-        Service::Kms => kms::update(aws, d, o).await,
-        Service::Secrets => secrets::update(aws, d, o, change).await,
+        Service::Ec2 => Box::pin(ec2::update(aws, d, o, change, physical)).await,
+        Service::Rds => Box::pin(rds::update(aws, d, o, change, physical)).await,
+        Service::Ecr => Box::pin(ecr::update(aws, d, o, change)).await,
+        Service::Iam => Box::pin(iam::update(aws, d, o, change)).await,
+        Service::IamPolicy => Box::pin(iam::put_policy(aws, &m.metadata.name, d))
+            .await
+            .map(|_| ()),
+        Service::Kms => Box::pin(kms::update(aws, &m.metadata.name, d, o, change)).await,
+        Service::Secrets => Box::pin(secrets::update(aws, d, o, change)).await,
         Service::Function => {
             if change.touches("image") || change.touches("architecture") {
                 check_image(aws, m, d).await?;
             }
-            function::update(aws, &m.metadata.name, d, o, change, physical).await
+            Box::pin(function::update(
+                aws,
+                &m.metadata.name,
+                d,
+                o,
+                change,
+                physical,
+            ))
+            .await
         }
-        Service::Permission => function::update_permission(aws, d, o, physical).await,
-        Service::Api => api::update(aws, d, o, change, physical).await,
-        Service::Protection => protection::update(aws, d, o, physical).await,
+        Service::Permission => Box::pin(function::update_permission(aws, d, o, physical)).await,
+        Service::Api => Box::pin(api::update(aws, d, o, change, physical)).await,
+        Service::Protection => Box::pin(protection::update(aws, d, o, physical)).await,
     }
 }
 
 async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), AwsError> {
     match o.id.kind.service() {
-        Service::Ec2 => ec2::delete(aws, o).await,
-        Service::Rds => rds::delete(aws, o, m.spec.database.final_snapshot).await,
-        Service::Ecr => ecr::delete(aws, o).await,
-        Service::Iam => iam::delete(aws, o).await,
-        Service::IamPolicy => iam::delete_policy(aws, o).await,
-        Service::Kms => kms::delete(aws, &m.metadata.name, o).await,
-        Service::Secrets => secrets::delete(aws, o).await,
-        Service::Function => function::delete(aws, o).await,
-        Service::Permission => function::delete_permission(aws, o).await,
-        Service::Api => api::delete(aws, o).await,
-        Service::Protection => protection::delete(aws, &m.metadata.name, o).await,
+        Service::Ec2 => Box::pin(ec2::delete(aws, o)).await,
+        Service::Rds => Box::pin(rds::delete(aws, o, m.spec.database.final_snapshot)).await,
+        Service::Ecr => Box::pin(ecr::delete(aws, o)).await,
+        Service::Iam => Box::pin(iam::delete(aws, o)).await,
+        Service::IamPolicy => Box::pin(iam::delete_policy(aws, o)).await,
+        Service::Kms => Box::pin(kms::delete(aws, o)).await,
+        Service::Secrets => Box::pin(secrets::delete(aws, o)).await,
+        Service::Function => Box::pin(function::delete(aws, o)).await,
+        Service::Permission => Box::pin(function::delete_permission(aws, o)).await,
+        Service::Api => Box::pin(api::delete(aws, o)).await,
+        Service::Protection => Box::pin(protection::delete(aws, &m.metadata.name, o)).await,
     }
 }
 
@@ -318,14 +350,82 @@ pub async fn destroy_plan(
     aws: &Aws,
     m: &AuthDomainManifest,
 ) -> Result<(Plan, Vec<Observed>), AwsError> {
+    destroy_plan_kept(aws, m).await.map(|(p, o, _)| (p, o))
+}
+
+/// Something destroy leaves in place, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Kept {
+    pub resource: ResourceId,
+    pub reason: String,
+}
+
+/// [`destroy_plan`], and what it keeps although `deletionPolicy` is `Delete`: the KMS key
+/// and the KEK secret while a final snapshot of the database exists or is about to be
+/// taken. The snapshot holds the signing keys and client secrets encrypted under the
+/// KEK, which is encrypted under the key: deleting either would make the snapshot's
+/// credentials unreadable for good. Once the snapshots are deleted, destroy removes both.
+pub async fn destroy_plan_kept(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+) -> Result<(Plan, Vec<Observed>, Vec<Kept>), AwsError> {
     let mut observed = observe_for(aws, m, Purpose::Destroy).await?;
     // The credentials bootstrap kept are the domain's too.
     observed.extend(secrets::observe_credentials(aws, &m.metadata.name).await?);
     let mut plan = diff_with(&[], &observed, &Facts::default());
+    // A key already scheduled for deletion (an earlier destroy) has nothing left to do.
+    plan.changes.retain(|c| {
+        c.resource.kind != Kind::KmsKey
+            || observed.iter().all(|o| {
+                o.id != c.resource
+                    || o.props.get("state").and_then(serde_json::Value::as_str)
+                        != Some("PendingDeletion")
+            })
+    });
+    let mut kept = Vec::new();
     if m.spec.deletion_policy == authdomain_core::spec::DeletionPolicy::Retain {
         plan.changes.retain(|c| !retained(c.resource.kind));
+        return Ok((plan, observed, kept));
     }
-    Ok((plan, observed))
+    let cluster_goes = plan
+        .changes
+        .iter()
+        .any(|c| c.resource.kind == Kind::DbCluster);
+    let snapshots = rds::final_snapshots(aws, &m.metadata.name).await?;
+    let why = if cluster_goes && m.spec.database.final_snapshot {
+        Some(
+            "destroy takes a final snapshot of db-cluster/main (spec.database.finalSnapshot)"
+                .to_owned(),
+        )
+    } else if !snapshots.is_empty() {
+        Some(format!("final snapshot(s) {} exist", snapshots.join(", ")))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        let key_needed = [
+            (
+                ResourceId::new(Kind::KmsKey, "main"),
+                "the KEK secret is encrypted under it",
+            ),
+            (
+                ResourceId::new(Kind::Secret, "kek"),
+                "it holds the key-encryption key of the snapshot's signing keys and client secrets",
+            ),
+        ];
+        for (id, role) in key_needed {
+            if plan.changes.iter().any(|c| c.resource == id) {
+                plan.changes.retain(|c| c.resource != id);
+                kept.push(Kept {
+                    resource: id,
+                    reason: format!(
+                        "{why}; {role}. Delete the snapshot(s) first, then destroy again removes it"
+                    ),
+                });
+            }
+        }
+    }
+    Ok((plan, observed, kept))
 }
 
 /// One step taken.

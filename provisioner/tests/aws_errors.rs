@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use authdomain_core::plan::{Kind, Observed, ResourceId};
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::delete_subnet::{DeleteSubnetError, DeleteSubnetOutput};
 use aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput;
@@ -17,60 +16,13 @@ use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
-use provisioner::aws::{Aws, CallCounter, ErrorClass, ec2};
+use aws_smithy_mocks::{Rule, mock};
+use provisioner::aws::{Aws, ErrorClass, ec2};
+
+mod mocked;
 
 fn client(rules: &[&Rule]) -> Aws {
-    // One interceptor per client, all answering from the same rules.
-    let interceptor = || {
-        let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for r in rules {
-            i = i.with_rule(r);
-        }
-        i
-    };
-    let conf = aws_sdk_ec2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "test"))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(interceptor())
-        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
-        .build();
-    // Every service answers from the same rules (a call no rule matches fails).
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_rds::config::SharedCredentialsProvider::new(
-            Credentials::new("a", "b", None, None, "test"),
-        ))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .build();
-    macro_rules! with_rules {
-        ($krate:ident) => {
-            $krate::Client::from_conf(
-                $krate::config::Builder::from(&sdk)
-                    .interceptor(interceptor())
-                    .build(),
-            )
-        };
-    }
-    Aws {
-        rds: with_rules!(aws_sdk_rds),
-        rdsdata: with_rules!(aws_sdk_rdsdata),
-        ecr: with_rules!(aws_sdk_ecr),
-        iam: with_rules!(aws_sdk_iam),
-        kms: with_rules!(aws_sdk_kms),
-        secrets: with_rules!(aws_sdk_secretsmanager),
-        lambda: with_rules!(aws_sdk_lambda),
-        apigw: with_rules!(aws_sdk_apigatewayv2),
-        apigw_rest: with_rules!(aws_sdk_apigateway),
-        ec2: aws_sdk_ec2::Client::from_conf(conf),
-        calls: CallCounter::default(),
-        region: "eu-west-1".into(),
-        registry_url: None,
-    }
+    mocked::client(rules)
 }
 
 /// Empty answers for every describe but VPCs.
@@ -237,7 +189,7 @@ fn lambda_error(
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn mocked_function_create_waits_for_a_new_role_to_become_assumable() {
     let create = mock!(aws_sdk_lambda::Client::create_function)
         .match_requests(|r| {
@@ -261,7 +213,13 @@ async fn mocked_function_create_waits_for_a_new_role_to_become_assumable() {
         })
         .build();
     let kek = kek_rule();
-    let aws = client(&[&create, &kek]);
+    let active = mock!(aws_sdk_lambda::Client::get_function_configuration).then_output(|| {
+        aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput::builder()
+            .state(aws_sdk_lambda::types::State::Active)
+            .last_update_status(aws_sdk_lambda::types::LastUpdateStatus::Successful)
+            .build()
+    });
+    let aws = client(&[&create, &kek, &active]);
     let (d, physical) = function_desired();
     let name = provisioner::aws::function::create(&aws, "demo", &BTreeMap::new(), &d, &physical)
         .await

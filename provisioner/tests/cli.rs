@@ -71,3 +71,63 @@ fn invalid_manifest_lists_every_problem_and_fails() {
     assert_eq!(v["problems"][0]["path"], "spec.function.memori");
     assert_eq!(v["problems"][0]["line"], 11);
 }
+
+fn cost(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("cost")
+        .args(args)
+        // No AWS is reached: an endpoint nothing listens on would fail any call.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .expect("run authdomain")
+}
+
+#[test]
+fn cost_itemises_the_default_domain_from_the_embedded_price_table() {
+    let table = authdomain_core::cost::PriceTable::embedded();
+    let file = format!("{EXAMPLES}/minimal.yaml");
+    let out = cost(&["-f", &file, "--output", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let idle = v["idle"].as_array().expect("idle items");
+    let item = |name: &str| {
+        idle.iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no idle item {name}: {v:#}"))
+    };
+    assert_eq!(
+        item("KMS key")["usd"].as_f64(),
+        Some(table.prices.kms_key.usd)
+    );
+    let secrets = item("Secrets Manager secrets");
+    assert_eq!(secrets["unit_usd"].as_f64(), Some(table.prices.secret.usd));
+    assert_eq!(secrets["quantity"].as_f64(), Some(2.0));
+    for i in idle {
+        let (q, p, usd) = (
+            i["quantity"].as_f64().unwrap(),
+            i["unit_usd"].as_f64().unwrap(),
+            i["usd"].as_f64().unwrap(),
+        );
+        assert!((q * p - usd).abs() < 1e-9, "{i}");
+    }
+    let sum: f64 = idle.iter().map(|i| i["usd"].as_f64().unwrap()).sum();
+    let total = v["idle_monthly_usd"].as_f64().unwrap();
+    assert!((sum - total).abs() < 1e-9 && total < 3.0, "{v:#}");
+    assert_eq!(v["is_estimate"], true);
+    assert_eq!(v["price_region"], table.region.as_str());
+    assert_eq!(v["price_date"], table.date.as_str());
+    // minimal.yaml is in eu-west-1, the table is for us-east-1.
+    assert_eq!(v["region_differs"], true);
+    assert!(v["per_million_tokens"]["usd"].as_f64().unwrap() > 0.0);
+
+    let out = cost(&["-f", &file]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("estimate"), "{text}");
+    assert!(text.contains("Per million tokens"), "{text}");
+    assert!(text.contains(&table.date), "{text}");
+}

@@ -151,7 +151,8 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     );
     assert_eq!(aws.calls.mutating(), 0);
     assert!(
-        aws.calls.total() <= 23,
+        // 23 describes, and the repository's lifecycle policy.
+        aws.calls.total() <= 24,
         "no-op plan used {} calls: {:?}",
         aws.calls.total(),
         aws.calls.snapshot()
@@ -253,7 +254,7 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     assert_eq!(
         permission["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"],
         serde_json::json!(format!(
-            "arn:aws:execute-api:eu-west-1:{account}:{api_id}/$default/*"
+            "arn:aws:execute-api:eu-west-1:{account}:{api_id}/*/*"
         ))
     );
     let routes = aws.apigw.get_routes().api_id(&api_id).send().await.unwrap();
@@ -450,7 +451,18 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         "{outputs}"
     );
 
-    // 6. `authdomain destroy` leaves nothing tagged as ours.
+    // 6. `authdomain destroy` leaves nothing tagged as ours but the KMS key, which AWS
+    // keeps for the 7 days of its scheduled deletion.
+    let before = reconcile::observe(&aws, &m).await.unwrap();
+    let prop = |all: &[authdomain_core::plan::Observed], kind: Kind, field: &str| {
+        all.iter()
+            .find(|o| o.id.kind == kind)
+            .and_then(|o| o.props.get(field).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let key_arn = prop(&before, Kind::KmsKey, "_arn");
+    let kek_fingerprint = prop(&before, Kind::Secret, "_fingerprint");
+    assert!(key_arn.is_string() && kek_fingerprint.is_string());
     let out = cli(&account, &file, &["destroy", "--auto-approve"]);
     assert!(
         out.status.success(),
@@ -459,7 +471,64 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
         String::from_utf8_lossy(&out.stderr)
     );
     let observed = reconcile::observe(&aws, &m).await.unwrap();
-    assert!(observed.is_empty(), "left behind: {observed:#?}");
+    assert_eq!(
+        observed.iter().map(|o| o.id.kind).collect::<Vec<_>>(),
+        [Kind::KmsKey],
+        "left behind: {observed:#?}"
+    );
+    assert_eq!(prop(&observed, Kind::KmsKey, "state"), "PendingDeletion");
+    let (again, _) = reconcile::destroy_plan(&aws, &m).await.unwrap();
+    assert!(
+        again.is_empty(),
+        "a second destroy has nothing to do: {again:?}"
+    );
+
+    // 7. Re-applying within the waiting period brings back the same key (deletion
+    // cancelled, enabled, the alias still naming it) and the same KEK (the secret
+    // restored, still readable under that key).
+    let out = cli(&account, &file, &["apply", "--auto-approve"]);
+    // The repository went with its images: the function waits for the tag again.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wait for image.digest"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    push_image(&aws, "netdemo-authserver", "v1").await;
+    let out = cli(&account, &file, &["apply", "--auto-approve"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = reconcile::observe(&aws, &m).await.unwrap();
+    let kek_in_function = prop(&after, Kind::Function, "environment")
+        [provisioner::aws::function::KEK_VARIABLE]
+        .clone();
+    assert_eq!(
+        kek_in_function, kek_fingerprint,
+        "the function has the same KEK"
+    );
+    assert_eq!(prop(&after, Kind::KmsKey, "_arn"), key_arn, "the same key");
+    assert_eq!(prop(&after, Kind::KmsKey, "state"), "Enabled");
+    assert_eq!(
+        prop(&after, Kind::Secret, "_fingerprint"),
+        kek_fingerprint,
+        "the same KEK"
+    );
+    let key = aws
+        .kms
+        .describe_key()
+        .key_id("alias/authdomain/netdemo")
+        .send()
+        .await
+        .unwrap();
+    let key = key.key_metadata().unwrap();
+    assert_eq!(Some(key.arn().unwrap_or_default()), key_arn.as_str());
+    assert_eq!(key.key_state().map(|s| s.as_str()), Some("Enabled"));
+    let out = cli(&account, &file, &["destroy", "--auto-approve"]);
+    assert!(out.status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -821,6 +890,16 @@ async fn the_examples_apply_converge_and_destroy_per_their_policy() {
             spec::DeletionPolicy::Retain => {
                 assert!(left.contains(&Kind::DbCluster), "{file}: {left:?}");
                 assert!(!left.contains(&Kind::Function), "{file}: {left:?}");
+            }
+            // The final snapshot needs the KEK: the key and the secret stay, and
+            // destroy says why.
+            _ if m.spec.database.final_snapshot => {
+                assert_eq!(left, [Kind::KmsKey, Kind::Secret], "{file}");
+                let (_, _, kept) = reconcile::destroy_plan_kept(&aws, &m).await.unwrap();
+                assert!(
+                    kept.len() == 2 && kept.iter().all(|k| k.reason.contains("final snapshot")),
+                    "{file}: {kept:?}"
+                );
             }
             _ => assert!(left.is_empty(), "{file}: nothing tagged as ours: {left:?}"),
         }

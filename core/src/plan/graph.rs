@@ -17,10 +17,13 @@ use crate::spec::{ApiType, AuthDomainManifest, NatGateway, ProtectionMode};
 /// Subnet tiers: public (NAT gateways), private (the function), isolated (the database).
 pub const TIERS: [&str; 3] = ["public", "private", "isolated"];
 
-/// Availability zone names: the region plus a letter (`eu-west-1a`, `eu-west-1b`, …).
-pub fn zones(region: &str, count: u8) -> Vec<String> {
-    (0..count)
-        .map(|i| format!("{region}{}", (b'a' + i) as char))
+/// The subnet slots (`a`, `b`, …): one per availability zone. Which zone each slot is in
+/// is the fact `zone.<slot>`, a zone ID chosen from what the account offers (see
+/// [`super::zones`]).
+fn zone_slots(count: u8) -> Vec<String> {
+    super::zones::slots(count)
+        .into_iter()
+        .map(String::from)
         .collect()
 }
 
@@ -44,8 +47,8 @@ fn id(kind: Kind, name: impl Into<String>) -> ResourceId {
 /// Build the desired network for a validated manifest.
 pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
     let s = &m.spec;
-    let zones = zones(&s.region, s.network.availability_zones);
-    let letter = |z: &str| z.chars().last().map(String::from).unwrap_or_default();
+    let zones = zone_slots(s.network.availability_zones);
+    let letter = |z: &str| z.to_owned();
     let vpc = id(Kind::Vpc, "main");
     let mut out = vec![
         // DNS support stays at AWS's default (on); reading it would cost two calls per plan.
@@ -64,7 +67,7 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
                 out.push(
                     Desired::new(sid.clone())
                         .immutable_prop("cidr", cidr)
-                        .immutable_prop("availability-zone", z.as_str())
+                        .immutable_prop("zone-id", format!("${{zone.{z}}}"))
                         .prop("tier", tier)
                         .reference("vpc", Ref::One(vpc.clone()), true),
                 );
@@ -160,14 +163,9 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
 pub fn database(m: &AuthDomainManifest) -> Vec<Desired> {
     let s = &m.spec;
     let db = &s.database;
-    let isolated: Vec<ResourceId> = zones(&s.region, s.network.availability_zones)
+    let isolated: Vec<ResourceId> = zone_slots(s.network.availability_zones)
         .iter()
-        .map(|z| {
-            id(
-                Kind::Subnet,
-                format!("isolated-{}", z.chars().last().unwrap_or('a')),
-            )
-        })
+        .map(|z| id(Kind::Subnet, format!("isolated-{z}")))
         .collect();
     let group = id(Kind::DbSubnetGroup, "main");
     let cluster = id(Kind::DbCluster, "main");
@@ -232,14 +230,9 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
     let api = id(Kind::Api, "main");
     let function = id(Kind::Function, "main");
     let integration = id(Kind::ApiIntegration, "function");
-    let private: Vec<ResourceId> = zones(&s.region, s.network.availability_zones)
+    let private: Vec<ResourceId> = zone_slots(s.network.availability_zones)
         .iter()
-        .map(|z| {
-            id(
-                Kind::Subnet,
-                format!("private-{}", z.chars().last().unwrap_or('a')),
-            )
-        })
+        .map(|z| id(Kind::Subnet, format!("private-{z}")))
         .collect();
     let cors = s
         .api
@@ -269,13 +262,18 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
         Desired::new(key.clone())
             .immutable_prop("usage", "ENCRYPT_DECRYPT")
             .immutable_prop("spec", "SYMMETRIC_DEFAULT")
-            .prop("enabled", true),
+            // A key a destroy scheduled for deletion is the same key: an apply within the
+            // waiting period cancels the deletion, enables it and names it again, so the
+            // KEK secret encrypted under it (and every key the database holds) stays readable.
+            .prop("state", "Enabled")
+            .prop("alias", super::names::kms_alias(domain)),
         Desired::new(secret.clone())
             .prop("kms-key", "${kms-key/main.arn}")
             .after(key.clone()),
         Desired::new(repo.clone())
             .prop("tag-mutability", "IMMUTABLE")
-            .prop("scan-on-push", true),
+            .prop("scan-on-push", true)
+            .prop("keep-images", s.image.keep_images),
         Desired::new(role.clone())
             .prop("trust-policy", trust_policy())
             .prop("managed-policies", json!(policies)),
@@ -358,12 +356,12 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
         Desired::new(id(Kind::LambdaPermission, "api"))
             .prop("principal", "apigateway.amazonaws.com")
             .prop("action", "lambda:InvokeFunction")
+            // The form AWS documents for HTTP APIs (`API_ID/*/*`: any stage, method and
+            // route of this one API). A stage-scoped `API_ID/$default/*` is not the ARN
+            // API Gateway presents for the `$default` stage.
             .prop(
                 "source-arn",
-                format!(
-                    "arn:aws:execute-api:${{region}}:${{account}}:${{api/main.id}}/{}/*",
-                    s.api.stage
-                ),
+                "arn:aws:execute-api:${region}:${account}:${api/main.id}/*/*",
             )
             .reference("function", Ref::One(function), true)
             .after(api),
@@ -621,10 +619,7 @@ mod tests {
         assert_eq!(subnet_cidr("10.42.0.0/16", 0).unwrap(), "10.42.0.0/21");
         assert_eq!(subnet_cidr("10.42.0.0/16", 9).unwrap(), "10.42.72.0/21");
         assert_eq!(subnet_cidr("10.60.16.0/20", 1).unwrap(), "10.60.16.128/25");
-        assert_eq!(
-            zones("eu-west-1", 3),
-            ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-        );
+        assert_eq!(zone_slots(3), ["a", "b", "c"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod defer;
 pub mod graph;
 pub mod names;
 mod outputs;
+pub mod zones;
 
 pub use defer::defer_unknown;
 pub use graph::{desired, retained};

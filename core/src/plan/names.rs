@@ -194,6 +194,11 @@ pub fn resource_id(resource_tag: Option<&str>, kind: Kind, physical: &str) -> Re
         .unwrap_or_else(|| ResourceId::new(kind, physical))
 }
 
+/// The KMS key's alias: our namespace, and the record that the key is the domain's.
+pub fn kms_alias(domain: &str) -> String {
+    format!("alias/authdomain/{domain}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

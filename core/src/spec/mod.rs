@@ -179,6 +179,11 @@ pub struct Network {
     /// or `perAz`. A NAT gateway costs about $32 a month idle.
     #[serde(default)]
     pub nat_gateway: NatGateway,
+    /// Zone IDs (`use1-az2`) never to use, besides those AWS reports unusable and those
+    /// where Lambda cannot run VPC functions. Zones are chosen by ID (the same physical
+    /// zone in every account), lowest first, and kept once subnets exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_zone_ids: Vec<String>,
 }
 
 impl Default for Network {
@@ -187,6 +192,7 @@ impl Default for Network {
             cidr: defaults::cidr(),
             availability_zones: defaults::availability_zones(),
             nat_gateway: NatGateway::default(),
+            exclude_zone_ids: Vec::new(),
         }
     }
 }
@@ -227,6 +233,15 @@ pub struct Database {
     /// Take a final snapshot when the cluster is destroyed.
     #[serde(default = "defaults::yes")]
     pub final_snapshot: bool,
+    /// GiB of data you expect the cluster to hold (more than 0, at most 128,000; default
+    /// 1). Used only by the cost estimate (`authdomain cost`, the summary of `plan`):
+    /// Aurora bills the storage used, which nothing here sets.
+    #[serde(
+        rename = "expectedStorageGiB",
+        default = "defaults::expected_storage_gib"
+    )]
+    #[schemars(range(min = 0, max = 128000))]
+    pub expected_storage_gib: f64,
 }
 
 impl Default for Database {
@@ -239,11 +254,12 @@ impl Default for Database {
             readers: 0,
             deletion_protection: true,
             final_snapshot: true,
+            expected_storage_gib: defaults::expected_storage_gib(),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Image {
     /// ECR repository name (default: `<domain>-authserver`).
@@ -258,6 +274,24 @@ pub struct Image {
     /// ... or an exact digest (`sha256:…`). Neither: `bootstrap` builds and pushes the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// How many images the repository keeps (1 to 1,000, default 10): an ECR lifecycle
+    /// rule expires older ones. The image the function runs is pinned by digest; keep
+    /// enough to roll back.
+    #[serde(default = "defaults::keep_images")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub keep_images: u32,
+}
+
+impl Default for Image {
+    fn default() -> Self {
+        Image {
+            repository: None,
+            architecture: Architecture::default(),
+            tag: None,
+            digest: None,
+            keep_images: defaults::keep_images(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -531,6 +565,9 @@ pub mod defaults {
     pub fn availability_zones() -> u8 {
         2
     }
+    pub fn keep_images() -> u32 {
+        10
+    }
     pub fn engine_version() -> String {
         "16.4".into()
     }
@@ -557,6 +594,9 @@ pub mod defaults {
     }
     pub fn authorizer_memory() -> u32 {
         256
+    }
+    pub fn expected_storage_gib() -> f64 {
+        1.0
     }
 }
 

@@ -163,6 +163,32 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
         }
     }
 
+    for (i, z) in s.network.exclude_zone_ids.iter().enumerate() {
+        let well_formed = z.split_once("-az").is_some_and(|(region, n)| {
+            !region.is_empty()
+                && region
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_digit())
+        });
+        if !well_formed {
+            bad(
+                &format!("spec.network.excludeZoneIds[{i}]"),
+                format!("expected an availability zone ID such as `use1-az3`, found `{z}`"),
+            );
+        }
+    }
+    if !(1..=1000).contains(&s.image.keep_images) {
+        bad(
+            "spec.image.keepImages",
+            format!(
+                "expected 1 to 1000 images to keep, found {}",
+                s.image.keep_images
+            ),
+        );
+    }
+
     // Database.
     let db = &s.database;
     if !half_step(db.min_capacity) {
@@ -183,6 +209,17 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             format!(
                 "must be at least minCapacity ({}), found {}",
                 db.min_capacity, db.max_capacity
+            ),
+        );
+    }
+    // Within Aurora's 128 TiB (YAML's `.nan` is a float too).
+    let gib = db.expected_storage_gib;
+    if gib.is_nan() || gib <= 0.0 || gib > 128_000.0 {
+        bad(
+            "spec.database.expectedStorageGiB",
+            format!(
+                "expected more than 0 and at most 128000 (GiB), found {}",
+                db.expected_storage_gib
             ),
         );
     }

@@ -128,6 +128,7 @@ impl Context {
             session_token,
             registry_url: self.config.registry_url.clone(),
             rate_limits: Some(self.config.rate_limits.clone()),
+            patience: None,
         })
         .await)
     }

@@ -137,31 +137,47 @@ pub async fn observe_in(
 
 async fn observe_parts(aws: &super::Aws, api: &str) -> Result<Vec<Observed>, AwsError> {
     let gw = &aws.apigw;
+    // Every page of each (an API may have more parts than one page holds).
     let (integrations, routes, stages) = tokio::join!(
-        with_retries(5, || async {
-            gw.get_integrations()
-                .api_id(api)
-                .send()
-                .await
-                .map_err(|e| aws_error("describe integrations of", api.to_owned(), e))
+        super::all_pages(|token| async move {
+            with_retries(5, || async {
+                gw.get_integrations()
+                    .api_id(api)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("describe integrations of", api.to_owned(), e))
+            })
+            .await
+            .map(|p| Some((p.items().to_vec(), p.next_token().map(str::to_owned))))
         }),
-        with_retries(5, || async {
-            gw.get_routes()
-                .api_id(api)
-                .send()
-                .await
-                .map_err(|e| aws_error("describe routes of", api.to_owned(), e))
+        super::all_pages(|token| async move {
+            with_retries(5, || async {
+                gw.get_routes()
+                    .api_id(api)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("describe routes of", api.to_owned(), e))
+            })
+            .await
+            .map(|p| Some((p.items().to_vec(), p.next_token().map(str::to_owned))))
         }),
-        with_retries(5, || async {
-            gw.get_stages()
-                .api_id(api)
-                .send()
-                .await
-                .map_err(|e| aws_error("describe stages of", api.to_owned(), e))
+        super::all_pages(|token| async move {
+            with_retries(5, || async {
+                gw.get_stages()
+                    .api_id(api)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("describe stages of", api.to_owned(), e))
+            })
+            .await
+            .map(|p| Some((p.items().to_vec(), p.next_token().map(str::to_owned))))
         }),
     );
     let mut out = Vec::new();
-    for i in integrations?.items() {
+    for i in &integrations?.unwrap_or_default() {
         let iid = i.integration_id().unwrap_or_default();
         let rid = super::resource_id(
             i.description().and_then(|d| d.strip_prefix("authdomain:")),
@@ -178,7 +194,7 @@ async fn observe_parts(aws: &super::Aws, api: &str) -> Result<Vec<Observed>, Aws
             .insert("payload-format".into(), json!(i.payload_format_version()));
         out.push(o);
     }
-    for r in routes?.items() {
+    for r in &routes?.unwrap_or_default() {
         let key = r.route_key().unwrap_or_default();
         let mut o = observed(
             ResourceId::new(Kind::ApiRoute, key),
@@ -193,7 +209,7 @@ async fn observe_parts(aws: &super::Aws, api: &str) -> Result<Vec<Observed>, Aws
         o.refs.insert("integration".into(), target);
         out.push(o);
     }
-    for s in stages?.items() {
+    for s in &stages?.unwrap_or_default() {
         let name = s.stage_name().unwrap_or_default();
         let mut o = observed(ResourceId::new(Kind::ApiStage, name), name, api);
         o.props.insert(

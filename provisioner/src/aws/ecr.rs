@@ -1,5 +1,6 @@
-//! The ECR repository that holds the auth server image: immutable tags, scan on push.
-//! Name-keyed: found by name, ours only when tagged so.
+//! The ECR repository that holds the auth server image: immutable tags, scan on push, a
+//! lifecycle rule keeping the last `spec.image.keepImages` images. Name-keyed: found by
+//! name, ours only when tagged so.
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{Value, json};
@@ -79,7 +80,68 @@ pub async fn observe(
                 .map(|c| c.scan_on_push())
         ),
     );
+    let policy = with_retries(5, || async {
+        ecr.get_lifecycle_policy()
+            .repository_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("read the lifecycle policy of", name.to_owned(), e))
+    })
+    .await
+    .found()?;
+    o.props.insert(
+        "keep-images".into(),
+        policy
+            .and_then(|p| p.lifecycle_policy_text().map(kept_images))
+            .unwrap_or(Value::Null),
+    );
     Ok(vec![o])
+}
+
+/// The lifecycle policy that keeps the newest `n` images (any tag, untagged too) and
+/// expires the rest.
+fn lifecycle_policy(n: u64) -> String {
+    json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("authdomain: keep the newest {n} images"),
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": n},
+            "action": {"type": "expire"}
+        }]
+    })
+    .to_string()
+}
+
+/// The count our rule keeps, or the whole policy when it is not ours (shown as drift).
+fn kept_images(text: &str) -> Value {
+    let doc: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    match doc["rules"].as_array().map(Vec::as_slice) {
+        Some([rule])
+            if rule["selection"]["tagStatus"] == "any"
+                && rule["selection"]["countType"] == "imageCountMoreThan"
+                && rule["action"]["type"] == "expire" =>
+        {
+            rule["selection"]["countNumber"].clone()
+        }
+        _ => doc,
+    }
+}
+
+async fn put_lifecycle(aws: &super::Aws, d: &Desired, name: &str) -> Result<(), AwsError> {
+    let Some(n) = d.props.get("keep-images").and_then(Value::as_u64) else {
+        return Ok(());
+    };
+    with_retries(5, || async {
+        aws.ecr
+            .put_lifecycle_policy()
+            .repository_name(name)
+            .lifecycle_policy_text(lifecycle_policy(n))
+            .send()
+            .await
+            .map_err(|e| aws_error("set the lifecycle policy of", d.id.to_string(), e))
+    })
+    .await?;
+    Ok(())
 }
 
 fn tags(
@@ -135,6 +197,7 @@ pub async fn create(
         .send()
         .await
         .map_err(|e| aws_error("create", d.id.to_string(), e))?;
+    put_lifecycle(aws, d, name).await?;
     Ok(name.to_owned())
 }
 
@@ -163,6 +226,9 @@ pub async fn update(
             .await
             .map_err(|e| aws_error("modify", d.id.to_string(), e))?;
     }
+    if changed("keep-images") {
+        put_lifecycle(aws, d, &o.physical_id).await?;
+    }
     Ok(())
 }
 
@@ -177,5 +243,20 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
     {
         Ok(_) => Ok(()),
         Err(e) => super::already_gone(Err(aws_error("delete", o.id.to_string(), e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_lifecycle_rule_reads_back_as_its_count() {
+        assert_eq!(kept_images(&lifecycle_policy(10)), json!(10));
+        let theirs = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
+        assert_eq!(
+            kept_images(theirs)["rules"][0]["selection"]["countNumber"],
+            json!(14)
+        );
     }
 }

@@ -13,8 +13,8 @@ use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, PackageType
 use serde_json::{Value, json};
 
 use super::{
-    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, aws_error, ec2::Physical, prop_str,
-    with_retries,
+    AwsError, ErrorClass, NotFoundAsNone, Poll, TAG_DOMAIN, aws_error, ec2::Physical, prop_str,
+    wait_for, with_propagation, with_retries,
 };
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
@@ -265,11 +265,28 @@ fn description(domain: &str, id: &ResourceId) -> String {
     }
 }
 
-/// A role created seconds ago is not yet assumable by Lambda (IAM is eventually
-/// consistent): that error is retried, every other invalid parameter is not.
+/// What Lambda answers (`InvalidParameterValueException`) for tens of seconds after the
+/// function's role or KMS key was created, while IAM propagates them:
+/// - "The role defined for the function cannot be assumed by Lambda."
+/// - "The provided execution role does not have permissions to call CreateNetworkInterface
+///   on EC2" (the role's VPC access policy is not visible to EC2 yet)
+/// - "Lambda was unable to configure access to your environment variables because the KMS
+///   key is invalid for CreateGrant. Please check your KMS key settings. KMS Exception:
+///   InvalidArnException KMS Message: ARN does not refer to a valid principal: …"
+const PROPAGATION_MESSAGES: [&str; 4] = [
+    "cannot be assumed by Lambda",
+    "does not have permissions to call CreateNetworkInterface on EC2",
+    "ARN does not refer to a valid principal",
+    "is invalid for CreateGrant",
+];
+
+/// Those answers are propagation, retried by elapsed time; every other invalid parameter
+/// is the caller's to fix and fails at once.
 fn eventual(mut e: AwsError) -> AwsError {
-    if e.message.contains("cannot be assumed") || e.message.contains("not authorized to perform") {
-        e.class = ErrorClass::Retryable;
+    if e.code == "InvalidParameterValueException"
+        && PROPAGATION_MESSAGES.iter().any(|m| e.message.contains(m))
+    {
+        e.class = ErrorClass::Propagating;
     }
     e
 }
@@ -290,7 +307,7 @@ pub async fn create(
         tags.insert(TAG_IMAGE_TAG.to_owned(), t);
     }
     let architecture = Architecture::from(prop_str(d, "architecture").unwrap_or_default().as_str());
-    with_retries(10, || async {
+    with_propagation(aws, || async {
         aws.lambda
             .create_function()
             .function_name(&name)
@@ -314,6 +331,7 @@ pub async fn create(
             .map_err(|e| eventual(aws_error("create", d.id.to_string(), e)))
     })
     .await?;
+    wait_settled(aws, &name, &d.id, aws.patience.function).await?;
     if let Some(n) = prop_i32(d, "reserved-concurrency") {
         put_concurrency(aws, &name, d, n).await?;
     }
@@ -360,6 +378,7 @@ pub async fn update(
                 .map_err(|e| aws_error("update the code of", d.id.to_string(), e))
         })
         .await?;
+        wait_settled(aws, name, &d.id, aws.patience.function).await?;
     }
     let config_fields = [
         "memory",
@@ -373,8 +392,9 @@ pub async fn update(
     if config_fields.iter().any(|f| changed(f)) {
         let env = environment(aws, domain, d).await?;
         let vpc = vpc_config(d, physical)?;
-        // A code update still in progress answers ResourceConflictException: retried.
-        with_retries(10, || async {
+        // A code update still in progress answers ResourceConflictException: retried;
+        // the wait for `LastUpdateStatus` after each update makes it rare.
+        with_propagation(aws, || async {
             aws.lambda
                 .update_function_configuration()
                 .function_name(name)
@@ -389,6 +409,7 @@ pub async fn update(
                 .map_err(|e| eventual(aws_error("update", d.id.to_string(), e)))
         })
         .await?;
+        wait_settled(aws, name, &d.id, aws.patience.function).await?;
     }
     if changed("image-tag") {
         let arn = o
@@ -441,57 +462,81 @@ pub async fn wait_ready(
     domain: &str,
     timeout: std::time::Duration,
 ) -> Result<(), AwsError> {
-    let name = function_name(domain);
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let c = with_retries(5, || async {
-            aws.lambda
-                .get_function_configuration()
-                .function_name(&name)
-                .send()
-                .await
-                .map_err(|e| aws_error("read the state of", name.clone(), e))
-        })
-        .await?;
-        let state = c.state().map(|s| s.as_str().to_owned());
-        let update = c.last_update_status().map(|s| s.as_str().to_owned());
-        match (state.as_deref(), update.as_deref()) {
-            (Some("Active") | None, Some("Successful") | None) => return Ok(()),
-            (Some("Failed"), _) | (_, Some("Failed")) => {
-                return Err(AwsError {
-                    action: "wait for",
-                    resource: "function/main".into(),
-                    code: c
-                        .state_reason_code()
-                        .map(|r| r.as_str().to_owned())
-                        .or(c
-                            .last_update_status_reason_code()
-                            .map(|r| r.as_str().to_owned()))
-                        .unwrap_or_else(|| "Failed".into()),
-                    message: c
-                        .state_reason()
+    let id = ResourceId::new(Kind::Function, "main");
+    wait_settled(aws, &function_name(domain), &id, timeout).await
+}
+
+/// After CreateFunction, UpdateFunctionCode or UpdateFunctionConfiguration: wait until
+/// `State` is `Active` and `LastUpdateStatus` is `Successful`, before the next change or
+/// before reporting done. `Failed` is an error with AWS's reason code and reason.
+pub async fn wait_settled(
+    aws: &super::Aws,
+    name: &str,
+    id: &ResourceId,
+    bound: std::time::Duration,
+) -> Result<(), AwsError> {
+    let resource = id.to_string();
+    wait_for(
+        aws,
+        &resource,
+        bound,
+        |what, elapsed| {
+            format!(
+                "{what} after {}: Lambda is still working on it; re-run to continue",
+                super::elapsed_text(elapsed)
+            )
+        },
+        || async {
+            let c = with_retries(5, || async {
+                aws.lambda
+                    .get_function_configuration()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("read the state of", resource.clone(), e))
+            })
+            .await?;
+            let state = c.state().map(|s| s.as_str().to_owned());
+            let update = c.last_update_status().map(|s| s.as_str().to_owned());
+            match (state.as_deref(), update.as_deref()) {
+                (Some("Active") | None, Some("Successful") | None) => Ok(Poll::Done(())),
+                (Some("Failed"), _) => Err(failed(
+                    &resource,
+                    c.state_reason_code().map(|r| r.as_str()),
+                    c.state_reason(),
+                    "the function failed to become active",
+                )),
+                (_, Some("Failed")) => Err(failed(
+                    &resource,
+                    c.last_update_status_reason_code().map(|r| r.as_str()),
+                    c.last_update_status_reason(),
+                    "the function's last update failed",
+                )),
+                (Some("Inactive"), _) => Ok(Poll::Waiting(
+                    "the function is Inactive (idle for weeks): Lambda is restoring it".into(),
+                )),
+                _ => Ok(Poll::Waiting(format!(
+                    "waiting for Lambda: State {}, LastUpdateStatus {}{}",
+                    state.as_deref().unwrap_or("?"),
+                    update.as_deref().unwrap_or("?"),
+                    c.state_reason()
                         .or(c.last_update_status_reason())
-                        .unwrap_or("the function failed to become active")
-                        .to_owned(),
-                    class: ErrorClass::Terminal,
-                });
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ))),
             }
-            _ if std::time::Instant::now() >= deadline => {
-                return Err(AwsError {
-                    action: "wait for",
-                    resource: "function/main".into(),
-                    code: "StillWaiting".into(),
-                    message: format!(
-                        "still {} / {} after {} s",
-                        state.unwrap_or_default(),
-                        update.unwrap_or_default(),
-                        timeout.as_secs()
-                    ),
-                    class: ErrorClass::StillWaiting,
-                });
-            }
-            _ => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
-        }
+        },
+    )
+    .await
+}
+
+fn failed(resource: &str, code: Option<&str>, reason: Option<&str>, fallback: &str) -> AwsError {
+    AwsError {
+        action: "wait for",
+        resource: resource.to_owned(),
+        code: code.unwrap_or("Failed").to_owned(),
+        message: reason.unwrap_or(fallback).to_owned(),
+        class: ErrorClass::Terminal,
     }
 }
 

@@ -6,7 +6,9 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{AwsError, NotFoundAsNone, TAG_DOMAIN, aws_error, with_retries};
+use super::{
+    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, aws_error, with_propagation, with_retries,
+};
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub use authdomain_core::plan::names::{BASIC_EXECUTION, POLICY_NAME, VPC_ACCESS, trust_policy};
@@ -132,10 +134,20 @@ pub async fn observe_one(
     Ok(out)
 }
 
+/// IAM is eventually consistent: right after CreateRole, AttachRolePolicy and
+/// PutRolePolicy on the new role may answer `NoSuchEntity` ("The role with name … cannot
+/// be found."). For a role this apply made or found, that is propagation, not absence.
+fn role_not_visible_yet(mut e: AwsError) -> AwsError {
+    if e.code == "NoSuchEntity" {
+        e.class = ErrorClass::Propagating;
+    }
+    e
+}
+
 /// Write the inline policy (create and update are the same call).
 pub async fn put_policy(aws: &super::Aws, domain: &str, d: &Desired) -> Result<String, AwsError> {
     let document = d.props.get("document").cloned().unwrap_or(Value::Null);
-    with_retries(5, || async {
+    with_propagation(aws, || async {
         aws.iam
             .put_role_policy()
             .role_name(role_name(domain))
@@ -143,10 +155,24 @@ pub async fn put_policy(aws: &super::Aws, domain: &str, d: &Desired) -> Result<S
             .policy_document(document.to_string())
             .send()
             .await
-            .map_err(|e| aws_error("write", d.id.to_string(), e))
+            .map_err(|e| role_not_visible_yet(aws_error("write", d.id.to_string(), e)))
     })
     .await?;
     Ok(POLICY_NAME.to_owned())
+}
+
+async fn attach(aws: &super::Aws, d: &Desired, role: &str, arn: &str) -> Result<(), AwsError> {
+    with_propagation(aws, || async {
+        aws.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| role_not_visible_yet(aws_error("attach a policy to", d.id.to_string(), e)))
+    })
+    .await
 }
 
 pub async fn delete_policy(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
@@ -206,12 +232,7 @@ pub async fn create(
         .await
         .map_err(|e| aws_error("create", d.id.to_string(), e))?;
     for arn in super::strings(d.props.get("managed-policies")) {
-        iam.attach_role_policy()
-            .role_name(&name)
-            .policy_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| aws_error("attach a policy to", d.id.to_string(), e))?;
+        attach(aws, d, &name, &arn).await?;
     }
     Ok(name)
 }
@@ -242,12 +263,7 @@ pub async fn update(
         let want = super::strings(d.props.get("managed-policies"));
         let have: Vec<String> = super::strings(o.props.get("managed-policies"));
         for arn in want.iter().filter(|a| !have.contains(a)) {
-            iam.attach_role_policy()
-                .role_name(&o.physical_id)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| aws_error("attach a policy to", d.id.to_string(), e))?;
+            attach(aws, d, &o.physical_id, arn).await?;
         }
         for arn in have.iter().filter(|a| !want.contains(a)) {
             iam.detach_role_policy()

@@ -2,40 +2,50 @@
 //! key-encryption key kept in Secrets Manager). Name-keyed through its alias
 //! `alias/authdomain/<domain>`: aliases live in our namespace and cannot be tagged, so the
 //! alias is the ownership record (the key carries our tags too, for cost reports).
-//! Deleting schedules the key's deletion after AWS's minimum of 7 days, alias first.
+//!
+//! Lifecycle: destroy schedules the key's deletion after AWS's minimum of 7 days and
+//! keeps the alias, so that an apply within the waiting period finds the key, cancels
+//! the deletion, enables it again (a cancelled key is `Disabled`) and so keeps the KEK
+//! secret encrypted under it readable. A key whose alias is gone (removed by hand, or by
+//! an older version's destroy) is found through the KEK secret, which names its key.
+//! Destroy never schedules it while a final snapshot may need the KEK (see
+//! `reconcile::destroy_plan`).
 
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use serde_json::json;
 
-use super::{AwsError, NotFoundAsNone, aws_error, with_retries};
-use authdomain_core::plan::{Desired, Kind, Observed, ResourceId};
+use super::{AwsError, NotFoundAsNone, TAG_DOMAIN, aws_error, with_retries};
+use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
 pub fn alias(domain: &str) -> String {
-    format!("alias/authdomain/{domain}")
+    authdomain_core::plan::names::kms_alias(domain)
+}
+
+async fn describe(
+    aws: &super::Aws,
+    key: &str,
+) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+    let found = with_retries(5, || async {
+        aws.kms
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", key.to_owned(), e))
+    })
+    .await;
+    Ok(found.found()?.and_then(|k| k.key_metadata().cloned()))
 }
 
 pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
     let alias = alias(domain);
-    let found = with_retries(5, || async {
-        aws.kms
-            .describe_key()
-            .key_id(&alias)
-            .send()
-            .await
-            .map_err(|e| aws_error("describe", alias.clone(), e))
-    })
-    .await;
-    let Some(key) = found.found()? else {
-        return Ok(Vec::new());
+    let (meta, named) = match describe(aws, &alias).await? {
+        Some(meta) => (meta, true),
+        None => match orphan(aws, domain).await? {
+            Some(meta) => (meta, false),
+            None => return Ok(Vec::new()),
+        },
     };
-    let Some(meta) = key.key_metadata() else {
-        return Ok(Vec::new());
-    };
-    // A key pending deletion (destroy ran, apply again within 7 days) is gone for us:
-    // its alias was removed first, so this only happens when someone re-pointed it.
-    if meta.key_state() == Some(&KeyState::PendingDeletion) {
-        return Ok(Vec::new());
-    }
     let arn = meta.arn().unwrap_or_default().to_owned();
     let mut o = Observed {
         id: ResourceId::new(Kind::KmsKey, "main"),
@@ -48,8 +58,53 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
         .insert("usage".into(), json!(meta.key_usage().map(|u| u.as_str())));
     o.props
         .insert("spec".into(), json!(meta.key_spec().map(|s| s.as_str())));
-    o.props.insert("enabled".into(), json!(meta.enabled()));
+    o.props
+        .insert("state".into(), json!(meta.key_state().map(|s| s.as_str())));
+    if let Some(when) = meta.deletion_date() {
+        o.props
+            .insert("_deletion-date".into(), json!(when.to_string()));
+    }
+    o.props.insert(
+        "alias".into(),
+        if named { json!(alias) } else { json!(null) },
+    );
     Ok(vec![o])
+}
+
+/// The domain's key when its alias is gone: the one the KEK secret (even one scheduled
+/// for deletion) is encrypted under, if it is tagged as this domain's and not deleted.
+async fn orphan(
+    aws: &super::Aws,
+    domain: &str,
+) -> Result<Option<aws_sdk_kms::types::KeyMetadata>, AwsError> {
+    let Some(key) = super::secrets::kek_key_id(aws, domain).await? else {
+        return Ok(None);
+    };
+    let Some(meta) = describe(aws, &key).await? else {
+        return Ok(None);
+    };
+    if meta.key_state() == Some(&KeyState::PendingDeletion)
+        || meta.key_state() == Some(&KeyState::Disabled)
+        || meta.key_state() == Some(&KeyState::Enabled)
+    {
+        let tags = with_retries(5, || async {
+            aws.kms
+                .list_resource_tags()
+                .key_id(meta.key_id())
+                .send()
+                .await
+                .map_err(|e| aws_error("list tags of", key.clone(), e))
+        })
+        .await?;
+        let ours = tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == TAG_DOMAIN && t.tag_value() == domain);
+        if ours {
+            return Ok(Some(meta));
+        }
+    }
+    Ok(None)
 }
 
 pub async fn create(
@@ -104,35 +159,72 @@ pub async fn create(
     Ok(arn)
 }
 
-pub async fn update(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), AwsError> {
-    if d.props.get("enabled") == Some(&json!(true)) && o.props.get("enabled") != Some(&json!(true))
-    {
+fn key_id(o: &Observed) -> &str {
+    o.physical_id.rsplit('/').next().unwrap_or(&o.physical_id)
+}
+
+/// Bring the key back to use: cancel a scheduled deletion, enable it, name it again.
+pub async fn update(
+    aws: &super::Aws,
+    domain: &str,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let state = o.props.get("state").and_then(|v| v.as_str());
+    if state == Some("PendingDeletion") {
+        aws.kms
+            .cancel_key_deletion()
+            .key_id(key_id(o))
+            .send()
+            .await
+            .map_err(|e| aws_error("cancel the deletion of", d.id.to_string(), e))?;
+    }
+    // CancelKeyDeletion leaves the key Disabled.
+    if change.touches("state") && state != Some("Enabled") {
         aws.kms
             .enable_key()
-            .key_id(o.physical_id.rsplit('/').next().unwrap_or(&o.physical_id))
+            .key_id(key_id(o))
             .send()
             .await
             .map_err(|e| aws_error("enable", d.id.to_string(), e))?;
     }
+    if change.touches("alias") {
+        let named = aws
+            .kms
+            .create_alias()
+            .alias_name(alias(domain))
+            .target_key_id(key_id(o))
+            .send()
+            .await
+            .map_err(|e| aws_error("name", d.id.to_string(), e));
+        match named {
+            // The alias exists but names another key: point it back at ours.
+            Err(e) if e.class == super::ErrorClass::AlreadyExists => {
+                aws.kms
+                    .update_alias()
+                    .alias_name(alias(domain))
+                    .target_key_id(key_id(o))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("name", d.id.to_string(), e))?;
+            }
+            other => other.map(|_| ())?,
+        }
+    }
     Ok(())
 }
 
-pub async fn delete(aws: &super::Aws, domain: &str, o: &Observed) -> Result<(), AwsError> {
-    if let Err(e) = aws
-        .kms
-        .delete_alias()
-        .alias_name(alias(domain))
-        .send()
-        .await
-    {
-        super::already_gone(Err(aws_error("delete the alias of", o.id.to_string(), e)))?;
+/// Schedule the key's deletion after 7 days (AWS's minimum), keeping the alias so an
+/// apply in that time finds and restores the same key.
+pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
+    if o.props.get("state").and_then(|v| v.as_str()) == Some("PendingDeletion") {
+        return Ok(());
     }
-    // By key id (the ARN's last part): accepted everywhere, moto included.
-    let key_id = o.physical_id.rsplit('/').next().unwrap_or(&o.physical_id);
     match aws
         .kms
         .schedule_key_deletion()
-        .key_id(key_id)
+        .key_id(key_id(o))
         .pending_window_in_days(7)
         .send()
         .await

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::ec2::Physical;
 use super::{
-    AwsError, ErrorClass, NotFoundAsNone, TAG_DOMAIN, TAG_RESOURCE, aws_error, many, one,
-    with_retries,
+    AwsError, ErrorClass, NotFoundAsNone, Poll, TAG_DOMAIN, TAG_RESOURCE, aws_error, many, one,
+    wait_for, with_retries,
 };
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
@@ -218,13 +218,15 @@ pub async fn observe_in(
                         .set_values(Some(ids.clone()))
                         .build(),
                 )
+                .into_paginator()
+                .items()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
                 .map_err(|e| aws_error("describe", "DB instances", e))
         })
         .await?;
         for i in instances
-            .db_instances()
             .iter()
             .filter(|i| tag(i.tag_list(), TAG_DOMAIN) == Some(domain))
         {
@@ -297,6 +299,118 @@ pub async fn wait_available(
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
+}
+
+/// The final snapshots destroy took of the domain's cluster (`<cluster>-final-<time>`),
+/// by identifier.
+pub async fn final_snapshots(aws: &super::Aws, domain: &str) -> Result<Vec<String>, AwsError> {
+    let cluster = cluster_identifier(domain);
+    let prefix = format!("{cluster}-final-");
+    let all = with_retries(5, || async {
+        aws.rds
+            .describe_db_cluster_snapshots()
+            .db_cluster_identifier(&cluster)
+            .snapshot_type("manual")
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("describe", "DB cluster snapshots", e))
+    })
+    .await
+    .found()?
+    .unwrap_or_default();
+    let mut ids: Vec<String> = all
+        .iter()
+        .filter_map(|s| s.db_cluster_snapshot_identifier())
+        .filter(|id| id.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// What [`wait_status`] polls.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    Cluster(&'a str),
+    Instance(&'a str),
+}
+
+/// Poll a cluster's or instance's status until `available`, showing each phase
+/// (`creating`, `backing-up`, `configuring-…`) with the time elapsed, up to
+/// [`super::Patience::database`]. A status that cannot become available is an error.
+async fn wait_status(
+    aws: &super::Aws,
+    id: &ResourceId,
+    target: Target<'_>,
+) -> Result<(), AwsError> {
+    let resource = id.to_string();
+    wait_for(
+        aws,
+        &resource,
+        aws.patience.database,
+        |what, elapsed| {
+            format!(
+                "{what} after {}: Aurora is still working on it; re-run to continue",
+                super::elapsed_text(elapsed)
+            )
+        },
+        || async {
+            let status = with_retries(5, || async {
+                match target {
+                    Target::Cluster(c) => aws
+                        .rds
+                        .describe_db_clusters()
+                        .db_cluster_identifier(c)
+                        .send()
+                        .await
+                        .map(|o| {
+                            o.db_clusters()
+                                .first()
+                                .and_then(|c| c.status())
+                                .map(str::to_owned)
+                        })
+                        .map_err(|e| aws_error("describe", resource.clone(), e)),
+                    Target::Instance(i) => aws
+                        .rds
+                        .describe_db_instances()
+                        .db_instance_identifier(i)
+                        .send()
+                        .await
+                        .map(|o| {
+                            o.db_instances()
+                                .first()
+                                .and_then(|i| i.db_instance_status())
+                                .map(str::to_owned)
+                        })
+                        .map_err(|e| aws_error("describe", resource.clone(), e)),
+                }
+            })
+            .await?
+            .unwrap_or_else(|| "unknown".into());
+            match status.as_str() {
+                "available" => Ok(Poll::Done(())),
+                "failed"
+                | "inaccessible-encryption-credentials"
+                | "incompatible-parameters"
+                | "incompatible-network"
+                | "storage-full"
+                | "deleting" => Err(AwsError {
+                    action: "wait for",
+                    resource: resource.clone(),
+                    code: "UnexpectedStatus".into(),
+                    message: format!(
+                        "the status is `{status}`, which does not become available by itself"
+                    ),
+                    class: ErrorClass::Terminal,
+                }),
+                phase => Ok(Poll::Waiting(format!("Aurora is {phase}"))),
+            }
+        },
+    )
+    .await
 }
 
 /// Turn on the Data API (the RDS HTTP endpoint) of a cluster where it is off.
@@ -384,24 +498,40 @@ pub async fn create(
                 .send()
                 .await
                 .map_err(|e| aws_error("create", name, e))?;
+            // 5 to 10 minutes; its instances can only be created once it is available.
+            wait_status(aws, &d.id, Target::Cluster(&id)).await?;
             Ok(id)
         }
         Kind::DbInstance => {
             let id = instance_identifier(domain, &d.id.name);
-            rds.create_db_instance()
-                .db_instance_identifier(&id)
-                .db_instance_class(
-                    d.props
-                        .get("class")
-                        .and_then(Value::as_str)
-                        .unwrap_or("db.serverless"),
-                )
-                .engine(ENGINE)
-                .db_cluster_identifier(one(d, "cluster", physical)?)
-                .set_tags(Some(tags(domain, &d.id, extra_tags)))
-                .send()
-                .await
-                .map_err(|e| aws_error("create", name, e))?;
+            let cluster = one(d, "cluster", physical)?;
+            // An instance asked of a cluster that is not available answers
+            // InvalidDBClusterStateFault: wait for the cluster first (it may have been
+            // created by an earlier, interrupted apply).
+            wait_status(
+                aws,
+                &ResourceId::new(Kind::DbCluster, "main"),
+                Target::Cluster(&cluster),
+            )
+            .await?;
+            with_retries(8, || async {
+                rds.create_db_instance()
+                    .db_instance_identifier(&id)
+                    .db_instance_class(
+                        d.props
+                            .get("class")
+                            .and_then(Value::as_str)
+                            .unwrap_or("db.serverless"),
+                    )
+                    .engine(ENGINE)
+                    .db_cluster_identifier(&cluster)
+                    .set_tags(Some(tags(domain, &d.id, extra_tags)))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("create", name.clone(), e))
+            })
+            .await?;
+            wait_status(aws, &d.id, Target::Instance(&id)).await?;
             Ok(id)
         }
         _ => unreachable!("not an RDS kind: {name}"),

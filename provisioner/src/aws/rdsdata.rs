@@ -5,7 +5,7 @@
 
 use aws_sdk_rdsdata::types::Field;
 
-use super::{AwsError, aws_error, with_retries};
+use super::{AwsError, aws_error};
 use authdomain_core::plan::names::{DATABASE_NAME, DATABASE_USER};
 
 /// One statement, retried while Aurora resumes from a pause (`DatabaseResumingException`,
@@ -16,7 +16,7 @@ async fn execute(
     secret_arn: &str,
     sql: &str,
 ) -> Result<Vec<Vec<Field>>, AwsError> {
-    let out = with_retries(12, || async {
+    let out = super::with_propagation(aws, || async {
         aws.rdsdata
             .execute_statement()
             .resource_arn(cluster_arn)
@@ -27,10 +27,14 @@ async fn execute(
             .await
             .map_err(|e| {
                 let mut e = aws_error("run SQL on", "db-cluster/main", e);
+                // A paused cluster resuming (about 15 s), and BadRequestException
+                // "HttpEndpoint is not enabled for cluster …" for a while after the
+                // cluster (or EnableHttpEndpoint) said it was: retried by elapsed time.
                 if e.code == "DatabaseResumingException"
-                    || e.message.contains("HttpEndpoint is not enabled")
+                    || (e.code == "BadRequestException"
+                        && e.message.contains("HttpEndpoint is not enabled"))
                 {
-                    e.class = super::ErrorClass::Retryable;
+                    e.class = super::ErrorClass::Propagating;
                 }
                 e
             })

@@ -71,6 +71,29 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
     Ok(vec![o])
 }
 
+/// The KMS key the domain's KEK secret is encrypted under, even while the secret is
+/// scheduled for deletion (None: no such secret, or not this domain's).
+pub async fn kek_key_id(aws: &super::Aws, domain: &str) -> Result<Option<String>, AwsError> {
+    let name = secret_name(domain);
+    let found = with_retries(5, || async {
+        aws.secrets
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", name.clone(), e))
+    })
+    .await
+    .found()?;
+    Ok(found
+        .filter(|s| {
+            s.tags()
+                .iter()
+                .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain))
+        })
+        .and_then(|s| s.kms_key_id().map(str::to_owned)))
+}
+
 fn kms_key(d: &Desired) -> Option<String> {
     d.props
         .get("kms-key")
@@ -114,10 +137,25 @@ pub async fn create(
         .await;
     match created {
         Ok(out) => Ok(out.arn().unwrap_or_default().to_owned()),
-        // Scheduled for deletion by an earlier destroy: bring it (and its KEK) back.
+        // Scheduled for deletion by an earlier destroy (AWS: InvalidRequestException
+        // "…already scheduled for deletion"; moto: ResourceExistsException): bring it,
+        // and its KEK, back. A live secret of that name is not ours to take over.
         Err(e) => {
             let err = aws_error("create", d.id.to_string(), e);
-            if !err.message.contains("scheduled for deletion") {
+            let pending = aws
+                .secrets
+                .describe_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .ok()
+                .is_some_and(|s| {
+                    s.deleted_date().is_some()
+                        && s.tags()
+                            .iter()
+                            .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain))
+                });
+            if !pending {
                 return Err(err);
             }
             let restored = aws

@@ -74,6 +74,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let progress = Progress::new(plan.changes.len(), args.output == Output::Json);
+    aws.notices.subscribe(progress.sink());
     let result = reconcile::apply(&aws, &m, &plan, &observed, |step| progress.step(step)).await;
     progress.finish();
     let steps = match result {

@@ -73,6 +73,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let progress = Progress::new(0, output == Output::Json);
+    aws.notices.subscribe(progress.sink());
     let options = bootstrap::Options {
         binary: binary.as_deref(),
         authorizer_binary: authorizer_binary.as_deref(),

@@ -18,6 +18,12 @@ pub struct Args {
     file: PathBuf,
     #[arg(long)]
     auto_approve: bool,
+    /// How long to wait, in minutes, for Lambda to release a deleted function's network
+    /// interfaces (AWS takes up to 20 to 40 minutes; they keep the security group and
+    /// subnets from being deleted). At the bound destroy stops and says so; running it
+    /// again continues.
+    #[arg(long, value_name = "MINUTES", default_value_t = 45)]
+    interface_wait: u64,
 }
 
 pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
@@ -29,9 +35,13 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
             m.metadata.name
         );
     }
-    let aws = connect(aws_args, &m).await;
-    let (plan, observed) = reconcile::destroy_plan(&aws, &m).await?;
+    let mut aws = connect(aws_args, &m).await;
+    aws.patience.network_interfaces = std::time::Duration::from_secs(args.interface_wait * 60);
+    let (plan, observed, kept) = reconcile::destroy_plan_kept(&aws, &m).await?;
     print!("{}", drift::table(&m.metadata.name, &plan));
+    for k in &kept {
+        println!("  kept: {}: {}", k.resource, k.reason);
+    }
     if plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -46,6 +56,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let progress = Progress::new(plan.changes.len(), false);
+    aws.notices.subscribe(progress.sink());
     let result = reconcile::apply(&aws, &m, &plan, &observed, |s| progress.step(s)).await;
     progress.finish();
     match result {

@@ -4,6 +4,7 @@
 
 mod apply;
 mod bootstrap;
+mod cost;
 mod destroy;
 mod dev;
 mod drift;
@@ -59,6 +60,9 @@ enum Command {
     Validate(validate::Args),
     /// Show what `apply` would change, per resource and field, and why.
     Plan(plan::Args),
+    /// Estimate what the domain costs: itemised while idle, per million tokens, and what
+    /// each non-default option adds, from the committed price table (no AWS call).
+    Cost(cost::Args),
     /// Converge AWS to the manifest: show the plan, ask, act in dependency order.
     Apply(apply::Args),
     /// Report where AWS differs from the manifest. Exit 0: in sync, 2: drift, 1: error.
@@ -103,6 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(aws, args).await,
+        Command::Cost(args) => cost::run(args),
         Command::Apply(args) => apply::run(aws, args).await,
         Command::Drift(args) => drift::run(aws, args).await,
         Command::Outputs(args) => outputs::run(aws, args).await,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use authdomain_core::drift;
+use authdomain_core::{cost, drift};
 use provisioner::reconcile;
 
 use super::input::{connect, load};
@@ -21,12 +21,21 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     let m = load(&args.file)?;
     let aws = connect(aws_args, &m).await;
     let (plan, _) = reconcile::plan(&aws, &m).await?;
+    // The idle cost of what the plan converges to (pure: the core's price table).
+    let estimate = cost::estimate(&m, &cost::PriceTable::embedded());
     match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&drift::json(&m.metadata.name, &plan))?
-        ),
-        Output::Text => print!("{}", drift::table(&m.metadata.name, &plan)),
+        Output::Json => {
+            let mut v = drift::json(&m.metadata.name, &plan);
+            v["estimated_cost"] = serde_json::to_value(&estimate)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Output::Text => {
+            print!("{}", drift::table(&m.metadata.name, &plan));
+            println!(
+                "{}",
+                cost::summary(&estimate, &args.file.display().to_string())
+            );
+        }
     }
     eprintln!("({} AWS calls)", aws.calls.total());
     Ok(ExitCode::SUCCESS)

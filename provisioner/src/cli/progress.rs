@@ -47,13 +47,18 @@ impl Progress {
     }
 
     fn line(&self, text: &str) {
-        if self.quiet {
-            return;
-        }
-        let line = format!("[{:>6.1}s] {text}", self.started.elapsed().as_secs_f64());
-        match &self.bar {
-            Some(bar) => bar.println(line),
-            None => println!("{line}"),
+        print_line(self.quiet, self.started, self.bar.as_ref(), text);
+    }
+
+    /// Where long waits report ("waiting for Lambda to release 2 network interfaces…
+    /// [4m10s elapsed]"): printed like steps, and the bar's message shows the latest.
+    pub fn sink(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let (quiet, started, bar) = (self.quiet, self.started, self.bar.clone());
+        move |text: &str| {
+            print_line(quiet, started, bar.as_ref(), text);
+            if let Some(bar) = &bar {
+                bar.set_message(text.to_owned());
+            }
         }
     }
 
@@ -83,6 +88,17 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+fn print_line(quiet: bool, started: Instant, bar: Option<&ProgressBar>, text: &str) {
+    if quiet {
+        return;
+    }
+    let line = format!("[{:>6.1}s] {text}", started.elapsed().as_secs_f64());
+    match bar {
+        Some(bar) => bar.println(line),
+        None => println!("{line}"),
     }
 }
 

@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use authdomain_core::plan::ResourceId;
 use aws_sdk_ec2::types::Tag;
 
+pub use mutate::TAG_ZONE_ID;
 pub use mutate::{create, delete, update};
-pub use observe::{observe, observe_domains};
+pub use observe::{observe, observe_domains, zone_assignment, zones};
 
 /// Physical ids known so far (observed, or created during this apply).
 pub type Physical = BTreeMap<ResourceId, String>;

@@ -11,6 +11,9 @@ use crate::aws::{AwsError, ErrorClass, aws_error, many, one, with_retries};
 use authdomain_core::plan::names::ec2_user_tags;
 use authdomain_core::plan::{Change, Desired, Kind, Observed, ResourceId};
 
+/// The tag recording the zone ID a subnet was placed in.
+pub const TAG_ZONE_ID: &str = "authdomain.io/zone-id";
+
 /// The tags a new resource gets: the spec's ([`ec2_user_tags`]), then ours.
 fn tags(domain: &str, id: &ResourceId, extra: &BTreeMap<String, String>) -> Vec<Tag> {
     crate::aws::tag_pairs(domain, id, &ec2_user_tags(domain, id, extra))
@@ -69,12 +72,19 @@ pub async fn create(
                 .to_owned())
         }
         Kind::Subnet => {
+            // The zone by ID, recorded on the subnet too: the choice stays the same on
+            // every run (see `authdomain_core::plan::zones`).
+            let zone = str_prop(d, "zone-id");
+            let mut spec = tag_spec(ResourceType::Subnet, domain, &d.id, extra_tags);
+            spec.tags
+                .get_or_insert_with(Vec::new)
+                .push(Tag::builder().key(TAG_ZONE_ID).value(zone).build());
             let out = ec2
                 .create_subnet()
                 .vpc_id(one(d, "vpc", physical)?)
                 .cidr_block(str_prop(d, "cidr"))
-                .availability_zone(str_prop(d, "availability-zone"))
-                .tag_specifications(tag_spec(ResourceType::Subnet, domain, &d.id, extra_tags))
+                .availability_zone_id(zone)
+                .tag_specifications(spec)
                 .send()
                 .await
                 .map_err(err!("create"))?;
@@ -133,11 +143,14 @@ pub async fn create(
                 .send()
                 .await
                 .map_err(err!("create"))?;
-            Ok(out
+            let id = out
                 .nat_gateway()
                 .and_then(|n| n.nat_gateway_id())
                 .unwrap_or_default()
-                .to_owned())
+                .to_owned();
+            // Routes to a NAT gateway that is still `pending` black-hole traffic.
+            nat_wait(aws, &d.id, &id, "available").await?;
+            Ok(id)
         }
         Kind::RouteTable => {
             let out = ec2
@@ -403,8 +416,181 @@ pub async fn update(
 }
 
 /// Delete `o`. Missing resources count as deleted; a dependency still going away is
-/// retried with backoff.
+/// retried with backoff. A security group or subnet that Lambda's network interfaces
+/// still hold (`DependencyViolation` for up to 20 to 40 minutes after DeleteFunction)
+/// waits for them to go, saying so, up to [`Patience::network_interfaces`]; a NAT
+/// gateway is waited for until `deleted` (its address and the internet gateway's
+/// attachment cannot go before).
+///
+/// [`Patience::network_interfaces`]: crate::aws::Patience
 pub async fn delete(aws: &crate::aws::Aws, o: &Observed) -> Result<(), AwsError> {
+    loop {
+        match delete_once(aws, o).await {
+            Err(e)
+                if e.code == "DependencyViolation"
+                    && matches!(o.id.kind, Kind::SecurityGroup | Kind::Subnet) =>
+            {
+                if !interfaces_released(aws, o).await? {
+                    return Err(e);
+                }
+            }
+            Ok(()) if o.id.kind == Kind::NatGateway => {
+                return nat_gateway_state(aws, o, "deleted").await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// While network interfaces sit in the security group or subnet `o`, wait (saying how
+/// many and for how long), polling `DescribeNetworkInterfaces`. True once they are gone
+/// (the delete is worth trying again), false when there were none to begin with (the
+/// dependency is something else: the error stands).
+async fn interfaces_released(aws: &crate::aws::Aws, o: &Observed) -> Result<bool, AwsError> {
+    use crate::aws::{Poll, elapsed_text, wait_for};
+    let filter = aws_sdk_ec2::types::Filter::builder()
+        .name(if o.id.kind == Kind::SecurityGroup {
+            "group-id"
+        } else {
+            "subnet-id"
+        })
+        .values(&o.physical_id)
+        .build();
+    let resource = o.id.to_string();
+    let waited = std::sync::atomic::AtomicBool::new(false);
+    wait_for(
+        aws,
+        &resource,
+        aws.patience.network_interfaces,
+        |what, elapsed| {
+            format!(
+                "{what} after {}: AWS releases a deleted Lambda function's network interfaces within                  about 40 minutes; nothing is lost by stopping here: run destroy again to continue",
+                elapsed_text(elapsed)
+            )
+        },
+        || {
+            let filter = filter.clone();
+            let resource = resource.clone();
+            let waited = &waited;
+            async move {
+                let enis: Vec<aws_sdk_ec2::types::NetworkInterface> = aws
+                    .ec2
+                    .describe_network_interfaces()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(|e| aws_error("describe the network interfaces of", resource, e))?;
+                if enis.is_empty() {
+                    return Ok(Poll::Done(()));
+                }
+                waited.store(true, std::sync::atomic::Ordering::Relaxed);
+                let lambda = enis
+                    .iter()
+                    .filter(|n| {
+                        n.interface_type().map(|t| t.as_str()) == Some("lambda")
+                            || n.description().is_some_and(|d| d.starts_with("AWS Lambda VPC ENI"))
+                    })
+                    .count();
+                let ids: Vec<&str> = enis.iter().filter_map(|n| n.network_interface_id()).collect();
+                Ok(Poll::Waiting(if lambda == enis.len() {
+                    format!(
+                        "waiting for Lambda to release {} network interface{} ({})",
+                        enis.len(),
+                        if enis.len() == 1 { "" } else { "s" },
+                        ids.join(", ")
+                    )
+                } else {
+                    format!(
+                        "waiting for {} network interface{} to be released ({}; {} not Lambda's)",
+                        enis.len(),
+                        if enis.len() == 1 { "" } else { "s" },
+                        ids.join(", "),
+                        enis.len() - lambda
+                    )
+                }))
+            }
+        },
+    )
+    .await?;
+    Ok(waited.into_inner())
+}
+
+/// Poll the NAT gateway `o` until it is `want` (`available` or `deleted`); `failed` is an
+/// error with AWS's failure code and message.
+async fn nat_gateway_state(
+    aws: &crate::aws::Aws,
+    o: &Observed,
+    want: &'static str,
+) -> Result<(), AwsError> {
+    nat_wait(aws, &o.id, &o.physical_id, want).await
+}
+
+pub(super) async fn nat_wait(
+    aws: &crate::aws::Aws,
+    id: &ResourceId,
+    nat: &str,
+    want: &'static str,
+) -> Result<(), AwsError> {
+    use crate::aws::{Poll, elapsed_text, wait_for};
+    let resource = id.to_string();
+    wait_for(
+        aws,
+        &resource,
+        aws.patience.nat_gateway,
+        |what, elapsed| {
+            format!(
+                "{what} after {}; run again to continue",
+                elapsed_text(elapsed)
+            )
+        },
+        || async {
+            let out = with_retries(5, || async {
+                aws.ec2
+                    .describe_nat_gateways()
+                    .nat_gateway_ids(nat)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("describe", resource.clone(), e))
+            })
+            .await;
+            let state = match out {
+                Ok(out) => out.nat_gateways().first().map(|n| {
+                    (
+                        n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                        n.failure_code().map(str::to_owned),
+                        n.failure_message().map(str::to_owned),
+                    )
+                }),
+                Err(e) if e.class == ErrorClass::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            match state {
+                None if want == "deleted" => Ok(Poll::Done(())),
+                Some((s, _, _)) if s == want => Ok(Poll::Done(())),
+                Some((s, code, message)) if s == "failed" && want == "available" => Err(AwsError {
+                    action: "create",
+                    resource: resource.clone(),
+                    code: code.unwrap_or_else(|| "NatGatewayFailed".into()),
+                    message: message.unwrap_or_else(|| "the NAT gateway failed".into()),
+                    class: ErrorClass::Terminal,
+                }),
+                Some((s, _, _)) if s == "failed" => Ok(Poll::Done(())),
+                Some((s, _, _)) => Ok(Poll::Waiting(format!(
+                    "waiting for the NAT gateway {nat} to be {want} (it is {s})"
+                ))),
+                None => Ok(Poll::Waiting(format!(
+                    "waiting for the NAT gateway {nat} to appear"
+                ))),
+            }
+        },
+    )
+    .await
+}
+
+async fn delete_once(aws: &crate::aws::Aws, o: &Observed) -> Result<(), AwsError> {
     let ec2 = &aws.ec2;
     let name = o.id.to_string();
     let pid = o.physical_id.clone();

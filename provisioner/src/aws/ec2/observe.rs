@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::rules::canonical;
 use super::tag;
 use crate::aws::{AwsError, TAG_DOMAIN, TAG_RESOURCE, aws_error, with_retries};
+use authdomain_core::plan::zones::Zone;
 use authdomain_core::plan::{Kind, Observed, ResourceId};
 
 fn domains_filter(domains: &[&str]) -> Filter {
@@ -111,8 +112,11 @@ async fn observe_chunk(
         let id = resource_id(s.tags(), Kind::Subnet, pid);
         let mut o = observed(id.clone(), pid, s.tags());
         o.props.insert("cidr".into(), json!(s.cidr_block()));
+        // Chosen and compared by zone ID (the same zone in every account); the name is
+        // this account's, for people.
         o.props
-            .insert("availability-zone".into(), json!(s.availability_zone()));
+            .insert("zone-id".into(), json!(s.availability_zone_id()));
+        o.props.insert("_zone".into(), json!(s.availability_zone()));
         o.props.insert(
             "tier".into(),
             json!(id.name.split('-').next().unwrap_or_default()),
@@ -293,4 +297,66 @@ async fn observe_chunk(
         out.entry(domain.to_owned()).or_default().push(o);
     }
     Ok(())
+}
+
+/// The region's availability zones as this account sees them, read once per [`Aws`]
+/// (`DescribeAvailabilityZones` with `AllAvailabilityZones` so that zones needing opt-in
+/// are seen, and skipped, too).
+///
+/// [`Aws`]: crate::aws::Aws
+pub async fn zones(aws: &crate::aws::Aws) -> Result<Vec<Zone>, AwsError> {
+    aws.zones
+        .get_or_try_init(|| async {
+            let out = with_retries(5, || async {
+                aws.ec2
+                    .describe_availability_zones()
+                    .all_availability_zones(true)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("describe", "availability zones", e))
+            })
+            .await?;
+            Ok(out
+                .availability_zones()
+                .iter()
+                .map(|z| Zone {
+                    name: z.zone_name().unwrap_or_default().to_owned(),
+                    id: z.zone_id().unwrap_or_default().to_owned(),
+                    state: z.state().map_or("available", |s| s.as_str()).to_owned(),
+                    opt_in: z
+                        .opt_in_status()
+                        .map_or("opt-in-not-required", |s| s.as_str())
+                        .to_owned(),
+                    // An emulator that leaves it out lists availability zones only.
+                    zone_type: z.zone_type().unwrap_or("availability-zone").to_owned(),
+                })
+                .collect())
+        })
+        .await
+        .cloned()
+}
+
+/// The zone ID of every subnet slot of `m`: the slot's existing subnets' zone, else the
+/// lowest usable ID (see [`authdomain_core::plan::zones`]). A spec asking for more zones
+/// than usable is an `InvalidSpec` error naming the field and the usable zones.
+pub async fn zone_assignment(
+    aws: &crate::aws::Aws,
+    m: &authdomain_core::spec::AuthDomainManifest,
+    observed: &[Observed],
+) -> Result<BTreeMap<char, String>, AwsError> {
+    let all = zones(aws).await?;
+    let n = &m.spec.network;
+    authdomain_core::plan::zones::assign(
+        &all,
+        n.availability_zones,
+        &n.exclude_zone_ids,
+        &authdomain_core::plan::zones::occupied(observed),
+    )
+    .map_err(|e| AwsError {
+        action: "plan",
+        resource: "spec.network.availabilityZones".into(),
+        code: "InvalidSpec".into(),
+        message: e.to_string(),
+        class: crate::aws::ErrorClass::Terminal,
+    })
 }
