@@ -23,9 +23,12 @@ pub const FINALIZER_CLIENT: &str = "authdomain.io/client-registration";
     kind = "AuthDomain",
     plural = "authdomains",
     shortname = "ad",
+    category = "authdomain",
     status = "AuthDomainStatus",
     derive = "PartialEq",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Drifted","type":"string","jsonPath":".status.conditions[?(@.type==\"Drifted\")].status"}"#,
     printcolumn = r#"{"name":"Issuer","type":"string","jsonPath":".status.outputs.issuer"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -114,7 +117,7 @@ pub struct Rotation {
     /// secret is issued and written to the Secret; the previous one keeps working for
     /// `gracePeriodSeconds`, then is revoked.
     pub request: String,
-    /// How long the previous secret stays valid (60 to 604,800 s; default 3,600).
+    /// How long the previous secret stays valid (1 to 604,800 s; default 3,600).
     #[serde(default = "default_grace")]
     #[schemars(range(min = 1, max = 604800))]
     pub grace_period_seconds: u32,
@@ -133,11 +136,13 @@ fn default_grace() -> u32 {
     kind = "OAuthClient",
     plural = "oauthclients",
     shortname = "oac",
+    category = "authdomain",
     namespaced,
     status = "OAuthClientStatus",
     derive = "PartialEq",
     printcolumn = r#"{"name":"Domain","type":"string","jsonPath":".spec.domain"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Client ID","type":"string","jsonPath":".status.clientId"}"#,
     printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#

@@ -231,7 +231,8 @@ async fn the_operator_serves_authdomains_and_oauthclients_end_to_end() {
     };
     let mut first = Running(start_operator("op-1", metrics_port));
     // A second replica waits for the Lease.
-    let mut second = Running(start_operator("op-2", authdomain_tests::net::free_port()));
+    let second_metrics = authdomain_tests::net::free_port();
+    let mut second = Running(start_operator("op-2", second_metrics));
 
     // 1. An AuthDomain becomes Ready with its outputs.
     let out = apply(kube, &domain_yaml(&built.digest, "Report"));
@@ -240,8 +241,13 @@ async fn the_operator_serves_authdomains_and_oauthclients_end_to_end() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let last = std::cell::RefCell::new(Value::Null);
     let domain = eventually("AuthDomain ops Ready", 240, || {
-        let d = get_json(kube, &["get", "authdomain", "ops"])?;
+        let d = get_json(kube, &["get", "authdomains", "ops"])?;
+        if std::env::var_os("AUTHDOMAIN_TEST_TRACE").is_some() && *last.borrow() != d["status"] {
+            eprintln!("status: {}", d["status"]);
+        }
+        *last.borrow_mut() = d["status"].clone();
         (condition(&d, "Ready")?["status"] == "True").then_some(d)
     })
     .await;
@@ -366,6 +372,98 @@ spec:
     assert_eq!(oc["status"]["clientId"], id);
     assert_eq!(token_status(&auth_base, &id, &first_secret).await, 200);
 
+    // 3b. No reconcile storm. The domain is Ready and idle, with three OAuthClients:
+    // over 60 s, the leader's reconciles and AWS calls are what the drift interval
+    // (2 s here) explains: one plan per check (DescribeVpcs counts plans), at most one
+    // extra, workless wake-up per check for the domain's own status write, and no
+    // OAuthClient woken by the domain's drift checks. A status write that triggered
+    // the next plan would run them back to back, and every client with them.
+    for n in ["orders-reader-2", "orders-reader-3"] {
+        let out = apply(kube, &client.replace("orders-reader", n));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eventually("the other OAuthClients Ready", 60, || {
+            let c = get_json(kube, &["get", "oauthclient", "-n", "team-a", n])?;
+            (condition(&c, "Ready")?["status"] == "True").then_some(())
+        })
+        .await;
+    }
+    let leader_metrics = if leader == "op-1" {
+        metrics_port
+    } else {
+        second_metrics
+    };
+    let scrape = || async move {
+        let text = reqwest::get(format!("http://127.0.0.1:{leader_metrics}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let sum = |needles: &[&str]| -> f64 {
+            text.lines()
+                .filter(|l| !l.starts_with('#') && needles.iter().all(|n| l.contains(n)))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        (
+            sum(&[
+                "authdomain_operator_reconciles_total",
+                "kind=\"AuthDomain\"",
+            ]),
+            sum(&[
+                "authdomain_operator_reconciles_total",
+                "kind=\"OAuthClient\"",
+            ]),
+            sum(&[
+                "authdomain_operator_aws_calls_total",
+                "operation=\"DescribeVpcs\"",
+            ]),
+            sum(&["authdomain_operator_aws_calls_total"]),
+        )
+    };
+    let before = scrape().await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let after = scrape().await;
+    let (domains, clients, plans, calls) = (
+        after.0 - before.0,
+        after.1 - before.1,
+        after.2 - before.2,
+        after.3 - before.3,
+    );
+    eprintln!(
+        "60 s idle: {domains} AuthDomain reconciles, {clients} OAuthClient reconciles, {plans} plans, {calls} AWS calls"
+    );
+    // 60 s / 2 s = 30 drift checks at most (each jittered later by up to 10%).
+    assert!((1.0..=31.0).contains(&plans), "{plans} plans in 60 s");
+    assert!(
+        domains <= 2.0 * plans + 2.0,
+        "{domains} AuthDomain reconciles for {plans} plans"
+    );
+    assert!(
+        clients <= 3.0,
+        "{clients} OAuthClient reconciles in 60 s of an idle domain"
+    );
+    assert!(calls <= plans * 40.0, "{calls} AWS calls for {plans} plans");
+    // The `authdomain` category lists both kinds; the Reason column is there.
+    let both = kube.kubectl_ok(&["get", "authdomain", "-A", "-o", "name"]);
+    assert!(
+        both.contains("authdomain.authdomain.io/ops")
+            && both.contains("oauthclient.authdomain.io/orders-reader-3"),
+        "{both}"
+    );
+    let table = kube.kubectl_ok(&["get", "authdomains"]);
+    assert!(
+        table.contains("SYNCED") && table.contains("REASON") && table.contains("Ready"),
+        "{table}"
+    );
+    for n in ["orders-reader-2", "orders-reader-3"] {
+        kube.kubectl_ok(&["delete", "oauthclient", "-n", "team-a", n, "--timeout=60s"]);
+    }
+
     // 4. A namespace the domain does not grant the scope to is refused, with no Secret.
     let sneaky = client
         .replace("orders-reader", "sneaky")
@@ -435,7 +533,7 @@ spec:
         .await
         .unwrap();
     let drifted = eventually("Drifted=True", 60, || {
-        let d = get_json(kube, &["get", "authdomain", "ops"])?;
+        let d = get_json(kube, &["get", "authdomains", "ops"])?;
         (condition(&d, "Drifted")?["status"] == "True").then_some(d)
     })
     .await;
@@ -447,7 +545,7 @@ spec:
             .success()
     );
     eventually("drift corrected", 90, || {
-        let d = get_json(kube, &["get", "authdomain", "ops"])?;
+        let d = get_json(kube, &["get", "authdomains", "ops"])?;
         (condition(&d, "Drifted")?["status"] == "False"
             && condition(&d, "Ready")?["status"] == "True")
             .then_some(())
@@ -534,7 +632,7 @@ spec:
         "sneaky",
         "--timeout=60s",
     ]);
-    kube.kubectl_ok(&["delete", "authdomain", "ops", "--timeout=120s"]);
+    kube.kubectl_ok(&["delete", "authdomains", "ops", "--timeout=120s"]);
     let m =
         authdomain_core::spec::load_str(&domain_yaml(&built.digest, "Report"), "ops.yaml").unwrap();
     let (left, _) = provisioner::reconcile::destroy_plan(&aws, &m)

@@ -5,6 +5,11 @@
 //! `provisioner::reconcile::plan` and reports what differs. Deleting the resource runs
 //! the destroy plan (per `deletionPolicy`) behind a finalizer.
 //!
+//! Reconciles run when the generation changes or when their own schedule (the drift
+//! interval, a backoff) says so: the watch events of the controller's own status writes
+//! are answered without work, so writing `status.lastDriftCheck` never starts another
+//! plan.
+//!
 //! The operator cannot build images: a spec must name `image.digest` or `image.tag`.
 //! Slow AWS states (a cluster still creating) are not waited for inside a reconcile:
 //! the reconcile ends `Provisioning` and comes back in 30 s.
@@ -116,8 +121,18 @@ fn check_interval(ctx: &Context, ad: &AuthDomain) -> Duration {
 }
 
 /// Converge (spec changed, or drift to correct) or check for drift.
+/// The key of a domain in the context's schedule.
+fn key(ad: &AuthDomain) -> String {
+    format!("authdomain/{}", ad.name_any())
+}
+
 async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> {
     let generation = ad.meta().generation;
+    // Woken by something other than a new generation (our own status write) before the
+    // next drift check is due: nothing to do. A spec edit always passes.
+    if let Some(wait) = ctx.not_due(&key(&ad), generation) {
+        return Ok(Action::requeue(wait));
+    }
     let mut st = ad.status.clone().unwrap_or_default();
     let now = status::now();
     let m = manifest(&ad);
@@ -148,6 +163,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                 .await;
         }
         // Terminal: a new generation (an edit) triggers the next reconcile.
+        ctx.schedule(&key(&ad), generation, Duration::from_secs(24 * 3600));
         return Ok(Action::await_change());
     }
     let aws = ctx.aws_for(&m.spec).await?;
@@ -221,7 +237,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                         .publish(ad.as_ref(), EventKind::Normal, reason, "Apply", &message)
                         .await;
                 }
-                Ok(Action::requeue(jittered(check_interval(&ctx, &ad))))
+                Ok(ctx.schedule(&key(&ad), generation, jittered(check_interval(&ctx, &ad))))
             }
             Err(e) if waiting(&e) => {
                 let message = e.to_string();
@@ -238,7 +254,9 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                     &now,
                 );
                 patch_status(&ctx, &ad, &st).await?;
-                Ok(Action::requeue(Duration::from_secs(30)))
+                // Back in 30 s (sooner when the drift interval is shorter).
+                let again = Duration::from_secs(30).min(check_interval(&ctx, &ad));
+                Ok(ctx.schedule(&key(&ad), generation, again))
             }
             Err(e) => {
                 let error = Error::from(e);
@@ -312,7 +330,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                 )
                 .await;
         }
-        Ok(Action::requeue(jittered(check_interval(&ctx, &ad))))
+        Ok(ctx.schedule(&key(&ad), generation, jittered(check_interval(&ctx, &ad))))
     }
 }
 
@@ -380,15 +398,16 @@ pub async fn reconcile(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action,
     .await
 }
 
-/// Transient errors come back with backoff; terminal ones at the drift interval (an
-/// edit of the spec triggers a reconcile anyway).
+/// Transient errors come back with exponential backoff (jittered, capped at 5 minutes);
+/// terminal ones at the drift interval (an edit of the spec triggers a reconcile anyway).
 pub fn error_policy(ad: Arc<AuthDomain>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(authdomain = %ad.name_any(), error = %error, kind = error.metric_label(), "reconcile failed");
-    if error.is_transient() {
-        Action::requeue(Duration::from_secs(15))
-    } else {
-        Action::requeue(jittered(check_interval(&ctx, &ad)))
-    }
+    ctx.failed(
+        &key(&ad),
+        ad.meta().generation,
+        error.is_transient(),
+        jittered(check_interval(&ctx, &ad)),
+    )
 }
 
 /// Run the controller until `shutdown` completes.

@@ -52,6 +52,13 @@ pub struct Context {
     pub recorder: events::Recorder,
     pub http: reqwest::Client,
     admin: Mutex<HashMap<String, Arc<AdminApi>>>,
+    /// When each object's next reconcile is due, and for which generation: a watch event
+    /// that brings no new generation (our own status write, a label edit) before then is
+    /// answered without work. This is what keeps a status write from triggering the
+    /// next full AWS plan (a reconcile storm).
+    schedule: std::sync::Mutex<HashMap<String, (Option<i64>, std::time::Instant)>>,
+    /// Consecutive failed reconciles per object: the exponent of its backoff.
+    failures: std::sync::Mutex<HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -71,6 +78,8 @@ impl Context {
     ) -> Context {
         Context {
             recorder: events::Recorder::new(client.clone(), "authdomain-operator", instance),
+            schedule: Default::default(),
+            failures: Default::default(),
             client,
             config,
             metrics,
@@ -178,6 +187,54 @@ impl Context {
         Ok(session)
     }
 
+    /// Record that `key`'s next reconcile is due in `after` (for `generation`), and the
+    /// action that says so.
+    pub fn schedule(&self, key: &str, generation: Option<i64>, after: Duration) -> Action {
+        self.failures.lock().expect("failures").remove(key);
+        self.schedule.lock().expect("schedule").insert(
+            key.to_owned(),
+            (generation, std::time::Instant::now() + after),
+        );
+        Action::requeue(after)
+    }
+
+    /// After a failed reconcile of `key`: a transient error comes back with exponential
+    /// backoff (5 s doubling to 5 minutes, jittered), a terminal one after `terminal`
+    /// (or with a new generation, an edit of the spec).
+    pub fn failed(
+        &self,
+        key: &str,
+        generation: Option<i64>,
+        transient: bool,
+        terminal: Duration,
+    ) -> Action {
+        let after = if transient {
+            let n = {
+                let mut failures = self.failures.lock().expect("failures");
+                let n = failures.entry(key.to_owned()).or_default();
+                *n = n.saturating_add(1);
+                *n
+            };
+            backoff(n)
+        } else {
+            terminal
+        };
+        self.schedule.lock().expect("schedule").insert(
+            key.to_owned(),
+            (generation, std::time::Instant::now() + after),
+        );
+        Action::requeue(after)
+    }
+
+    /// While `key` is not due and its generation is the one scheduled: how long until it
+    /// is (the event that woke the reconcile changed nothing that matters).
+    pub fn not_due(&self, key: &str, generation: Option<i64>) -> Option<Duration> {
+        let schedule = self.schedule.lock().expect("schedule");
+        let (scheduled, due) = schedule.get(key)?;
+        let now = std::time::Instant::now();
+        (*scheduled == generation && *due > now).then(|| *due - now)
+    }
+
     /// Forget a domain's admin session (its credentials were refused or replaced).
     pub async fn forget_admin(&self, domain: &str) {
         self.admin.lock().await.remove(domain);
@@ -191,20 +248,41 @@ pub fn jitter_fraction() -> f64 {
     (r >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The wait after `failures` consecutive transient failures: 5 s doubling, capped at 5
+/// minutes, with equal jitter (half fixed, half random) so objects failing together do
+/// not retry together.
+pub fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(5)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(6))
+        .min(Duration::from_secs(300));
+    base / 2 + (base / 2).mul_f64(jitter_fraction())
+}
+
 /// `interval` plus up to 10% jitter, so domains created together are not checked together.
 pub fn jittered(interval: Duration) -> Duration {
     interval + interval.mul_f64(0.1 * jitter_fraction())
 }
 
-/// Write a resource's status (a merge patch of `.status`).
+/// The field manager of everything the operator writes.
+pub const FIELD_MANAGER: &str = "authdomain-operator";
+
+/// Write a resource's status by server-side apply, as [`FIELD_MANAGER`]: the fields
+/// the operator sets are its own, a field another manager set is left alone, and a field
+/// the operator stops setting is removed.
 pub async fn patch_status<K>(api: &Api<K>, obj: &K, status: &impl Serialize) -> Result<(), Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
 {
+    let dt = K::DynamicType::default();
     api.patch_status(
         &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({ "status": status })),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(serde_json::json!({
+            "apiVersion": K::api_version(&dt),
+            "kind": K::kind(&dt),
+            "status": status,
+        })),
     )
     .await?;
     Ok(())
@@ -246,4 +324,22 @@ where
     ctx.metrics
         .reconciled(kind, started.elapsed(), result.as_ref().err());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_back_off_exponentially_with_jitter_up_to_five_minutes() {
+        for (n, max) in [(1, 5), (2, 10), (3, 20), (4, 40), (7, 300), (50, 300)] {
+            for _ in 0..20 {
+                let d = backoff(n);
+                assert!(
+                    d >= Duration::from_secs(max) / 2 && d <= Duration::from_secs(max),
+                    "failure {n}: {d:?}"
+                );
+            }
+        }
+    }
 }

@@ -504,8 +504,8 @@ pub fn error_policy(oc: Arc<OAuthClient>, error: &Error, _ctx: Arc<Context>) -> 
 }
 
 /// Run the controller until `shutdown` completes: OAuthClients in every namespace and
-/// AuthDomains (a domain becoming ready or changing its grants re-reconciles its
-/// clients). Secrets are not watched: that would need list and watch on every Secret in
+/// AuthDomains (a domain becoming ready, changing its issuer or its grants re-reconciles
+/// its clients; its other status writes do not). Secrets are not watched: that would need list and watch on every Secret in
 /// the cluster; a deleted Secret is re-created at the next periodic reconcile (10 min).
 pub async fn run(
     ctx: Arc<Context>,
@@ -515,9 +515,27 @@ pub async fn run(
     let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
     let controller = Controller::new(clients, watcher::Config::default());
     let store = controller.store();
+    // What of a domain its clients depend on: its spec (grants, by generation), whether
+    // it is Ready, its issuer. The domain's other status writes (each drift check's
+    // `lastDriftCheck`) wake no client.
+    let seen: std::sync::Mutex<BTreeMap<String, u64>> = Default::default();
     controller
         .watches(domains, watcher::Config::default(), move |d: AuthDomain| {
             let name = d.name_any();
+            let relevant = {
+                use std::hash::{Hash as _, Hasher as _};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                d.metadata.generation.hash(&mut h);
+                d.metadata.deletion_timestamp.is_some().hash(&mut h);
+                let st = d.status.as_ref();
+                st.map(|s| status::is_true(&s.conditions, status::READY))
+                    .hash(&mut h);
+                st.and_then(|s| s.outputs.issuer.clone()).hash(&mut h);
+                h.finish()
+            };
+            if seen.lock().expect("seen").insert(name.clone(), relevant) == Some(relevant) {
+                return Vec::new();
+            }
             store
                 .state()
                 .into_iter()
