@@ -83,28 +83,32 @@ async fn orphan(
     let Some(meta) = describe(aws, &key).await? else {
         return Ok(None);
     };
-    if meta.key_state() == Some(&KeyState::PendingDeletion)
-        || meta.key_state() == Some(&KeyState::Disabled)
-        || meta.key_state() == Some(&KeyState::Enabled)
+    // A key already deleted (or never usable) is nothing to bring back.
+    if matches!(
+        meta.key_state(),
+        Some(KeyState::PendingDeletion | KeyState::Disabled | KeyState::Enabled)
+    ) && tagged(aws, &key, domain).await?
     {
-        let tags = with_retries(5, || async {
-            aws.kms
-                .list_resource_tags()
-                .key_id(meta.key_id())
-                .send()
-                .await
-                .map_err(|e| aws_error("list tags of", key.clone(), e))
-        })
-        .await?;
-        let ours = tags
-            .tags()
-            .iter()
-            .any(|t| t.tag_key() == TAG_DOMAIN && t.tag_value() == domain);
-        if ours {
-            return Ok(Some(meta));
-        }
+        return Ok(Some(meta));
     }
     Ok(None)
+}
+
+/// Whether the key carries this domain's tag.
+async fn tagged(aws: &super::Aws, key: &str, domain: &str) -> Result<bool, AwsError> {
+    let tags = with_retries(5, || async {
+        aws.kms
+            .list_resource_tags()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| aws_error("list tags of", key.to_owned(), e))
+    })
+    .await?;
+    Ok(tags
+        .tags()
+        .iter()
+        .any(|t| t.tag_key() == TAG_DOMAIN && t.tag_value() == domain))
 }
 
 pub async fn create(

@@ -5,6 +5,7 @@
 //! 64 bits of its SHA-256, a tag on the secret) and never the value.
 
 use aws_lc_rs::digest;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -25,9 +26,14 @@ pub fn fingerprint(value: &str) -> String {
     format!("sha256:{hex}")
 }
 
-pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+/// The KEK secret as Secrets Manager describes it (also while scheduled for deletion),
+/// or None when there is none.
+async fn describe_kek(
+    aws: &super::Aws,
+    domain: &str,
+) -> Result<Option<DescribeSecretOutput>, AwsError> {
     let name = secret_name(domain);
-    let found = with_retries(5, || async {
+    with_retries(5, || async {
         aws.secrets
             .describe_secret()
             .secret_id(&name)
@@ -35,8 +41,20 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .await
             .map_err(|e| aws_error("describe", name.clone(), e))
     })
-    .await;
-    let Some(s) = found.found()? else {
+    .await
+    .found()
+}
+
+/// Whether a described secret carries this domain's tag.
+fn ours(s: &DescribeSecretOutput, domain: &str) -> bool {
+    s.tags()
+        .iter()
+        .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain))
+}
+
+pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, AwsError> {
+    let name = secret_name(domain);
+    let Some(s) = describe_kek(aws, domain).await? else {
         return Ok(Vec::new());
     };
     let tag = |k: &str| {
@@ -45,7 +63,7 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
             .find(|t| t.key() == Some(k))
             .and_then(|t| t.value())
     };
-    if tag(TAG_DOMAIN) != Some(domain) {
+    if !ours(&s, domain) {
         tracing::warn!(secret = %name, "a secret with this name exists but is not tagged as this domain's");
         return Ok(Vec::new());
     }
@@ -74,23 +92,9 @@ pub async fn observe(aws: &super::Aws, domain: &str) -> Result<Vec<Observed>, Aw
 /// The KMS key the domain's KEK secret is encrypted under, even while the secret is
 /// scheduled for deletion (None: no such secret, or not this domain's).
 pub async fn kek_key_id(aws: &super::Aws, domain: &str) -> Result<Option<String>, AwsError> {
-    let name = secret_name(domain);
-    let found = with_retries(5, || async {
-        aws.secrets
-            .describe_secret()
-            .secret_id(&name)
-            .send()
-            .await
-            .map_err(|e| aws_error("describe", name.clone(), e))
-    })
-    .await
-    .found()?;
-    Ok(found
-        .filter(|s| {
-            s.tags()
-                .iter()
-                .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain))
-        })
+    Ok(describe_kek(aws, domain)
+        .await?
+        .filter(|s| ours(s, domain))
         .and_then(|s| s.kms_key_id().map(str::to_owned)))
 }
 
@@ -142,19 +146,9 @@ pub async fn create(
         // and its KEK, back. A live secret of that name is not ours to take over.
         Err(e) => {
             let err = aws_error("create", d.id.to_string(), e);
-            let pending = aws
-                .secrets
-                .describe_secret()
-                .secret_id(&name)
-                .send()
-                .await
-                .ok()
-                .is_some_and(|s| {
-                    s.deleted_date().is_some()
-                        && s.tags()
-                            .iter()
-                            .any(|t| t.key() == Some(TAG_DOMAIN) && t.value() == Some(domain))
-                });
+            let pending = describe_kek(aws, domain)
+                .await?
+                .is_some_and(|s| s.deleted_date().is_some() && ours(&s, domain));
             if !pending {
                 return Err(err);
             }
