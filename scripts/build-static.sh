@@ -6,7 +6,9 @@
 # into ~/.cache/authdomain/cross-target (or $AUTHDOMAIN_CROSS_TARGET_DIR) and prints one
 # binary path per architecture asked for.
 #   scripts/build-static.sh BINARY [arm64] [x86_64]      (default: both)
-#   BINARY: authserver | authorizer
+#   BINARY: authserver | authorizer (profile `release`: fat LTO, for the Lambda images'
+#   size) | operator (profile `image`: thin LTO, in a fraction of the time; its image is
+#   pulled once per node, not cold-started)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +17,13 @@ ZIGBUILD=0.24.1
 TARGET_DIR=${AUTHDOMAIN_CROSS_TARGET_DIR:-$HOME/.cache/authdomain/cross-target}
 BINARY=${1:?usage: scripts/build-static.sh BINARY [arm64] [x86_64]}
 shift
+PROFILE=release
+BIN=$BINARY
 case $BINARY in
   authserver) PACKAGE=authserver ;;
   authorizer) PACKAGE=authdomain-authorizer ;;
-  *) echo "build-static: unknown binary '$BINARY' (expected authserver or authorizer)" >&2; exit 2 ;;
+  operator) PACKAGE=operator BIN=authdomain-operator PROFILE=image ;;
+  *) echo "build-static: unknown binary '$BINARY' (expected authserver, authorizer or operator)" >&2; exit 2 ;;
 esac
 archs=("$@")
 ((${#archs[@]})) || archs=(arm64 x86_64)
@@ -48,8 +53,8 @@ command -v cargo-zigbuild >/dev/null || { echo "build-static: cargo-zigbuild is 
 
 targets=()
 for arch in "${archs[@]}"; do targets+=(--target "$(triple "$arch")"); done
-echo "build-static: cargo zigbuild --release -p $PACKAGE --bin $BINARY ${targets[*]}" >&2
-CARGO_TARGET_DIR=$TARGET_DIR cargo-zigbuild zigbuild --release --locked -q -p "$PACKAGE" --bin "$BINARY" "${targets[@]}" >&2
+echo "build-static: cargo zigbuild --profile $PROFILE -p $PACKAGE --bin $BIN ${targets[*]}" >&2
+CARGO_TARGET_DIR=$TARGET_DIR cargo-zigbuild zigbuild --profile "$PROFILE" --locked -q -p "$PACKAGE" --bin "$BIN" "${targets[@]}" >&2
 for arch in "${archs[@]}"; do
-  echo "$TARGET_DIR/$(triple "$arch")/release/$BINARY"
+  echo "$TARGET_DIR/$(triple "$arch")/$PROFILE/$BIN"
 done

@@ -10,5 +10,7 @@ scripts/test-deps.sh
 # changed.
 scripts/build-static.sh authserver >/dev/null
 scripts/build-static.sh authorizer >/dev/null
+# The operator, for its multi-architecture image (the operator image test).
+scripts/build-static.sh operator >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/authdomain/target}"
 exec cargo test --workspace --locked "$@"

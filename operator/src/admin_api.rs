@@ -129,11 +129,25 @@ impl AdminApi {
             .await
             .map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(AdminError::Unauthorized {
-                status,
-                message: message(resp).await,
-            });
+        match status {
+            200 => {}
+            // The server is there and refuses these credentials (invalid_client,
+            // invalid_scope): the admin client was replaced or lost its scope.
+            400..=499 if status != 429 => {
+                return Err(AdminError::Unauthorized {
+                    status,
+                    message: message(resp).await,
+                });
+            }
+            // Overloaded, throttling, its database away, a gateway's 502/504: the
+            // server's trouble, not the credentials'. Transient.
+            _ => {
+                return Err(AdminError::Rejected {
+                    what: "getting the admin token".to_owned(),
+                    status,
+                    message: message(resp).await,
+                });
+            }
         }
         let body: Value = resp.json().await.map_err(|e| self.unreachable(e))?;
         let token = body["access_token"].as_str().unwrap_or_default().to_owned();

@@ -203,7 +203,44 @@ pub struct OAuthClientStatus {
     /// The scopes granted (after `resources` are expanded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// `sha256:` digest of the client secret in the Secret: a value edited in by hand
+    /// differs, and the operator issues a new secret. (The secret is 256 random bits; its
+    /// digest reveals nothing usable.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_digest: Option<String>,
 }
+
+/// Rules the API server checks with CEL (`x-kubernetes-validations`, Kubernetes 1.25+),
+/// at the schema path they apply to: the semantic rules the controller checks as well
+/// (so older servers, which ignore the field, still get a clear `InvalidSpec`). Each is
+/// `(path, rule, message)`; a test evaluates every rule with a CEL interpreter.
+pub const AUTHDOMAIN_RULES: &[(&str, &str, &str)] = &[
+    (
+        "spec.image",
+        "has(self.digest) || has(self.tag)",
+        "the operator deploys an image it is given: set spec.image.digest or spec.image.tag (`authdomain image push` builds and pushes one)",
+    ),
+    (
+        "spec.image",
+        "!(has(self.digest) && has(self.tag))",
+        "give either spec.image.tag or spec.image.digest, not both",
+    ),
+    (
+        "spec.image",
+        "!has(self.digest) || self.digest.matches('^sha256:[0-9a-f]{64}$')",
+        "spec.image.digest: expected `sha256:` and 64 lowercase hex digits",
+    ),
+    (
+        "spec.image",
+        "!has(self.tag) || self.tag.matches('^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')",
+        "spec.image.tag: expected an image tag (letters, digits, `_`, `.`, `-`; at most 128)",
+    ),
+    (
+        "spec.database",
+        "!has(self.minCapacity) || !has(self.maxCapacity) || self.minCapacity <= self.maxCapacity",
+        "spec.database.maxCapacity must be at least minCapacity",
+    ),
+];
 
 /// Both CRDs, as applied to a cluster. The schemas are the types' own, made acceptable
 /// to the API server's structural-schema rules: no `additionalProperties: false` (the
@@ -215,6 +252,29 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         .map(|crd| {
             let mut v = serde_json::to_value(&crd).expect("CRD serialises");
             strip_closed_objects(&mut v);
+            let schema = &mut v["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+            // Conditions are a map keyed by type for server-side apply: another
+            // controller's condition on our resource is its own, and survives our writes.
+            let conditions = &mut schema["properties"]["status"]["properties"]["conditions"];
+            conditions["x-kubernetes-list-type"] = "map".into();
+            conditions["x-kubernetes-list-map-keys"] = serde_json::json!(["type"]);
+            if crd.spec.names.kind == "AuthDomain" {
+                for (path, rule, message) in AUTHDOMAIN_RULES {
+                    let mut at = &mut *schema;
+                    for part in path.split('.') {
+                        at = &mut at["properties"][part];
+                    }
+                    let rules = at
+                        .as_object_mut()
+                        .expect("a rule's path is an object schema")
+                        .entry("x-kubernetes-validations")
+                        .or_insert_with(|| serde_json::json!([]));
+                    rules
+                        .as_array_mut()
+                        .expect("rules are a list")
+                        .push(serde_json::json!({"rule": rule, "message": message}));
+                }
+            }
             serde_json::from_value(sorted(v)).expect("CRD deserialises")
         })
         .collect()
@@ -290,6 +350,87 @@ mod tests {
             on_disk == crds_yaml(),
             "{path} is stale: run `cargo run -p operator --bin crdgen > manifests/crds/authdomain.io.yaml`"
         );
+    }
+
+    /// Every CEL rule compiles and decides as the controller's own check does, on the
+    /// objects the API server would hand it (`self` is the object at the rule's path).
+    #[test]
+    fn the_cel_rules_accept_good_specs_and_refuse_what_the_controller_refuses() {
+        use serde_json::json;
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let cases = [
+            (
+                "spec.image",
+                json!({"architecture": "arm64", "digest": digest}),
+                true,
+            ),
+            (
+                "spec.image",
+                json!({"architecture": "arm64", "tag": "v1.2_3-x"}),
+                true,
+            ),
+            ("spec.image", json!({"architecture": "arm64"}), false),
+            ("spec.image", json!({"digest": digest, "tag": "v1"}), false),
+            ("spec.image", json!({"digest": "sha256:ABC"}), false),
+            (
+                "spec.image",
+                json!({"digest": format!("sha256:{}", "A".repeat(64))}),
+                false,
+            ),
+            ("spec.image", json!({"tag": "-leading-dash"}), false),
+            ("spec.image", json!({"tag": "x".repeat(129)}), false),
+            (
+                "spec.database",
+                json!({"minCapacity": 0.0, "maxCapacity": 2.0}),
+                true,
+            ),
+            (
+                "spec.database",
+                json!({"minCapacity": 2.0, "maxCapacity": 2.0}),
+                true,
+            ),
+            (
+                "spec.database",
+                json!({"minCapacity": 4.0, "maxCapacity": 2.0}),
+                false,
+            ),
+            ("spec.database", json!({"maxCapacity": 2.0}), true),
+        ];
+        for (path, object, valid) in cases {
+            let mut all = true;
+            for (_, rule, _) in AUTHDOMAIN_RULES.iter().filter(|(p, _, _)| *p == path) {
+                let program = cel::Program::compile(rule)
+                    .unwrap_or_else(|e| panic!("{rule} does not compile: {e:?}"));
+                let mut context = cel::Context::default();
+                context.add_variable("self", object.clone()).unwrap();
+                match program.execute(&context) {
+                    Ok(cel::Value::Bool(b)) => all &= b,
+                    other => panic!("{rule} on {object}: {other:?}"),
+                }
+            }
+            assert_eq!(all, valid, "{path} = {object}");
+        }
+        // In the CRD, at those paths, with their messages; conditions are a map by type.
+        let crds = serde_json::to_value(crds()).unwrap();
+        let schema = &crds[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        let image = &schema["properties"]["spec"]["properties"]["image"];
+        assert_eq!(
+            image["x-kubernetes-validations"].as_array().unwrap().len(),
+            4
+        );
+        let db = &schema["properties"]["spec"]["properties"]["database"];
+        assert!(
+            db["x-kubernetes-validations"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("maxCapacity")
+        );
+        for crd in crds.as_array().unwrap() {
+            let conditions = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+                ["status"]["properties"]["conditions"];
+            assert_eq!(conditions["x-kubernetes-list-type"], "map");
+            assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
+        }
     }
 
     #[test]

@@ -45,6 +45,18 @@ pub enum Error {
     Forbidden(String),
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// An OAuthClient's deletion waits for its auth server to delete the client.
+    #[error(
+        "deleting client {client} at the auth server failed: {message}; retrying with backoff \
+         (to delete the OAuthClient and leave the client registered, annotate it \
+         authdomain.io/deletion-policy=Orphan)"
+    )]
+    DeletionBlocked {
+        client: String,
+        reason: &'static str,
+        transient: bool,
+        message: String,
+    },
 }
 
 impl Error {
@@ -64,6 +76,7 @@ impl Error {
             Error::NotReady(_) => "not_ready",
             Error::Forbidden(_) => "forbidden",
             Error::Finalizer(_) => "finalizer",
+            Error::DeletionBlocked { .. } => "deletion_blocked",
         }
     }
 
@@ -71,6 +84,7 @@ impl Error {
     /// refuses, a forbidden scope) wait for a change instead of looping.
     pub fn is_transient(&self) -> bool {
         use provisioner::aws::ErrorClass;
+        use provisioner::bootstrap::BootstrapError;
         let aws = |e: &provisioner::aws::AwsError| {
             matches!(
                 e.class,
@@ -84,12 +98,89 @@ impl Error {
             Error::Kube(_) | Error::NotReady(_) | Error::Finalizer(_) => true,
             Error::Aws(e) => aws(e),
             Error::Apply(e) => aws(&e.error),
-            Error::Bootstrap(provisioner::bootstrap::BootstrapError::Aws(e)) => aws(e),
-            Error::Bootstrap(provisioner::bootstrap::BootstrapError::Apply(e)) => aws(&e.error),
+            Error::Bootstrap(BootstrapError::Aws(e)) => aws(e),
+            Error::Bootstrap(BootstrapError::Apply(e)) => aws(&e.error),
+            // An image tag not pushed yet, an ARN AWS has not reported yet: come back soon.
+            Error::Bootstrap(BootstrapError::Deferred { .. }) => true,
+            Error::Bootstrap(BootstrapError::Registry(
+                provisioner::image::registry::RegistryError::NotFound { .. },
+            )) => true,
             Error::Bootstrap(_) => false,
             Error::Admin(e) => e.is_transient(),
             Error::InvalidSpec(_) | Error::Forbidden(_) => false,
+            Error::DeletionBlocked { transient, .. } => *transient,
         }
+    }
+
+    /// The condition reason for this failure: a CamelCase word that says what to do
+    /// (`kubectl get` shows it in the Reason column; a program can match on it).
+    pub fn reason(&self) -> &'static str {
+        use admin_api::AdminError;
+        use provisioner::bootstrap::BootstrapError;
+        use provisioner::image::registry::RegistryError;
+        match self {
+            Error::Kube(_) => "KubernetesApiError",
+            Error::Aws(e) => aws_reason(e),
+            Error::Apply(e) => aws_reason(&e.error),
+            Error::Bootstrap(BootstrapError::Aws(e)) => aws_reason(e),
+            Error::Bootstrap(BootstrapError::Apply(e)) => aws_reason(&e.error),
+            Error::Bootstrap(BootstrapError::Deferred { missing, .. })
+                if missing.contains("image.digest") =>
+            {
+                "ImageNotPushed"
+            }
+            Error::Bootstrap(BootstrapError::Registry(RegistryError::NotFound { .. })) => {
+                "ImageNotPushed"
+            }
+            Error::Bootstrap(BootstrapError::Registry(RegistryError::Aws(e))) => aws_reason(e),
+            Error::Bootstrap(
+                BootstrapError::Registry(_)
+                | BootstrapError::Image(_)
+                | BootstrapError::NoBinary(_),
+            ) => "ImageUnusable",
+            Error::Bootstrap(BootstrapError::Deferred { .. }) => "Provisioning",
+            Error::Bootstrap(_) => "BootstrapFailed",
+            Error::Admin(AdminError::Unreachable { .. }) => "AuthServerUnavailable",
+            Error::Admin(AdminError::Rejected { status: 429, .. }) => "AuthServerThrottled",
+            Error::Admin(AdminError::Rejected { status, .. }) if *status >= 500 => {
+                "AuthServerUnavailable"
+            }
+            Error::Admin(AdminError::Unauthorized { .. }) => "AdminCredentialsRefused",
+            Error::Admin(_) => "RegistrationRefused",
+            Error::InvalidSpec(_) => "InvalidSpec",
+            Error::NotReady(_) => "NotReady",
+            Error::Forbidden(_) => "Forbidden",
+            Error::Finalizer(_) => "FinalizerFailed",
+            Error::DeletionBlocked { reason, .. } => reason,
+        }
+    }
+}
+
+/// What an AWS failure asks of a person: wait (throttled, still creating), fix the
+/// operator's permissions or credentials, or read AWS's message.
+fn aws_reason(e: &provisioner::aws::AwsError) -> &'static str {
+    use provisioner::aws::ErrorClass;
+    match e.class {
+        ErrorClass::Throttled => "AwsThrottled",
+        ErrorClass::Retryable => "AwsUnavailable",
+        ErrorClass::StillWaiting | ErrorClass::Propagating => "Provisioning",
+        _ if e.code.starts_with("AccessDenied") || e.code == "UnauthorizedOperation" => {
+            "AwsAccessDenied"
+        }
+        _ if matches!(
+            e.code.as_str(),
+            "InvalidClientTokenId"
+                | "UnrecognizedClientException"
+                | "ExpiredToken"
+                | "ExpiredTokenException"
+                | "AuthFailure"
+                | "SignatureDoesNotMatch"
+                | "InvalidSignatureException"
+        ) =>
+        {
+            "AwsCredentialsInvalid"
+        }
+        _ => "AwsRefused",
     }
 }
 
@@ -100,5 +191,77 @@ fn aws_label(e: &provisioner::aws::AwsError) -> &'static str {
         ErrorClass::Retryable => "aws_retryable",
         ErrorClass::StillWaiting | ErrorClass::Propagating => "aws_waiting",
         _ => "aws_terminal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provisioner::aws::{AwsError, ErrorClass};
+
+    fn aws(code: &str) -> Error {
+        Error::Aws(AwsError {
+            action: "describe",
+            resource: "vpc/main".into(),
+            code: code.into(),
+            message: "AWS said so".into(),
+            class: provisioner::aws::classify(code),
+        })
+    }
+
+    #[test]
+    fn each_failure_has_a_reason_a_person_can_act_on_and_a_retry_policy() {
+        for (e, reason, transient) in [
+            (aws("ThrottlingException"), "AwsThrottled", true),
+            (aws("RequestLimitExceeded"), "AwsThrottled", true),
+            (aws("InternalFailure"), "AwsUnavailable", true),
+            (aws("AccessDeniedException"), "AwsAccessDenied", false),
+            (aws("UnauthorizedOperation"), "AwsAccessDenied", false),
+            (aws("InvalidClientTokenId"), "AwsCredentialsInvalid", false),
+            (aws("ValidationException"), "AwsRefused", false),
+            (
+                Error::Bootstrap(provisioner::bootstrap::BootstrapError::Deferred {
+                    count: 3,
+                    missing: "image.digest".into(),
+                    resources: "function/main".into(),
+                }),
+                "ImageNotPushed",
+                true,
+            ),
+            (
+                Error::Admin(admin_api::AdminError::Unreachable {
+                    base: "https://auth".into(),
+                    message: "connection refused".into(),
+                }),
+                "AuthServerUnavailable",
+                true,
+            ),
+            (
+                Error::Admin(admin_api::AdminError::Rejected {
+                    what: "x".into(),
+                    status: 502,
+                    message: "bad gateway".into(),
+                }),
+                "AuthServerUnavailable",
+                true,
+            ),
+            (
+                Error::Admin(admin_api::AdminError::Conflict {
+                    what: "x".into(),
+                    message: "taken".into(),
+                }),
+                "RegistrationRefused",
+                false,
+            ),
+            (Error::InvalidSpec("spec.x".into()), "InvalidSpec", false),
+        ] {
+            assert_eq!(e.reason(), reason, "{e}");
+            assert_eq!(e.is_transient(), transient, "{e}");
+        }
+        let mut still = aws("x");
+        if let Error::Aws(a) = &mut still {
+            a.class = ErrorClass::StillWaiting;
+        }
+        assert_eq!(still.reason(), "Provisioning");
     }
 }

@@ -6,6 +6,8 @@ use crate::crd::Condition;
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 pub const DRIFTED: &str = "Drifted";
+/// The condition types the operator owns; others' conditions are left to them.
+pub const OURS: [&str; 3] = [READY, SYNCED, DRIFTED];
 
 /// A condition's wanted state.
 #[derive(Debug, Clone, PartialEq, Eq)]

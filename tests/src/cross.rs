@@ -1,4 +1,5 @@
-//! Our binaries cross-built for Lambda (static musl binaries for arm64 and x86_64), by
+//! Our binaries cross-built for Lambda and the operator's image (static musl binaries for
+//! arm64 and x86_64), by
 //! `scripts/build-static.sh`: run once per test process, binary and architecture. The
 //! script is incremental, so this is quick when `scripts/test.sh` has built them already.
 
@@ -17,6 +18,11 @@ pub fn authserver(arch: &str) -> PathBuf {
 /// The Lambda authorizer for `arch`, built if needed.
 pub fn authorizer(arch: &str) -> PathBuf {
     binary("authorizer", arch)
+}
+
+/// The Kubernetes operator for `arch`, built if needed.
+pub fn operator(arch: &str) -> PathBuf {
+    binary("operator", arch)
 }
 
 /// `name` (a binary `scripts/build-static.sh` knows) for `arch`.

@@ -203,7 +203,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                     outcome.clients_updated.len(),
                     started.elapsed().as_secs_f64()
                 );
-                status::set(
+                let recovered = status::set(
                     &mut st.conditions,
                     Wanted::yes(SYNCED, "Applied", message.clone()),
                     generation,
@@ -227,7 +227,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                     &now,
                 );
                 patch_status(&ctx, &ad, &st).await?;
-                if outcome.changed() {
+                if outcome.changed() || recovered {
                     let reason = if was_drifted {
                         "DriftCorrected"
                     } else {
@@ -258,36 +258,8 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                 let again = Duration::from_secs(30).min(check_interval(&ctx, &ad));
                 Ok(ctx.schedule(&key(&ad), generation, again))
             }
-            Err(e) => {
-                let error = Error::from(e);
-                let message = error.to_string();
-                let reason = if error.is_transient() {
-                    "ApplyFailed"
-                } else {
-                    "ApplyFailedTerminal"
-                };
-                let flipped = status::set(
-                    &mut st.conditions,
-                    Wanted::no(SYNCED, reason, message.clone()),
-                    generation,
-                    &now,
-                );
-                if !status::is_true(&st.conditions, READY) {
-                    status::set(
-                        &mut st.conditions,
-                        Wanted::no(READY, reason, message.clone()),
-                        generation,
-                        &now,
-                    );
-                }
-                patch_status(&ctx, &ad, &st).await?;
-                if flipped {
-                    ctx.recorder
-                        .publish(ad.as_ref(), EventKind::Warning, reason, "Apply", &message)
-                        .await;
-                }
-                Err(error)
-            }
+            // Written to status by `reconcile` (one path for every failure).
+            Err(e) => Err(Error::from(e)),
         }
     } else {
         // A drift check: report, do not act.
@@ -369,33 +341,45 @@ async fn cleanup(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error
             ctx.forget_admin(&ad.name_any()).await;
             Ok(Action::await_change())
         }
-        Err(e) => {
-            ctx.recorder
-                .publish(
-                    ad.as_ref(),
-                    EventKind::Warning,
-                    "DestroyFailed",
-                    "Destroy",
-                    &e.to_string(),
-                )
-                .await;
-            Err(Error::Apply(e))
-        }
+        // Reported in status and as an event by `reconcile`.
+        Err(e) => Err(Error::Apply(e)),
     }
 }
 
+/// One reconcile. Every failure, wherever it happens (reading the credentials Secret,
+/// the plan, the apply, the day-one setup, the destroy), ends in status: `Synced` False
+/// with the error's reason, and `Ready` False too unless the domain is serving (a failed
+/// drift check or correction of a Ready domain does not make it stop serving), plus an
+/// event when the reason is new. `error_policy` then decides when to come back.
 pub async fn reconcile(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> {
     let api: Api<AuthDomain> = Api::all(ctx.client.clone());
-    super::reconcile_with_finalizer(
+    let deleting = ad.meta().deletion_timestamp.is_some();
+    let result = super::reconcile_with_finalizer(
         &api,
         FINALIZER_DOMAIN,
         "AuthDomain",
-        ad,
+        ad.clone(),
         &ctx,
         |ad| apply(ad, ctx.clone()),
         |ad| cleanup(ad, ctx.clone()),
     )
-    .await
+    .await;
+    match &result {
+        Err(e) => {
+            let action = if deleting { "Destroy" } else { "Apply" };
+            super::report_failure(&ctx, &api, ad.as_ref(), e, action, |c| {
+                if deleting || !status::is_true(c, READY) {
+                    vec![SYNCED, READY]
+                } else {
+                    vec![SYNCED]
+                }
+            })
+            .await;
+        }
+        Ok(_) if deleting => ctx.forget(&key(&ad)),
+        Ok(_) => {}
+    }
+    result
 }
 
 /// Transient errors come back with exponential backoff (jittered, capped at 5 minutes);

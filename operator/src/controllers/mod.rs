@@ -235,6 +235,12 @@ impl Context {
         (*scheduled == generation && *due > now).then(|| *due - now)
     }
 
+    /// Forget an object's schedule and failure count (it is gone).
+    pub fn forget(&self, key: &str) {
+        self.schedule.lock().expect("schedule").remove(key);
+        self.failures.lock().expect("failures").remove(key);
+    }
+
     /// Forget a domain's admin session (its credentials were refused or replaced).
     pub async fn forget_admin(&self, domain: &str) {
         self.admin.lock().await.remove(domain);
@@ -275,6 +281,15 @@ where
     K::DynamicType: Default,
 {
     let dt = K::DynamicType::default();
+    let mut status = serde_json::to_value(status).expect("a status serialises");
+    // Only our conditions: the status we start from was read whole, and applying another
+    // manager's condition would make it ours too (and bring it back once they drop it).
+    if let Some(conditions) = status
+        .get_mut("conditions")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        conditions.retain(|c| crate::status::OURS.iter().any(|k| c["type"] == *k));
+    }
     api.patch_status(
         &obj.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
@@ -286,6 +301,83 @@ where
     )
     .await?;
     Ok(())
+}
+
+/// A custom resource whose status carries conditions (both of ours).
+pub trait Conditioned:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug
+{
+    type Status: Default + Clone + Serialize;
+    fn status(&self) -> Option<&Self::Status>;
+    fn conditions(status: &mut Self::Status) -> &mut Vec<crate::crd::Condition>;
+}
+
+impl Conditioned for AuthDomain {
+    type Status = crate::crd::AuthDomainStatus;
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<crate::crd::Condition> {
+        &mut status.conditions
+    }
+}
+
+impl Conditioned for crate::crd::OAuthClient {
+    type Status = crate::crd::OAuthClientStatus;
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<crate::crd::Condition> {
+        &mut status.conditions
+    }
+}
+
+/// Make a failed reconcile visible: the conditions `kinds` (chosen from the current
+/// conditions) become False with the error's reason and message and the generation they
+/// describe, on the object as it is now (read again: the reconcile may have written its
+/// status meanwhile), and a Warning event is published when a condition flips or its
+/// reason changes (not on every retry). The message carries no secret: errors name
+/// resources, codes and AWS's or the auth server's message only.
+pub async fn report_failure<K: Conditioned>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    error: &Error,
+    action: &str,
+    kinds: impl FnOnce(&[crate::crd::Condition]) -> Vec<&'static str>,
+) {
+    let name = obj.name_any();
+    let latest = match api.get_status(&name).await {
+        Ok(o) => o,
+        // Gone (deleted meanwhile): nothing to report on.
+        Err(kube::Error::Api(ae)) if ae.code == 404 => return,
+        Err(_) => obj.clone(),
+    };
+    let mut st = latest.status().cloned().unwrap_or_default();
+    let reason = error.reason();
+    let message = error.to_string();
+    let generation = latest.meta().generation;
+    let now = crate::status::now();
+    let conditions = K::conditions(&mut st);
+    let mut changed = false;
+    for kind in kinds(conditions) {
+        let before = crate::status::find(conditions, kind).map(|c| c.reason.clone());
+        let flipped = crate::status::set(
+            conditions,
+            crate::status::Wanted::no(kind, reason, message.clone()),
+            generation,
+            &now,
+        );
+        changed |= flipped || before.as_deref() != Some(reason);
+    }
+    if let Err(e) = patch_status(api, &latest, &st).await {
+        tracing::warn!(error = %e, object = %name, "could not write the failure to status");
+    }
+    if changed {
+        ctx.recorder
+            .publish(&latest, events::Kind::Warning, reason, action, &message)
+            .await;
+    }
 }
 
 /// Run a reconcile behind the finalizer `name`: `apply` while the resource lives,

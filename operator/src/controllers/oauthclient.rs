@@ -32,7 +32,9 @@ use crate::admin_api::AdminError;
 use crate::crd::{AuthDomain, FINALIZER_CLIENT, OAuthClient, OAuthClientStatus};
 use crate::status::{self, READY, Wanted};
 
-const MANAGER: &str = "authdomain-operator";
+const MANAGER: &str = super::FIELD_MANAGER;
+/// The label that marks the Secrets the operator writes (and watches).
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 
 /// The scopes a client gets: its `scopes` plus every scope of its `resources`, sorted;
 /// or the names that are not the domain's.
@@ -132,6 +134,27 @@ pub fn secret_data(
     .collect()
 }
 
+/// The SHA-256 of a client secret (`sha256:<hex>`), kept in status to tell the secret the
+/// operator issued from one edited into the Secret by hand. The secret is 256 random bits,
+/// so its digest reveals nothing usable.
+pub fn secret_digest(secret: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The value of `key` in a Secret's data.
+fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()?
+        .get(key)
+        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+}
+
+/// The annotation that leaves the client registered when its OAuthClient is deleted.
+pub const DELETION_POLICY_ANNOTATION: &str = "authdomain.io/deletion-policy";
+
 async fn patch_status(
     ctx: &Context,
     oc: &OAuthClient,
@@ -188,10 +211,7 @@ async fn write_secret(
             owner_references: Some(vec![owner]),
             labels: Some(
                 [
-                    (
-                        "app.kubernetes.io/managed-by".to_owned(),
-                        MANAGER.to_owned(),
-                    ),
+                    (MANAGED_BY.to_owned(), MANAGER.to_owned()),
                     ("authdomain.io/domain".to_owned(), oc.spec.domain.clone()),
                     ("authdomain.io/oauthclient".to_owned(), oc.name_any()),
                 ]
@@ -281,6 +301,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
         None => {
             let created = admin.create_client(&input).await?;
             let secret = created.client_secret.clone().unwrap_or_default();
+            st.secret_digest = Some(secret_digest(&secret));
             write_secret(
                 &ctx,
                 &oc,
@@ -318,6 +339,18 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
                     .await;
             }
             let secret_missing = existing_secret.is_none();
+            // The Secret's client_secret is not the one issued (edited by hand): the
+            // workload reads a value that works nowhere, so a new secret is issued as if
+            // the Secret were missing. (A status from before digests adopts the value.)
+            let current = existing_secret
+                .as_ref()
+                .and_then(|s| secret_value(s, "client_secret"));
+            if st.secret_digest.is_none() {
+                st.secret_digest = current.as_deref().map(secret_digest);
+            }
+            let tampered = current.as_deref().map(secret_digest).is_some()
+                && current.as_deref().map(secret_digest) != st.secret_digest;
+            let secret_missing = secret_missing || tampered;
             let rotation_asked = oc
                 .spec
                 .rotation
@@ -338,6 +371,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
                     }
                 }
                 let new = admin.add_secret(&id).await?;
+                st.secret_digest = Some(secret_digest(&new.client_secret));
                 write_secret(
                     &ctx,
                     &oc,
@@ -366,7 +400,12 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
                     None => {}
                 }
                 st.rotated_for = oc.spec.rotation.as_ref().map(|r| r.request.clone());
-                let note = if secret_missing {
+                let note = if tampered {
+                    format!(
+                        "Secret {}'s client_secret was edited: a new secret was issued",
+                        secret_name(&oc)
+                    )
+                } else if secret_missing {
                     format!(
                         "Secret {} was missing: a new secret was issued",
                         secret_name(&oc)
@@ -384,16 +423,29 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
                     )
                     .await;
             } else if let Some(secret) = existing_secret.as_ref() {
-                // Keep the non-secret fields current (a scope change, a new issuer).
-                let current = secret
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get("client_secret"))
-                    .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-                    .unwrap_or_default();
+                // Keep the other fields current (a scope change, a new issuer, a field
+                // edited or removed by hand). Keys others added are theirs and stay.
+                let current = current.unwrap_or_default();
                 let want = secret_data(&id, &current, &issuer, &token_url, &scopes);
-                if secret.data.as_ref() != Some(&want) {
+                let ours_differ = want
+                    .iter()
+                    .any(|(k, v)| secret.data.as_ref().and_then(|d| d.get(k)) != Some(v));
+                let labels_differ = secret
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_none_or(|l| l.get(MANAGED_BY).map(String::as_str) != Some(MANAGER));
+                if ours_differ || labels_differ {
                     write_secret(&ctx, &oc, want).await?;
+                    ctx.recorder
+                        .publish(
+                            oc.as_ref(),
+                            EventKind::Normal,
+                            "SecretRestored",
+                            "Register",
+                            &format!("Secret {} was edited: restored", secret_name(&oc)),
+                        )
+                        .await;
                 }
             }
         }
@@ -430,6 +482,11 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
     st.secret_name = Some(secret_name(&oc));
     st.scopes = scopes;
     st.observed_generation = generation;
+    let before = oc
+        .status
+        .as_ref()
+        .and_then(|s| status::find(&s.conditions, READY))
+        .map(|c| (c.status.clone(), c.reason.clone()));
     status::set(
         &mut st.conditions,
         Wanted::yes(READY, "Registered", format!("client {id} at {issuer}")),
@@ -437,7 +494,29 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
         &now,
     );
     patch_status(&ctx, &oc, &st).await?;
-    Ok(Action::requeue(requeue))
+    if let Some((was, reason)) = before
+        && was != "True"
+    {
+        ctx.recorder
+            .publish(
+                oc.as_ref(),
+                EventKind::Normal,
+                "Registered",
+                "Register",
+                &format!("ready again (was {reason}): client {id} at {issuer}"),
+            )
+            .await;
+    }
+    Ok(ctx.schedule(&key(&oc), generation, requeue))
+}
+
+/// The key of an OAuthClient in the context's schedule.
+fn key(oc: &OAuthClient) -> String {
+    format!(
+        "oauthclient/{}/{}",
+        oc.namespace().unwrap_or_default(),
+        oc.name_any()
+    )
 }
 
 async fn cleanup(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -446,6 +525,25 @@ async fn cleanup(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Erro
         .as_ref()
         .and_then(|s| s.client_id.clone())
         .unwrap_or_else(|| client_id(&oc));
+    let orphan = oc
+        .annotations()
+        .get(DELETION_POLICY_ANNOTATION)
+        .is_some_and(|p| p.eq_ignore_ascii_case("orphan"));
+    if orphan {
+        ctx.recorder
+            .publish(
+                oc.as_ref(),
+                EventKind::Normal,
+                "Orphaned",
+                "Delete",
+                &format!(
+                    "client {id} left registered at the auth server ({DELETION_POLICY_ANNOTATION}: Orphan)"
+                ),
+            )
+            .await;
+        ctx.forget(&key(&oc));
+        return Ok(Action::await_change());
+    }
     let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
     // Without its domain (deleted first), the registration went with the domain's database.
     if let Some(domain) = domains.get_opt(&oc.spec.domain).await?
@@ -470,50 +568,87 @@ async fn cleanup(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Erro
             )
             .await;
     }
+    ctx.forget(&key(&oc));
     Ok(Action::await_change())
 }
 
+/// One reconcile. Every failure ends in status (`Ready` False with the error's reason
+/// and message: `AuthServerUnavailable`, `AdminCredentialsRefused`, …) and, when the
+/// reason is new, an event; a deletion that cannot reach the auth server says so too and
+/// names the annotation that lets it go.
 pub async fn reconcile(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
     let domain = oc.spec.domain.clone();
     let api: Api<OAuthClient> =
         Api::namespaced(ctx.client.clone(), &oc.namespace().unwrap_or_default());
+    let deleting = oc.meta().deletion_timestamp.is_some();
     let result = super::reconcile_with_finalizer(
         &api,
         FINALIZER_CLIENT,
         "OAuthClient",
-        oc,
+        oc.clone(),
         &ctx,
         |oc| apply(oc, ctx.clone()),
         |oc| cleanup(oc, ctx.clone()),
     )
     .await;
-    if let Err(Error::Admin(AdminError::Unauthorized { .. })) = &result {
-        // The admin credentials may have been replaced (a new bootstrap): read them again.
-        ctx.forget_admin(&domain).await;
+    if let Err(e) = &result {
+        if let Error::Admin(AdminError::Unauthorized { .. }) = e {
+            // The admin credentials may have been replaced (a new bootstrap): read them again.
+            ctx.forget_admin(&domain).await;
+        }
+        let blocked;
+        let e = if deleting {
+            blocked = Error::DeletionBlocked {
+                client: oc
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.client_id.clone())
+                    .unwrap_or_else(|| client_id(&oc)),
+                reason: e.reason(),
+                transient: e.is_transient(),
+                message: e.to_string(),
+            };
+            &blocked
+        } else {
+            e
+        };
+        let action = if deleting { "Delete" } else { "Register" };
+        super::report_failure(&ctx, &api, oc.as_ref(), e, action, |_| vec![READY]).await;
     }
     result
 }
 
-pub fn error_policy(oc: Arc<OAuthClient>, error: &Error, _ctx: Arc<Context>) -> Action {
+/// Transient failures (the auth server unreachable or answering 5xx/429, AWS throttling,
+/// the Kubernetes API) back off exponentially with jitter (5 s doubling to 5 minutes);
+/// terminal ones (a registration the server refuses) come back in 10 minutes or with an
+/// edit.
+pub fn error_policy(oc: Arc<OAuthClient>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(oauthclient = %format!("{}/{}", oc.namespace().unwrap_or_default(), oc.name_any()), error = %error, kind = error.metric_label(), "reconcile failed");
-    if error.is_transient() {
-        Action::requeue(Duration::from_secs(10))
-    } else {
-        Action::requeue(Duration::from_secs(600))
-    }
+    ctx.failed(
+        &key(&oc),
+        oc.meta().generation,
+        error.is_transient(),
+        Duration::from_secs(600),
+    )
 }
 
-/// Run the controller until `shutdown` completes: OAuthClients in every namespace and
+/// Run the controller until `shutdown` completes: OAuthClients in every namespace,
 /// AuthDomains (a domain becoming ready, changing its issuer or its grants re-reconciles
-/// its clients; its other status writes do not). Secrets are not watched: that would need list and watch on every Secret in
-/// the cluster; a deleted Secret is re-created at the next periodic reconcile (10 min).
+/// its clients; its other status writes do not), and the Secrets the operator writes,
+/// selected by their `app.kubernetes.io/managed-by` label so that only those are listed
+/// and cached: a Secret deleted or edited by hand wakes its OAuthClient, which restores it
+/// within seconds.
 pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let clients: Api<OAuthClient> = Api::all(ctx.client.clone());
     let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
-    let controller = Controller::new(clients, watcher::Config::default());
+    let secrets: Api<Secret> = Api::all(ctx.client.clone());
+    let controller = Controller::new(clients, watcher::Config::default()).owns(
+        secrets,
+        watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}")),
+    );
     let store = controller.store();
     // What of a domain its clients depend on: its spec (grants, by generation), whether
     // it is Ready, its issuer. The domain's other status writes (each drift check's

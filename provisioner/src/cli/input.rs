@@ -44,6 +44,19 @@ pub async fn connect(args: &AwsArgs, m: &spec::AuthDomainManifest) -> Aws {
     .await
 }
 
+/// AWS clients for `region` (no manifest: `image operator` for an ECR host), the region
+/// flag winning.
+pub async fn connect_region(args: &AwsArgs, region: &str) -> Aws {
+    Aws::connect(&AwsOptions {
+        region: Some(args.region.clone().unwrap_or_else(|| region.to_owned())),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        moto_account: args.moto_account.clone(),
+        ..AwsOptions::default()
+    })
+    .await
+}
+
 /// Ask on the terminal; refuses (an error) when there is no terminal to ask on.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {

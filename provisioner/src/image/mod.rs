@@ -1,4 +1,5 @@
-//! Container images of our programs (the auth server, the Lambda authorizer), assembled
+//! Container images of our programs (the auth server, the Lambda authorizer, the
+//! Kubernetes operator), assembled
 //! in-process (no Docker): one gzip layer holding the static binary, which is the
 //! entrypoint and its own Lambda runtime client; an OCI image config naming the
 //! architecture; an OCI manifest. Pure and deterministic: the
@@ -32,7 +33,17 @@ pub const ENTRYPOINT: &str = "/authserver";
 pub enum Program {
     AuthServer,
     Authorizer,
+    /// The Kubernetes operator: also a CA bundle (it calls AWS and the auth server over
+    /// TLS), a passwd entry and a non-root user, and published as a multi-architecture
+    /// index ([`assemble_index`]) for the nodes of any cluster.
+    Operator,
 }
+
+/// The user the operator's image runs as (distroless's `nonroot`): the Deployment's
+/// `runAsUser` matches.
+pub const NONROOT: &str = "65532:65532";
+/// Where the operator's image keeps its CA bundle (and `SSL_CERT_FILE` says so).
+pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 impl Program {
     /// The cargo binary name (and the file in the image).
@@ -40,6 +51,15 @@ impl Program {
         match self {
             Program::AuthServer => "authserver",
             Program::Authorizer => "authorizer",
+            Program::Operator => "authdomain-operator",
+        }
+    }
+
+    /// The name `scripts/build-static.sh` builds it by.
+    pub fn build_name(self) -> &'static str {
+        match self {
+            Program::Operator => "operator",
+            other => other.binary_name(),
         }
     }
 
@@ -52,6 +72,7 @@ impl Program {
         match self {
             Program::AuthServer => "authdomain authserver",
             Program::Authorizer => "authdomain authorizer",
+            Program::Operator => "authdomain operator",
         }
     }
 }
@@ -165,6 +186,8 @@ pub struct RuntimeConfig {
         skip_serializing_if = "String::is_empty"
     )]
     pub working_dir: String,
+    #[serde(rename = "User", default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
     #[serde(
         rename = "Labels",
         default,
@@ -238,7 +261,21 @@ pub fn assemble_program(
         Some(_) => {}
     }
     let entrypoint = program.entrypoint();
-    let tar = layer_tar(&entrypoint, binary)?;
+    let mut env = vec!["PATH=/".to_owned()];
+    let mut user = String::new();
+    let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
+    if program == Program::Operator {
+        files.push((
+            "etc/passwd",
+            b"root:x:0:0:root:/:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/:/sbin/nologin\n"
+                .to_vec(),
+        ));
+        files.push(("etc/group", b"root:x:0:\nnonroot:x:65532:\n".to_vec()));
+        files.push((CA_BUNDLE.trim_start_matches('/'), ca_bundle()));
+        env.push(format!("SSL_CERT_FILE={CA_BUNDLE}"));
+        user = NONROOT.to_owned();
+    }
+    let tar = layer_tar(&entrypoint, binary, &files)?;
     let diff_id = sha256(&tar);
     // Fixed header (no name, mtime 0) and level: the same tar gives the same bytes.
     let mut gz = flate2::GzBuilder::new()
@@ -253,8 +290,9 @@ pub fn assemble_program(
         os: "linux".to_owned(),
         config: RuntimeConfig {
             entrypoint: vec![entrypoint.clone()],
-            env: vec!["PATH=/".to_owned()],
+            env,
             working_dir: "/".to_owned(),
+            user,
             labels: [
                 (
                     "org.opencontainers.image.title".to_owned(),
@@ -303,6 +341,65 @@ pub fn assemble_program(
     })
 }
 
+/// A multi-architecture image: an OCI image index naming one image per platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub images: Vec<Image>,
+    /// The index document (`application/vnd.oci.image.index.v1+json`).
+    pub manifest: Vec<u8>,
+    /// What a pod pulls by: the index's digest.
+    pub digest: String,
+}
+
+/// The index of `images` (one per architecture, in the order given): deterministic, so
+/// the same binaries give the same digest.
+pub fn assemble_index(images: Vec<Image>) -> Index {
+    // Structs, not `json!`: their field order is fixed whatever serde_json's features.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Platform<'a> {
+        architecture: &'a str,
+        os: &'a str,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Entry<'a> {
+        media_type: &'a str,
+        digest: &'a str,
+        size: usize,
+        platform: Platform<'a>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct IndexDoc<'a> {
+        schema_version: u32,
+        media_type: &'a str,
+        manifests: Vec<Entry<'a>>,
+    }
+    let manifest = serde_json::to_vec(&IndexDoc {
+        schema_version: 2,
+        media_type: INDEX_MEDIA_TYPES[0],
+        manifests: images
+            .iter()
+            .map(|i| Entry {
+                media_type: MANIFEST_MEDIA_TYPE,
+                digest: &i.digest,
+                size: i.manifest.len(),
+                platform: Platform {
+                    architecture: oci_architecture(i.architecture),
+                    os: "linux",
+                },
+            })
+            .collect(),
+    })
+    .expect("serialisable");
+    Index {
+        digest: sha256(&manifest),
+        images,
+        manifest,
+    }
+}
+
 /// Write `image` as an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/…`), the
 /// on-disk form skopeo, umoci and crane read.
 pub fn write_oci_layout(image: &Image, dir: &std::path::Path) -> std::io::Result<()> {
@@ -332,17 +429,54 @@ pub fn write_oci_layout(image: &Image, dir: &std::path::Path) -> std::io::Result
 /// The layer: `/authserver` (0755, root, mtime 0) and `/tmp` (Lambda mounts its one
 /// writable directory there; the entry keeps the image usable outside Lambda too).
 /// Directories come before their files, as Lambda requires.
-fn layer_tar(entrypoint: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Mozilla's root CAs (the `webpki-root-certs` crate, pinned in Cargo.lock) as a PEM
+/// bundle: the image has no distribution to take them from.
+pub fn ca_bundle() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut out = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out.into_bytes()
+}
+
+fn layer_tar(
+    entrypoint: &str,
+    binary: &[u8],
+    files: &[(&str, Vec<u8>)],
+) -> std::io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.mode(tar::HeaderMode::Deterministic);
-    let mut dir = tar::Header::new_ustar();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o1777);
-    dir.set_uid(0);
-    dir.set_gid(0);
-    dir.set_mtime(0);
-    dir.set_size(0);
-    tar.append_data(&mut dir, "tmp/", std::io::empty())?;
+    let mut dirs: Vec<&str> = vec!["tmp/"];
+    if !files.is_empty() {
+        dirs.extend(["etc/", "etc/ssl/", "etc/ssl/certs/"]);
+    }
+    for d in dirs {
+        let mut dir = tar::Header::new_ustar();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(if d == "tmp/" { 0o1777 } else { 0o755 });
+        dir.set_uid(0);
+        dir.set_gid(0);
+        dir.set_mtime(0);
+        dir.set_size(0);
+        tar.append_data(&mut dir, d, std::io::empty())?;
+    }
+    for (path, bytes) in files {
+        let mut file = tar::Header::new_ustar();
+        file.set_entry_type(tar::EntryType::Regular);
+        file.set_mode(0o644);
+        file.set_uid(0);
+        file.set_gid(0);
+        file.set_mtime(0);
+        file.set_size(bytes.len() as u64);
+        tar.append_data(&mut file, path, bytes.as_slice())?;
+    }
     let mut file = tar::Header::new_ustar();
     file.set_entry_type(tar::EntryType::Regular);
     file.set_mode(0o755);
@@ -385,6 +519,53 @@ mod tests {
         assert_ne!(a.digest, b.digest);
         let config: ImageConfig = serde_json::from_slice(&b.config).unwrap();
         assert_eq!(config.config.entrypoint, [ENTRYPOINT]);
+    }
+
+    #[test]
+    fn the_operator_runs_as_nonroot_with_a_ca_bundle_and_both_architectures_index() {
+        let arm =
+            assemble_program(Program::Operator, &elf(0xB7), Architecture::Arm64, "0.1.0").unwrap();
+        let x86 =
+            assemble_program(Program::Operator, &elf(0x3E), Architecture::X86_64, "0.1.0").unwrap();
+        let config: ImageConfig = serde_json::from_slice(&arm.config).unwrap();
+        assert_eq!(config.config.user, NONROOT);
+        assert_eq!(config.config.entrypoint, ["/authdomain-operator"]);
+        assert!(
+            config
+                .config
+                .env
+                .contains(&format!("SSL_CERT_FILE={CA_BUNDLE}"))
+        );
+        // The Lambda images stay as they were: no user, no extra files.
+        let lambda: ImageConfig = serde_json::from_slice(
+            &assemble(&elf(0xB7), Architecture::Arm64, "0.1.0")
+                .unwrap()
+                .config,
+        )
+        .unwrap();
+        assert_eq!(lambda.config.user, "");
+        assert!(!String::from_utf8_lossy(&lambda_config_bytes()).contains("User"));
+        let index = assemble_index(vec![arm.clone(), x86.clone()]);
+        let again = assemble_index(vec![arm.clone(), x86.clone()]);
+        assert_eq!(index.digest, again.digest);
+        assert_eq!(index.digest, sha256(&index.manifest));
+        let doc: serde_json::Value = serde_json::from_slice(&index.manifest).unwrap();
+        assert_eq!(doc["mediaType"], INDEX_MEDIA_TYPES[0]);
+        assert_eq!(doc["manifests"][0]["digest"], arm.digest);
+        assert_eq!(doc["manifests"][0]["platform"]["architecture"], "arm64");
+        assert_eq!(doc["manifests"][1]["platform"]["architecture"], "amd64");
+        assert_eq!(doc["manifests"][1]["size"], x86.manifest.len());
+        let pem = String::from_utf8(ca_bundle()).unwrap();
+        assert_eq!(
+            pem.matches("-----BEGIN CERTIFICATE-----").count(),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len()
+        );
+    }
+
+    fn lambda_config_bytes() -> Vec<u8> {
+        assemble(&elf(0x3E), Architecture::X86_64, "0.1.0")
+            .unwrap()
+            .config
     }
 
     #[test]

@@ -9,7 +9,9 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
-use super::{INDEX_MEDIA_TYPES, Image, ImageConfig, MANIFEST_MEDIA_TYPE, lambda_architecture};
+use super::{
+    INDEX_MEDIA_TYPES, Image, ImageConfig, Index, MANIFEST_MEDIA_TYPE, lambda_architecture,
+};
 use crate::aws::{Aws, AwsError};
 use authdomain_core::spec::Architecture;
 
@@ -203,8 +205,104 @@ impl Registry {
         })
     }
 
+    /// A session with any OCI registry at `host` (`registry.example.com`,
+    /// `127.0.0.1:5000`), over plain HTTP when `plain_http` (loopback registries only
+    /// should be), with HTTP Basic credentials or anonymously.
+    pub fn open(host: &str, plain_http: bool, credentials: Option<(String, String)>) -> Registry {
+        let client = Client::new(ClientConfig {
+            protocol: if plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            use_monolithic_push: true,
+            connect_timeout: Some(std::time::Duration::from_secs(10)),
+            read_timeout: Some(std::time::Duration::from_secs(120)),
+            ..Default::default()
+        });
+        Registry {
+            client,
+            auth: match credentials {
+                Some((user, password)) => RegistryAuth::Basic(user, password),
+                None => RegistryAuth::Anonymous,
+            },
+            host: host.to_owned(),
+        }
+    }
+
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The session's HTTP Basic credentials, if any (ECR's token, decoded).
+    pub fn credentials(&self) -> Option<(String, String)> {
+        match &self.auth {
+            RegistryAuth::Basic(u, p) => Some((u.clone(), p.clone())),
+            _ => None,
+        }
+    }
+
+    /// Push a multi-architecture `index`: each image by digest, then the index under `tag`
+    /// (and by its digest). Returns the index's digest.
+    pub async fn push_index(
+        &self,
+        repository: &str,
+        index: &Index,
+        tag: &str,
+    ) -> Result<Pushed, RegistryError> {
+        let target = self.by_digest(repository, &index.digest);
+        let reused = match self.client.fetch_manifest_digest(&target, &self.auth).await {
+            Ok(_) => self.manifest_digest(repository, tag).await? == Some(index.digest.clone()),
+            Err(e) => match protocol_error("read", &target, e) {
+                RegistryError::NotFound { .. } => false,
+                other => return Err(other),
+            },
+        };
+        if reused {
+            return Ok(Pushed {
+                digest: index.digest.clone(),
+                reused: true,
+            });
+        }
+        for image in &index.images {
+            self.push(repository, image, None).await?;
+        }
+        let content_type = http::HeaderValue::from_static(INDEX_MEDIA_TYPES[0]);
+        let destination =
+            Reference::with_tag(self.host.clone(), repository.to_owned(), tag.to_owned());
+        self.client
+            .push_manifest_raw(&destination, index.manifest.clone(), content_type)
+            .await
+            .map_err(|e| protocol_error("push the index of", &destination, e))?;
+        Ok(Pushed {
+            digest: index.digest.clone(),
+            reused: false,
+        })
+    }
+
+    /// The raw manifest (image or index) `digest` in `repository`, for readers that check
+    /// what was pushed.
+    pub async fn manifest(&self, repository: &str, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let r = self.by_digest(repository, digest);
+        let mut accepted = vec![MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE];
+        accepted.extend(INDEX_MEDIA_TYPES);
+        let (bytes, _) = self
+            .client
+            .pull_manifest_raw(&r, &self.auth, &accepted)
+            .await
+            .map_err(|e| protocol_error("read", &r, e))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The blob `digest` of `repository`.
+    pub async fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let r = self.by_digest(repository, digest);
+        let mut out = Vec::new();
+        self.client
+            .pull_blob(&r, digest, &mut out)
+            .await
+            .map_err(|e| protocol_error("read a blob of", &r, e))?;
+        Ok(out)
     }
 
     fn by_digest(&self, repository: &str, digest: &str) -> Reference {
