@@ -103,6 +103,14 @@ async fn scripted_a_forbidden_namespace_gets_a_forbidden_condition_and_one_warni
         Arc::new(client("team-b")),
         ctx,
     ));
+    // The status the reconcile works from, read as stored.
+    let (_, send) = next(
+        &mut api,
+        Method::GET,
+        "/apis/authdomain.io/v1alpha1/namespaces/team-b/oauthclients/reader/status",
+    )
+    .await;
+    respond(send, 200, serde_json::to_value(client("team-b")).unwrap());
 
     let (_, send) = next(
         &mut api,
@@ -151,6 +159,14 @@ async fn scripted_a_domain_not_ready_yet_is_waited_for_with_a_requeue() {
         Arc::new(client("team-a")),
         ctx,
     ));
+    // The status the reconcile works from, read as stored.
+    let (_, send) = next(
+        &mut api,
+        Method::GET,
+        "/apis/authdomain.io/v1alpha1/namespaces/team-a/oauthclients/reader/status",
+    )
+    .await;
+    respond(send, 200, serde_json::to_value(client("team-a")).unwrap());
     let (_, send) = next(
         &mut api,
         Method::GET,

@@ -236,7 +236,16 @@ async fn write_secret(
 async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = oc.namespace().unwrap_or_default();
     let generation = oc.meta().generation;
-    let mut st = oc.status.clone().unwrap_or_default();
+    // The state machine (active and previous secret, the rotation carried out, the
+    // Secret's digest) runs on the status as stored: the cached object can predate this
+    // controller's last status write, whose watch event may come after the Secret's that
+    // woke this reconcile, and a stale status would rotate a secret twice.
+    let stored: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut st = stored
+        .get_status(&oc.name_any())
+        .await?
+        .status
+        .unwrap_or_default();
     let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
     let Some(domain) = domains.get_opt(&oc.spec.domain).await? else {
         let m = format!("AuthDomain `{}` does not exist", oc.spec.domain);
@@ -297,8 +306,11 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
         Err(e) => return Err(e.into()),
     };
     let now = status::now();
+    // The Registered event of a new registration says it all; no "ready again" after it.
+    let mut announced = false;
     match registered {
         None => {
+            announced = true;
             let created = admin.create_client(&input).await?;
             let secret = created.client_secret.clone().unwrap_or_default();
             st.secret_digest = Some(secret_digest(&secret));
@@ -482,11 +494,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
     st.secret_name = Some(secret_name(&oc));
     st.scopes = scopes;
     st.observed_generation = generation;
-    let before = oc
-        .status
-        .as_ref()
-        .and_then(|s| status::find(&s.conditions, READY))
-        .map(|c| (c.status.clone(), c.reason.clone()));
+    let before = status::find(&st.conditions, READY).map(|c| (c.status.clone(), c.reason.clone()));
     status::set(
         &mut st.conditions,
         Wanted::yes(READY, "Registered", format!("client {id} at {issuer}")),
@@ -496,6 +504,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
     patch_status(&ctx, &oc, &st).await?;
     if let Some((was, reason)) = before
         && was != "True"
+        && !announced
     {
         ctx.recorder
             .publish(

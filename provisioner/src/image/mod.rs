@@ -457,34 +457,28 @@ fn layer_tar(
     if !files.is_empty() {
         dirs.extend(["etc/", "etc/ssl/", "etc/ssl/certs/"]);
     }
+    // Root-owned, mtime 0: the same inputs give the same bytes.
+    let header = |kind: tar::EntryType, mode: u32, size: usize| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(size as u64);
+        h
+    };
     for d in dirs {
-        let mut dir = tar::Header::new_ustar();
-        dir.set_entry_type(tar::EntryType::Directory);
-        dir.set_mode(if d == "tmp/" { 0o1777 } else { 0o755 });
-        dir.set_uid(0);
-        dir.set_gid(0);
-        dir.set_mtime(0);
-        dir.set_size(0);
-        tar.append_data(&mut dir, d, std::io::empty())?;
+        let mode = if d == "tmp/" { 0o1777 } else { 0o755 };
+        let mut h = header(tar::EntryType::Directory, mode, 0);
+        tar.append_data(&mut h, d, std::io::empty())?;
     }
     for (path, bytes) in files {
-        let mut file = tar::Header::new_ustar();
-        file.set_entry_type(tar::EntryType::Regular);
-        file.set_mode(0o644);
-        file.set_uid(0);
-        file.set_gid(0);
-        file.set_mtime(0);
-        file.set_size(bytes.len() as u64);
-        tar.append_data(&mut file, path, bytes.as_slice())?;
+        let mut h = header(tar::EntryType::Regular, 0o644, bytes.len());
+        tar.append_data(&mut h, path, bytes.as_slice())?;
     }
-    let mut file = tar::Header::new_ustar();
-    file.set_entry_type(tar::EntryType::Regular);
-    file.set_mode(0o755);
-    file.set_uid(0);
-    file.set_gid(0);
-    file.set_mtime(0);
-    file.set_size(binary.len() as u64);
-    tar.append_data(&mut file, entrypoint.trim_start_matches('/'), binary)?;
+    let mut h = header(tar::EntryType::Regular, 0o755, binary.len());
+    tar.append_data(&mut h, entrypoint.trim_start_matches('/'), binary)?;
     tar.into_inner()
 }
 

@@ -400,13 +400,7 @@ impl Registry {
     /// What the manifest `digest` in `repository` is: an index, or an image with its config.
     pub async fn inspect(&self, repository: &str, digest: &str) -> Result<Found, RegistryError> {
         let r = self.by_digest(repository, digest);
-        let mut accepted = vec![MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE];
-        accepted.extend(INDEX_MEDIA_TYPES);
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(&r, &self.auth, &accepted)
-            .await
-            .map_err(|e| protocol_error("read", &r, e))?;
+        let bytes = self.manifest(repository, digest).await?;
         let bad = |message: String| RegistryError::BadConfig {
             reference: r.whole(),
             message,
