@@ -51,8 +51,11 @@ fn layer_files(layer: &[u8]) -> std::collections::BTreeMap<String, (u32, Vec<u8>
 
 #[tokio::test]
 async fn the_operator_image_is_multi_arch_pushed_by_authdomain_and_set_by_digest_in_kustomize() {
+    let started = std::time::Instant::now();
+    let stage = |what: &str| eprintln!("[{:.1}s] {what}", started.elapsed().as_secs_f64());
     let arm64 = authdomain_tests::cross::operator("arm64");
     let x86_64 = authdomain_tests::cross::operator("x86_64");
+    stage("cross-built");
     let registry = authdomain_tests::registry::start(Some(("pusher", "p4ss-w0rd")));
     let overlay = tempfile::tempdir().unwrap();
     // An overlay of manifests/, by a relative path as overlays are written. `bases:`
@@ -90,6 +93,7 @@ async fn the_operator_image_is_multi_arch_pushed_by_authdomain_and_set_by_digest
             .unwrap()
     };
     let out = push();
+    stage("pushed");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -115,6 +119,7 @@ async fn the_operator_image_is_multi_arch_pushed_by_authdomain_and_set_by_digest
         first_line(&again_out.replacen("already there: ", "x ", 1))
     );
 
+    stage("pushed again");
     // kustomize renders the Deployment with the image by digest; other entries stay.
     let kustomization = std::fs::read_to_string(overlay.path().join("kustomization.yaml")).unwrap();
     assert!(kustomization.contains("someone/else"), "{kustomization}");
@@ -139,6 +144,7 @@ async fn the_operator_image_is_multi_arch_pushed_by_authdomain_and_set_by_digest
     let digest = reference.split('@').nth(1).unwrap().to_owned();
     assert!(rendered.contains("runAsUser: 65532"), "{rendered}");
 
+    stage("rendered");
     // The reference resolves in the registry to an index of both platforms.
     let session = Registry::open(
         registry.host(),
@@ -227,7 +233,9 @@ async fn the_operator_image_is_multi_arch_pushed_by_authdomain_and_set_by_digest
         } else {
             Command::new(&path)
         };
+        stage("layer read");
         let version = run.arg("--version").output().unwrap();
+        stage("ran --version");
         assert!(
             version.status.success()
                 && String::from_utf8_lossy(&version.stdout).contains(&format!(
