@@ -241,6 +241,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
             }
             Err(e) if waiting(&e) => {
                 let message = e.to_string();
+                let was = status::find(&st.conditions, SYNCED).map(|c| c.reason.clone());
                 status::set(
                     &mut st.conditions,
                     Wanted::no(READY, "Provisioning", message.clone()),
@@ -249,11 +250,23 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                 );
                 status::set(
                     &mut st.conditions,
-                    Wanted::no(SYNCED, "Provisioning", message),
+                    Wanted::no(SYNCED, "Provisioning", message.clone()),
                     generation,
                     &now,
                 );
                 patch_status(&ctx, &ad, &st).await?;
+                // An event on the transition, not on each 30 s look.
+                if was.as_deref() != Some("Provisioning") {
+                    ctx.recorder
+                        .publish(
+                            ad.as_ref(),
+                            EventKind::Normal,
+                            "Provisioning",
+                            "Apply",
+                            &message,
+                        )
+                        .await;
+                }
                 // Back in 30 s (sooner when the drift interval is shorter).
                 let again = Duration::from_secs(30).min(check_interval(&ctx, &ad));
                 Ok(ctx.schedule(&key(&ad), generation, again))
