@@ -538,22 +538,8 @@ spec:
     // AuthServerUnavailable, for its generation, an event), retries with backoff, and
     // recovers when the server is back. `kubectl wait` ends in both directions.
     drop(server.take());
-    let scrape_clients = || async move {
-        let text = reqwest::get(format!("http://127.0.0.1:{leader_metrics}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|l| {
-                l.starts_with("authdomain_operator_reconciles_total")
-                    && l.contains("kind=\"OAuthClient\"")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>()
-    };
-    let before = scrape_clients().await;
+    // OAuthClient reconciles, as counted in 3b.
+    let before = scrape().await.1;
     // A Secret deleted while the server is away: the reconcile it wakes cannot reach it.
     kube.kubectl_ok(&["delete", "secret", "-n", "team-a", "orders-reader"]);
     kube.kubectl_ok(&[
@@ -594,7 +580,7 @@ spec:
         "one event per transition: {events}"
     );
     tokio::time::sleep(Duration::from_secs(25)).await;
-    let retries = scrape_clients().await - before;
+    let retries = scrape().await.1 - before;
     eprintln!("{retries} OAuthClient reconciles in the first 25 s of the outage");
     // Backoff: 5, 10, 20 s (jittered down to half) is at most 6 attempts in 25 s, with
     // the one the status write wakes; a flat 1 s retry would be 25, a flat 10 s, 3 but

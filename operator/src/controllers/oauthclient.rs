@@ -357,11 +357,11 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
             let current = existing_secret
                 .as_ref()
                 .and_then(|s| secret_value(s, "client_secret"));
+            let current_digest = current.as_deref().map(secret_digest);
             if st.secret_digest.is_none() {
-                st.secret_digest = current.as_deref().map(secret_digest);
+                st.secret_digest = current_digest.clone();
             }
-            let tampered = current.as_deref().map(secret_digest).is_some()
-                && current.as_deref().map(secret_digest) != st.secret_digest;
+            let tampered = current_digest.is_some() && current_digest != st.secret_digest;
             let secret_missing = secret_missing || tampered;
             let rotation_asked = oc
                 .spec
@@ -516,7 +516,9 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
             )
             .await;
     }
-    Ok(ctx.schedule(&key(&oc), generation, requeue))
+    // A success ends the backoff (OAuthClients keep no schedule of their own).
+    ctx.forget(&key(&oc));
+    Ok(Action::requeue(requeue))
 }
 
 /// The key of an OAuthClient in the context's schedule.

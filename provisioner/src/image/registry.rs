@@ -267,13 +267,10 @@ impl Registry {
         for image in &index.images {
             self.push(repository, image, None).await?;
         }
-        let content_type = http::HeaderValue::from_static(INDEX_MEDIA_TYPES[0]);
         let destination =
             Reference::with_tag(self.host.clone(), repository.to_owned(), tag.to_owned());
-        self.client
-            .push_manifest_raw(&destination, index.manifest.clone(), content_type)
-            .await
-            .map_err(|e| protocol_error("push the index of", &destination, e))?;
+        self.put_manifest(&destination, &index.manifest, INDEX_MEDIA_TYPES[0])
+            .await?;
         Ok(Pushed {
             digest: index.digest.clone(),
             reused: false,
@@ -371,19 +368,34 @@ impl Registry {
                     .map_err(|e| protocol_error("upload a blob to", &target, e))?;
             }
         }
-        let content_type = http::HeaderValue::from_static(MANIFEST_MEDIA_TYPE);
         let destination = match tag {
             Some(t) => Reference::with_tag(self.host.clone(), repository.to_owned(), t.to_owned()),
             None => target.clone(),
         };
-        self.client
-            .push_manifest_raw(&destination, image.manifest.clone(), content_type)
-            .await
-            .map_err(|e| protocol_error("push the manifest of", &destination, e))?;
+        self.put_manifest(&destination, &image.manifest, MANIFEST_MEDIA_TYPE)
+            .await?;
         Ok(Pushed {
             digest: image.digest.clone(),
             reused: existing,
         })
+    }
+
+    /// Upload a manifest (an image's or an index's, by `media_type`) to `destination`.
+    async fn put_manifest(
+        &self,
+        destination: &Reference,
+        manifest: &[u8],
+        media_type: &'static str,
+    ) -> Result<(), RegistryError> {
+        self.client
+            .push_manifest_raw(
+                destination,
+                manifest.to_vec(),
+                http::HeaderValue::from_static(media_type),
+            )
+            .await
+            .map_err(|e| protocol_error("push the manifest of", destination, e))?;
+        Ok(())
     }
 }
 
