@@ -16,6 +16,9 @@ command -v runuser >/dev/null || apt_packages+=(util-linux)
 [[ -x /usr/bin/docker-registry ]] || apt_packages+=(docker-registry)
 command -v htpasswd >/dev/null || apt_packages+=(apache2-utils)
 command -v qemu-aarch64-static >/dev/null || apt_packages+=(qemu-user-static)
+# The portal's browser tests: Debian's headless chromium and its chromedriver.
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 # Kubernetes for the operator's tests: etcd, and what scripts/kube-apiserver.sh needs to
 # build kube-apiserver from Debian's source (once; the binaries are cached).
 for p in etcd-server golang-go dpkg-dev xz-utils make rsync openssl curl ca-certificates \
@@ -52,6 +55,15 @@ then
   python3 -m pip install -q "${PY_PACKAGES[@]}"
 fi
 command -v cargo-lambda >/dev/null || { echo "test-deps: cargo-lambda is not on PATH after install" >&2; exit 1; }
+
+# The portal's browser tests sign in at a real OpenID Connect provider: oidc-provider
+# (npm, pinned with a lock in bench/oidc-provider), installed outside the work tree.
+command -v node >/dev/null && command -v npm >/dev/null || {
+  echo "test-deps: installing nodejs and npm (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+"$(dirname "$0")/../bench/npm/install.sh" "$(dirname "$0")/../bench/oidc-provider" oidc-provider >/dev/null
 
 # kube-apiserver, kube-controller-manager and kubectl v1.20.2 (built and cached once, about
 # 10 to 20 minutes on 2 cores; quick afterwards). --no-kube skips it (CI builds it in the

@@ -96,6 +96,11 @@ pub struct ResourceServerInput {
     pub name: Option<String>,
     #[serde(default)]
     pub scopes: Vec<ScopeInput>,
+    /// The team that owns the API (see the portal's teams). Its members manage the API's
+    /// scopes and the clients that receive them. None: only admins manage it. A team
+    /// member's create defaults to their team when they are in exactly one.
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -103,6 +108,8 @@ pub struct ResourceServer {
     pub identifier: String,
     pub name: String,
     pub scopes: Vec<ScopeInput>,
+    #[serde(default)]
+    pub team: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -139,6 +146,14 @@ pub struct ClientInput {
     /// `["client_credentials"]` (default) or `[]` for a client that only introspects.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
+    /// The team that owns the client (default: the caller's team when it has one).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Set by a tool that owns the registration (the Kubernetes operator sets
+    /// `kubernetes:NAMESPACE/NAME`): the portal shows the client as managed there and
+    /// read-only. Only admin callers may set or change it.
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -160,6 +175,10 @@ pub struct Client {
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,
     pub secrets: Vec<SecretInfo>,
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub managed_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -191,6 +210,38 @@ pub struct KeyInfo {
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub expires_at: Option<i64>,
+}
+
+/// Scopes of the admin audience of this form authorise the admin API for one team's
+/// resource servers and clients: `authdomain:team:payments`.
+pub const TEAM_SCOPE_PREFIX: &str = "authdomain:team:";
+
+/// One recorded change: who did what to which object, when and from where. Never holds a
+/// secret (a secret is named by its `secret_id` only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Who: a signed-in person (`alice@example.com`), an API client (`client:ID`) or a
+    /// local tool (`cli`, `management-event`).
+    pub actor: String,
+    /// `admin` or `team` (the actor's role when it acted) or `system`.
+    pub role: String,
+    /// `portal`, `api`, `cli` or `event`.
+    pub via: String,
+    /// For example `client.create`, `client.secret.add`, `resource-server.update`,
+    /// `key.rotate`.
+    pub action: String,
+    /// The object: a client id, a resource server identifier or a key id.
+    pub target: String,
+    /// The owning team of the object, when it has one.
+    pub team: Option<String>,
+    /// The caller's address, when known.
+    pub source: Option<String>,
+    /// What changed (never a secret).
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
 }
 
 #[cfg(test)]

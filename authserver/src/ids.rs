@@ -25,6 +25,11 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Compare two secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
 /// `n` random bytes, base64url.
 pub fn random_token(n: usize) -> String {
     let mut bytes = vec![0u8; n];

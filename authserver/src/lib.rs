@@ -16,6 +16,8 @@ pub mod keys;
 pub mod lambda;
 pub mod oauth;
 pub mod own_tokens;
+pub mod portal;
+pub mod secrets_manager;
 pub mod settings;
 pub mod store;
 pub mod throttle;

@@ -26,6 +26,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// Longest accepted lifetime of a `private_key_jwt` assertion (exp − now).
     pub assertion_max_lifetime: i64,
+    /// The self-serve portal (None: `/portal` explains how to configure it).
+    pub portal: Option<crate::portal::PortalSettings>,
 }
 
 impl Settings {
@@ -41,7 +43,17 @@ impl Settings {
             db_retry_deadline: Duration::from_secs(20),
             throttle: ThrottleSettings::default(),
             assertion_max_lifetime: 3600,
+            portal: None,
         }
+    }
+
+    /// The teams that own resource servers and clients (each gets an
+    /// `authdomain:team:NAME` scope on the admin API): the portal's teams.
+    pub fn teams(&self) -> Vec<String> {
+        self.portal
+            .as_ref()
+            .map(|p| p.teams.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// `issuer` + `path`, without doubling a trailing slash.
@@ -66,6 +78,9 @@ impl Settings {
                 "issuer `{}` must use https (http is accepted only for localhost / 127.0.0.1)",
                 self.issuer
             ));
+        }
+        if let Some(p) = &self.portal {
+            p.validate()?;
         }
         if self.default_token_ttl <= 0 || self.default_token_ttl > self.max_token_ttl {
             return Err(format!(

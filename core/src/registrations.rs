@@ -23,6 +23,7 @@ pub fn resource_servers(spec: &AuthDomainSpec) -> Vec<ResourceServerInput> {
                     description: s.description.clone(),
                 })
                 .collect(),
+            team: r.team.clone(),
         })
         .collect()
 }
@@ -37,6 +38,7 @@ pub fn clients(spec: &AuthDomainSpec) -> Vec<ClientInput> {
             token_ttl_seconds: c.token_ttl.map(i64::from),
             token_endpoint_auth_method: Some(c.auth_method.as_str().to_owned()),
             jwks_uri: c.jwks_uri.clone(),
+            team: c.team.clone(),
             ..ClientInput::default()
         })
         .collect()
@@ -57,10 +59,12 @@ pub fn resource_server_differs(want: &ResourceServerInput, have: &ResourceServer
     have.identifier != want.identifier
         || have.name != name
         || scopes(&have.scopes) != scopes(&want.scopes)
+        || (want.team.is_some() && have.team != want.team)
 }
 
 /// Whether the server's client differs from what the spec seeds, in the fields the spec
-/// sets (scopes, token lifetime, authentication method, JWKS URI).
+/// sets (scopes, token lifetime, authentication method, JWKS URI, and the owning team and
+/// managing tool when it names them).
 pub fn client_differs(want: &ClientInput, have: &Client) -> bool {
     let sorted = |v: &[String]| {
         let mut v = v.to_vec();
@@ -76,6 +80,8 @@ pub fn client_differs(want: &ClientInput, have: &Client) -> bool {
         || have.token_ttl_seconds != want.token_ttl_seconds
         || have.token_endpoint_auth_method != method
         || have.jwks_uri != want.jwks_uri
+        || (want.team.is_some() && have.team != want.team)
+        || (want.managed_by.is_some() && have.managed_by != want.managed_by)
 }
 
 #[cfg(test)]
@@ -94,6 +100,8 @@ mod tests {
             jwks: None,
             jwks_uri: None,
             secrets: Vec::new(),
+            team: None,
+            managed_by: None,
             created_at: 0,
             updated_at: 0,
         }
@@ -127,10 +135,12 @@ mod tests {
                     description: "read".into(),
                 },
             ],
+            team: None,
         };
         let mut have = ResourceServer {
             identifier: "https://api".into(),
             name: "https://api".into(),
+            team: None,
             scopes: vec![
                 ScopeInput {
                     name: "r".into(),

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use authserver::portal::{ClientSecret, OidcProvider, PortalSettings, SignIn};
 use authserver::store::{Store, StoreOptions};
 use authserver::{Authority, Settings};
 use serde::Serialize;
@@ -26,6 +27,8 @@ pub struct DevClient {
 /// A running local domain.
 pub struct DevServer {
     pub issuer: String,
+    /// The self-serve portal's address.
+    pub portal: String,
     pub token_endpoint: String,
     pub database: PathBuf,
     pub clients: Vec<DevClient>,
@@ -45,12 +48,87 @@ pub enum DevError {
     Settings(String),
 }
 
+/// How people sign in to the local portal.
+#[derive(Debug, Clone, Default)]
+pub enum DevSignIn {
+    /// Pick a name and a role on the page (loopback only; the page says so).
+    #[default]
+    Development,
+    /// The spec's `portal` provider, its client secret from `clientSecret.file` (relative
+    /// to `manifest_dir`).
+    Provider { manifest_dir: PathBuf },
+}
+
+/// The portal's settings for a local run: the spec's teams and admin groups, and the sign-in
+/// asked for.
+pub fn portal_settings(
+    m: &AuthDomainManifest,
+    sign_in: &DevSignIn,
+) -> Result<PortalSettings, DevError> {
+    let spec_portal = m.spec.portal.as_ref();
+    let sign_in = match sign_in {
+        DevSignIn::Development => SignIn::Development,
+        DevSignIn::Provider { manifest_dir } => {
+            let p = spec_portal.ok_or_else(|| {
+                DevError::Settings("--sign-in provider needs `spec.portal` in the manifest".into())
+            })?;
+            let file = p.client_secret.file.as_ref().ok_or_else(|| {
+                DevError::Settings(
+                    "--sign-in provider reads `spec.portal.clientSecret.file` (a Secrets Manager secret is read by the function on AWS)".into(),
+                )
+            })?;
+            let path = manifest_dir.join(file);
+            let secret = std::fs::read_to_string(&path).map_err(|e| {
+                DevError::Settings(format!(
+                    "spec.portal.clientSecret.file: reading {}: {e}",
+                    path.display()
+                ))
+            })?;
+            SignIn::Oidc(OidcProvider {
+                issuer: p.issuer.clone(),
+                client_id: p.client_id.clone(),
+                client_secret: ClientSecret(secret.trim().to_owned()),
+                scopes: p.scopes.clone().unwrap_or_else(|| {
+                    ["openid", "profile", "email"].map(String::from).to_vec()
+                }),
+                display_name: p
+                    .provider_name
+                    .clone()
+                    .unwrap_or_else(|| OidcProvider::default_display_name(&p.issuer)),
+            })
+        }
+    };
+    let mut settings = PortalSettings::new(sign_in);
+    settings.domain_name = m.metadata.name.clone();
+    if let Some(p) = spec_portal {
+        settings.groups_claim = p.groups_claim.clone();
+        settings.admin_groups = p.admin_groups.clone();
+        settings.teams = p.teams.clone();
+        if let Some(minutes) = p.session_minutes {
+            settings.session_ttl = std::time::Duration::from_secs(u64::from(minutes) * 60);
+        }
+    }
+    // Teams named by resource servers and clients are teams too (with no groups: reachable
+    // by development sign-in only).
+    let named = m
+        .spec
+        .resource_servers
+        .iter()
+        .filter_map(|r| r.team.clone())
+        .chain(m.spec.clients.iter().filter_map(|c| c.team.clone()));
+    for t in named {
+        settings.teams.entry(t).or_default();
+    }
+    Ok(settings)
+}
+
 /// Open the database in `dir`, register the spec's resource servers and clients, and bind
 /// `listen` (port 0: any free port).
 pub async fn start(
     m: &AuthDomainManifest,
     dir: &std::path::Path,
     listen: SocketAddr,
+    sign_in: &DevSignIn,
 ) -> Result<DevServer, DevError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -64,6 +142,7 @@ pub async fn start(
         .parse()
         .map_err(|e| DevError::Settings(format!("{e:?}")))?;
     settings.default_token_ttl = i64::from(m.spec.tokens.default_ttl);
+    settings.portal = Some(portal_settings(m, sign_in)?);
     settings.validate().map_err(DevError::Settings)?;
     let database = dir.join(format!("{}.db", m.metadata.name));
     let store = Store::open(
@@ -84,17 +163,18 @@ pub async fn start(
         .prepare()
         .await
         .map_err(seed_err("the database".into()))?;
+    let seeder = &authserver::admin::Actor::system(authserver::admin::Via::Cli, "authdomain dev");
     for rs in authdomain_core::registrations::resource_servers(&m.spec) {
         let what = format!("resourceServers {}", rs.identifier);
         authority
-            .put_resource_server(rs, false)
+            .put_resource_server(seeder, rs, false, true)
             .await
             .map_err(seed_err(what))?;
     }
     let mut clients = Vec::new();
     for c in authdomain_core::registrations::clients(&m.spec) {
         let what = format!("clients {}", c.name);
-        let created = authority.create_client(c).await.map_err(seed_err(what))?;
+        let created = authority.create_client(seeder, c).await.map_err(seed_err(what))?;
         clients.push(DevClient {
             name: created.client.name.clone(),
             client_id: created.client.client_id.clone(),
@@ -104,6 +184,7 @@ pub async fn start(
         });
     }
     Ok(DevServer {
+        portal: format!("{issuer}/portal"),
         token_endpoint: format!("{issuer}/oauth2/token"),
         issuer,
         database,

@@ -57,6 +57,7 @@ impl LocalIssuer {
     pub async fn resource_server(&self, identifier: &str, scopes: &[&str]) {
         self.authority
             .put_resource_server(
+                &test_actor(),
                 ResourceServerInput {
                     identifier: identifier.into(),
                     name: None,
@@ -67,8 +68,10 @@ impl LocalIssuer {
                             description: String::new(),
                         })
                         .collect(),
+                    team: None,
                 },
                 false,
+                true,
             )
             .await
             .expect("registering the resource server");
@@ -78,7 +81,7 @@ impl LocalIssuer {
     pub async fn client(&self, name: &str, scopes: &[&str]) -> (String, String) {
         let c = self
             .authority
-            .create_client(ClientInput {
+            .create_client(&test_actor(), ClientInput {
                 name: name.into(),
                 scopes: scopes.iter().map(|s| (*s).into()).collect(),
                 ..ClientInput::default()
@@ -119,4 +122,9 @@ impl LocalIssuer {
             .expect("access_token")
             .to_owned()
     }
+}
+
+/// The tests' own admin (a local tool with full rights).
+pub fn test_actor() -> authserver::admin::Actor {
+    authserver::admin::Actor::system(authserver::admin::Via::Cli, "test")
 }

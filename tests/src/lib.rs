@@ -4,7 +4,10 @@
 //! it: tests never skip silently (under `CI=true` or anywhere else).
 
 pub mod aws;
+pub mod browser;
 pub mod cross;
+pub mod http_api;
+pub mod idp;
 pub mod issuer;
 pub mod kube;
 pub mod lambda;

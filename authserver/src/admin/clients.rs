@@ -4,15 +4,34 @@ use authdomain_api::{
     Client, ClientAuthMethod, ClientInput, CreatedClient, MAX_SECRETS, NewSecret,
 };
 
-use super::{AdminError, check_url, client_view, invalid, valid_client_id};
+use serde_json::json;
+
+use super::{Actor, AdminError, check_url, client_view, invalid, valid_client_id};
 use crate::authority::Authority;
 use crate::ids::{now, random_id, random_token};
 use crate::store::{ClientRecord, SecretRecord};
 
 impl Authority {
-    async fn validate_client(&self, input: &ClientInput) -> Result<ClientRecord, AdminError> {
+    /// Check a registration and what the actor may grant: a team member grants only their
+    /// teams' scopes, to a client of one of their teams, and never marks it managed.
+    async fn validate_client(
+        &self,
+        actor: &Actor,
+        input: &ClientInput,
+        existing: Option<&ClientRecord>,
+    ) -> Result<ClientRecord, AdminError> {
         if input.name.trim().is_empty() || input.name.len() > 200 {
             return Err(invalid("name", "expected 1 to 200 characters"));
+        }
+        if !actor.is_admin() && input.managed_by != existing.and_then(|e| e.managed_by.clone()) {
+            return Err(AdminError::Forbidden(
+                "`managed_by` is set by admin tools only".into(),
+            ));
+        }
+        if let Some(m) = &input.managed_by
+            && (m.is_empty() || m.len() > 300)
+        {
+            return Err(invalid("managed_by", "expected 1 to 300 characters"));
         }
         let method: ClientAuthMethod = match &input.token_endpoint_auth_method {
             Some(m) => m
@@ -22,6 +41,7 @@ impl Authority {
         };
         let catalog = self.store.list_resource_servers().await?;
         let known = |s: &str| catalog.iter().any(|r| r.scopes.iter().any(|d| d.name == s));
+        let own = actor.own_scopes(&catalog);
         for (i, s) in input.scopes.iter().enumerate() {
             if !known(s) {
                 return Err(invalid(
@@ -29,7 +49,16 @@ impl Authority {
                     format!("scope `{s}` is not defined by any resource server"),
                 ));
             }
+            if own.as_ref().is_some_and(|own| !own.contains(s)) {
+                return Err(AdminError::Forbidden(format!(
+                    "`scopes[{i}]`: scope `{s}` belongs to another team's resource server"
+                )));
+            }
         }
+        let team = match (existing, &input.team) {
+            (Some(e), None) if !actor.is_admin() => e.team.clone(),
+            _ => actor.owning_team("team", input.team.as_deref())?,
+        };
         let defaults = input
             .default_scopes
             .clone()
@@ -125,6 +154,8 @@ impl Authority {
             token_ttl_seconds: input.token_ttl_seconds,
             jwks,
             jwks_uri: input.jwks_uri.clone(),
+            team,
+            managed_by: input.managed_by.clone(),
             created_at: t,
             updated_at: t,
             secrets: Vec::new(),
@@ -143,8 +174,12 @@ impl Authority {
         )
     }
 
-    pub async fn create_client(&self, input: ClientInput) -> Result<CreatedClient, AdminError> {
-        let mut record = self.validate_client(&input).await?;
+    pub async fn create_client(
+        &self,
+        actor: &Actor,
+        input: ClientInput,
+    ) -> Result<CreatedClient, AdminError> {
+        let mut record = self.validate_client(actor, &input, None).await?;
         let secret = if record.auth_method == "private_key_jwt" {
             None
         } else {
@@ -155,43 +190,105 @@ impl Authority {
         self.with_retry(|| self.store.insert_client(&record))
             .await?;
         tracing::info!(client_id = %record.client_id, name = %record.name, "client created");
+        self.audit(
+            actor,
+            "client.create",
+            &record.client_id,
+            record.team.as_deref(),
+            json!({
+                "name": record.name,
+                "scopes": record.allowed_scopes,
+                "auth_method": record.auth_method,
+                "token_ttl_seconds": record.token_ttl_seconds,
+                "managed_by": record.managed_by,
+                "secret_ids": record.secrets.iter().map(|s| &s.secret_id).collect::<Vec<_>>(),
+            }),
+        )
+        .await;
         Ok(CreatedClient {
             client: client_view(&record),
             client_secret: secret,
         })
     }
 
-    pub async fn list_clients(&self) -> Result<Vec<Client>, AdminError> {
+    pub async fn list_clients(&self, actor: &Actor) -> Result<Vec<Client>, AdminError> {
+        let own = match actor.teams() {
+            Some(_) => actor.own_scopes(&self.with_retry(|| self.store.list_resource_servers()).await?),
+            None => None,
+        };
         Ok(self
             .with_retry(|| self.store.list_clients())
             .await?
             .iter()
+            .filter(|c| actor.can_see_client(c, own.as_ref()))
             .map(client_view)
             .collect())
     }
 
-    pub async fn get_client(&self, client_id: &str) -> Result<Client, AdminError> {
-        self.with_retry(|| self.store.get_client(client_id))
+    /// The stored client, if the actor may see it (403 otherwise, 404 when absent).
+    async fn visible_client(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+    ) -> Result<ClientRecord, AdminError> {
+        let c = self
+            .with_retry(|| self.store.get_client(client_id))
             .await?
-            .map(|c| client_view(&c))
-            .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}` does not exist")))
+            .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}` does not exist")))?;
+        if actor.teams().is_some() {
+            let catalog = self.with_retry(|| self.store.list_resource_servers()).await?;
+            if !actor.can_see_client(&c, actor.own_scopes(&catalog).as_ref()) {
+                return Err(AdminError::Forbidden(format!(
+                    "client `{client_id}` belongs to another team"
+                )));
+            }
+        }
+        Ok(c)
+    }
+
+    /// The stored client, if the actor may change it.
+    async fn changeable_client(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+    ) -> Result<ClientRecord, AdminError> {
+        let c = self.visible_client(actor, client_id).await?;
+        actor.require_client_change(&c)?;
+        Ok(c)
+    }
+
+    pub async fn get_client(&self, actor: &Actor, client_id: &str) -> Result<Client, AdminError> {
+        Ok(client_view(&self.visible_client(actor, client_id).await?))
+    }
+
+    /// Take one scope from a client (its resource server no longer defines it).
+    pub(crate) async fn strip_scope(&self, client_id: &str, scope: &str) -> Result<(), AdminError> {
+        if let Some(mut c) = self.with_retry(|| self.store.get_client(client_id)).await? {
+            c.allowed_scopes.retain(|s| s != scope);
+            c.default_scopes.retain(|s| s != scope);
+            c.updated_at = now();
+            self.with_retry(|| self.store.update_client(&c)).await?;
+        }
+        Ok(())
     }
 
     /// Replace a client's settings; its id and secrets stay.
     pub async fn update_client(
         &self,
+        actor: &Actor,
         client_id: &str,
         input: ClientInput,
     ) -> Result<Client, AdminError> {
-        let existing =
-            self.store.get_client(client_id).await?.ok_or_else(|| {
-                AdminError::NotFound(format!("client `{client_id}` does not exist"))
-            })?;
+        let existing = self.changeable_client(actor, client_id).await?;
         let mut record = self
-            .validate_client(&ClientInput {
-                client_id: Some(client_id.to_owned()),
-                ..input
-            })
+            .validate_client(
+                actor,
+                &ClientInput {
+                    client_id: Some(client_id.to_owned()),
+                    ..input
+                },
+                Some(&existing),
+            )
             .await?;
         record.created_at = existing.created_at;
         record.secrets = existing.secrets;
@@ -204,10 +301,25 @@ impl Authority {
             )));
         }
         self.invalidate();
+        self.audit(
+            actor,
+            "client.update",
+            client_id,
+            record.team.as_deref(),
+            json!({
+                "name": record.name,
+                "scopes": record.allowed_scopes,
+                "auth_method": record.auth_method,
+                "token_ttl_seconds": record.token_ttl_seconds,
+                "managed_by": record.managed_by,
+            }),
+        )
+        .await;
         Ok(client_view(&record))
     }
 
-    pub async fn delete_client(&self, client_id: &str) -> Result<(), AdminError> {
+    pub async fn delete_client(&self, actor: &Actor, client_id: &str) -> Result<(), AdminError> {
+        let existing = self.changeable_client(actor, client_id).await?;
         if !self
             .with_retry(|| self.store.delete_client(client_id))
             .await?
@@ -218,13 +330,25 @@ impl Authority {
         }
         self.invalidate();
         tracing::info!(client_id, "client deleted");
+        self.audit(
+            actor,
+            "client.delete",
+            client_id,
+            existing.team.as_deref(),
+            json!({ "name": existing.name }),
+        )
+        .await;
         Ok(())
     }
 
     /// Add a second secret (rotation step 1); both work until one is revoked.
-    pub async fn add_client_secret(&self, client_id: &str) -> Result<NewSecret, AdminError> {
-        let client = self.get_client(client_id).await?;
-        if client.token_endpoint_auth_method == "private_key_jwt" {
+    pub async fn add_client_secret(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+    ) -> Result<NewSecret, AdminError> {
+        let client = self.changeable_client(actor, client_id).await?;
+        if client.auth_method == "private_key_jwt" {
             return Err(AdminError::Conflict(
                 "the client authenticates with private_key_jwt and has no secrets".into(),
             ));
@@ -243,6 +367,14 @@ impl Authority {
         }
         self.invalidate();
         tracing::info!(client_id, secret_id = %record.secret_id, "client secret added");
+        self.audit(
+            actor,
+            "client.secret.add",
+            client_id,
+            client.team.as_deref(),
+            json!({ "secret_id": record.secret_id }),
+        )
+        .await;
         Ok(NewSecret {
             secret_id: record.secret_id,
             client_secret: plain,
@@ -253,9 +385,11 @@ impl Authority {
     /// Revoke one secret (rotation step 2).
     pub async fn revoke_client_secret(
         &self,
+        actor: &Actor,
         client_id: &str,
         secret_id: &str,
     ) -> Result<(), AdminError> {
+        let client = self.changeable_client(actor, client_id).await?;
         if !self
             .with_retry(|| self.store.delete_secret(client_id, secret_id))
             .await?
@@ -266,6 +400,14 @@ impl Authority {
         }
         self.invalidate();
         tracing::info!(client_id, secret_id, "client secret revoked");
+        self.audit(
+            actor,
+            "client.secret.revoke",
+            client_id,
+            client.team.as_deref(),
+            json!({ "secret_id": secret_id }),
+        )
+        .await;
         Ok(())
     }
 }

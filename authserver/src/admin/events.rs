@@ -5,7 +5,7 @@
 use authdomain_api::ManagementEvent;
 use serde_json::{Value, json};
 
-use super::AdminError;
+use super::{Actor, AdminError, Via};
 use crate::authority::Authority;
 
 /// Run one management event; errors are returned as `{"ok": false, "error": …}` so the
@@ -15,6 +15,8 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
         Ok(e) => e,
         Err(e) => return json!({ "ok": false, "error": format!("invalid management event: {e}") }),
     };
+    // IAM limits who may invoke the function directly: the provisioner and the operator.
+    let actor = &Actor::system(Via::Event, "management-event");
     let result: Result<Value, AdminError> = async {
         Ok(match parsed {
             ManagementEvent::Prepare => {
@@ -23,36 +25,36 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
             }
             ManagementEvent::CreateAdminClient { name } => serde_json::to_value(
                 authority
-                    .create_admin_client(name.as_deref().unwrap_or("admin"))
+                    .create_admin_client(actor, name.as_deref().unwrap_or("admin"))
                     .await?,
             )
             .expect("serialisable"),
             ManagementEvent::PutResourceServer { resource_server } => serde_json::to_value(
                 authority
-                    .put_resource_server(resource_server, false)
+                    .put_resource_server(actor, resource_server, false, true)
                     .await?,
             )
             .expect("serialisable"),
             ManagementEvent::CreateClient { client } => {
-                serde_json::to_value(authority.create_client(client).await?).expect("serialisable")
+                serde_json::to_value(authority.create_client(actor, client).await?).expect("serialisable")
             }
             ManagementEvent::GetClient { client_id } => {
-                serde_json::to_value(authority.get_client(&client_id).await?).expect("serialisable")
+                serde_json::to_value(authority.get_client(actor, &client_id).await?).expect("serialisable")
             }
             ManagementEvent::UpdateClient { client_id, client } => {
-                serde_json::to_value(authority.update_client(&client_id, client).await?)
+                serde_json::to_value(authority.update_client(actor, &client_id, client).await?)
                     .expect("serialisable")
             }
             ManagementEvent::ListResourceServers => {
-                serde_json::to_value(authority.list_resource_servers().await?)
+                serde_json::to_value(authority.list_resource_servers(actor).await?)
                     .expect("serialisable")
             }
             ManagementEvent::RotateKeys { force } => {
-                serde_json::to_value(authority.rotate_signing_keys(force).await?)
+                serde_json::to_value(authority.rotate_signing_keys(actor, force).await?)
                     .expect("serialisable")
             }
             ManagementEvent::ListKeys => {
-                serde_json::to_value(authority.list_keys().await?).expect("serialisable")
+                serde_json::to_value(authority.list_keys(actor).await?).expect("serialisable")
             }
         })
     }

@@ -3,10 +3,15 @@
 //! CLI and Lambda management events (`events`) are its only callers, so validation and
 //! cache invalidation happen here once.
 
+pub mod access;
+mod audit;
 mod clients;
 pub mod events;
 mod keys;
 mod resource_servers;
+
+pub use access::{Actor, Role, Via};
+pub use resource_servers::{HeldBy, HeldScope};
 
 use authdomain_api::{Client, KeyInfo, ResourceServer, ScopeInput, SecretInfo};
 
@@ -21,6 +26,12 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not see or change this (another team's object, an admin action).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Removing scopes that clients hold needs the caller's confirmation.
+    #[error("{}", held_message(.0))]
+    ScopesHeld(Vec<HeldScope>),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -32,6 +43,27 @@ impl From<StoreError> for AdminError {
             other => AdminError::Store(other),
         }
     }
+}
+
+fn held_message(held: &[HeldScope]) -> String {
+    let parts: Vec<String> = held
+        .iter()
+        .map(|h| {
+            format!(
+                "`{}` is held by {}",
+                h.scope,
+                h.clients
+                    .iter()
+                    .map(|c| format!("`{}` ({})", c.client_id, c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "removing scopes that clients hold: {}; confirm to remove them from those clients too",
+        parts.join("; ")
+    )
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> AdminError {
@@ -63,6 +95,8 @@ fn client_view(c: &ClientRecord) -> Client {
         grant_types: c.grant_types.clone(),
         jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
         jwks_uri: c.jwks_uri.clone(),
+        team: c.team.clone(),
+        managed_by: c.managed_by.clone(),
         secrets: c
             .secrets
             .iter()
@@ -88,6 +122,7 @@ fn rs_view(r: &ResourceServerRecord) -> ResourceServer {
                 description: s.description.clone(),
             })
             .collect(),
+        team: r.team.clone(),
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

@@ -1,13 +1,31 @@
 //! Resource servers (APIs) and their scopes.
 
+use std::collections::BTreeSet;
+
 use authdomain_api::{
     ADMIN_AUDIENCE, ADMIN_SCOPE, ResourceServer, ResourceServerInput, ScopeInput,
+    TEAM_SCOPE_PREFIX,
 };
+use serde::Serialize;
+use serde_json::json;
 
-use super::{AdminError, invalid, is_scope_token, rs_view};
+use super::{Actor, AdminError, Via, invalid, is_scope_token, rs_view};
 use crate::authority::Authority;
 use crate::ids::now;
 use crate::store::{ResourceServerRecord, ScopeDef};
+
+/// A scope a change would remove while clients hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HeldScope {
+    pub scope: String,
+    pub clients: Vec<HeldBy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HeldBy {
+    pub client_id: String,
+    pub name: String,
+}
 
 impl Authority {
     fn validate_resource_server(input: &ResourceServerInput) -> Result<(), AdminError> {
@@ -20,12 +38,21 @@ impl Authority {
                 ));
             }
         }
-        let mut seen = std::collections::BTreeSet::new();
+        if input.name.as_ref().is_some_and(|n| n.len() > 200) {
+            return Err(invalid("name", "expected at most 200 characters"));
+        }
+        let mut seen = BTreeSet::new();
         for (i, s) in input.scopes.iter().enumerate() {
             if !is_scope_token(&s.name) {
                 return Err(invalid(
                     format!("scopes[{i}].name"),
                     "expected a non-empty scope token (printable ASCII without space, `\"` or `\\`)",
+                ));
+            }
+            if s.description.len() > 500 {
+                return Err(invalid(
+                    format!("scopes[{i}].description"),
+                    "expected at most 500 characters",
                 ));
             }
             if !seen.insert(&s.name) {
@@ -40,24 +67,50 @@ impl Authority {
 
     pub async fn create_resource_server(
         &self,
+        actor: &Actor,
         input: ResourceServerInput,
     ) -> Result<ResourceServer, AdminError> {
-        self.put_resource_server(input, true).await
+        self.put_resource_server(actor, input, true, false).await
     }
 
-    /// Create or replace (`create_only` = false) a resource server.
+    /// Create or replace (`create_only` = false) a resource server. Removing scopes that
+    /// clients hold is refused with [`AdminError::ScopesHeld`] unless `remove_held` is set;
+    /// then those scopes are taken from the clients too.
     pub async fn put_resource_server(
         &self,
+        actor: &Actor,
         input: ResourceServerInput,
         create_only: bool,
+        remove_held: bool,
     ) -> Result<ResourceServer, AdminError> {
         Self::validate_resource_server(&input)?;
+        if input.identifier == ADMIN_AUDIENCE && actor.via != Via::Cli && actor.via != Via::Event
+        {
+            return Err(AdminError::Forbidden(
+                "the admin API's resource server is managed by the auth server itself".into(),
+            ));
+        }
         let t = now();
         let existing = self.store.get_resource_server(&input.identifier).await?;
+        if let Some(e) = &existing {
+            if create_only {
+                return Err(AdminError::Conflict(format!(
+                    "resource server `{}` already exists",
+                    e.identifier
+                )));
+            }
+            actor.require_resource_server(e)?;
+        }
+        let team = match (&existing, &input.team) {
+            // A member keeps the API in their team unless they move it to another of theirs.
+            (Some(e), None) if !actor.is_admin() => e.team.clone(),
+            _ => actor.owning_team("team", input.team.as_deref())?,
+        };
         let record = ResourceServerRecord {
             name: input
                 .name
                 .clone()
+                .filter(|n| !n.trim().is_empty())
                 .unwrap_or_else(|| input.identifier.clone()),
             scopes: input
                 .scopes
@@ -67,43 +120,114 @@ impl Authority {
                     description: s.description.clone(),
                 })
                 .collect(),
+            team,
             created_at: existing.as_ref().map_or(t, |e| e.created_at),
             updated_at: t,
             identifier: input.identifier,
         };
+        let removed: Vec<String> = existing
+            .iter()
+            .flat_map(|e| e.scopes.iter())
+            .filter(|s| !record.scopes.iter().any(|n| n.name == s.name))
+            .map(|s| s.name.clone())
+            .collect();
+        let held = self.held_scopes(&removed).await?;
+        if !held.is_empty() && !remove_held {
+            return Err(AdminError::ScopesHeld(held));
+        }
         self.with_retry(|| self.store.put_resource_server(&record, create_only))
             .await?;
+        for h in &held {
+            for c in &h.clients {
+                self.strip_scope(&c.client_id, &h.scope).await?;
+            }
+        }
         self.invalidate();
+        let action = if existing.is_some() {
+            "resource-server.update"
+        } else {
+            "resource-server.create"
+        };
+        self.audit(
+            actor,
+            action,
+            &record.identifier,
+            record.team.as_deref(),
+            json!({
+                "name": record.name,
+                "scopes": record.scopes.iter().map(|s| &s.name).collect::<Vec<_>>(),
+                "removed_scopes": removed,
+                "removed_from_clients": held.iter().map(|h| json!({"scope": h.scope, "clients": h.clients.iter().map(|c| &c.client_id).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            }),
+        )
+        .await;
         Ok(rs_view(&record))
     }
 
-    pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServer>, AdminError> {
+    /// Which clients hold each of `scopes`.
+    pub async fn held_scopes(&self, scopes: &[String]) -> Result<Vec<HeldScope>, AdminError> {
+        if scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let clients = self.with_retry(|| self.store.list_clients()).await?;
+        Ok(scopes
+            .iter()
+            .filter_map(|s| {
+                let holders: Vec<HeldBy> = clients
+                    .iter()
+                    .filter(|c| c.allowed_scopes.contains(s))
+                    .map(|c| HeldBy {
+                        client_id: c.client_id.clone(),
+                        name: c.name.clone(),
+                    })
+                    .collect();
+                (!holders.is_empty()).then(|| HeldScope {
+                    scope: s.clone(),
+                    clients: holders,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn list_resource_servers(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<ResourceServer>, AdminError> {
         Ok(self
             .with_retry(|| self.store.list_resource_servers())
             .await?
             .iter()
+            .filter(|r| actor.can_see_resource_server(r))
             .map(rs_view)
             .collect())
     }
 
     pub async fn get_resource_server(
         &self,
+        actor: &Actor,
         identifier: &str,
     ) -> Result<ResourceServer, AdminError> {
-        self.with_retry(|| self.store.get_resource_server(identifier))
+        let r = self
+            .with_retry(|| self.store.get_resource_server(identifier))
             .await?
-            .map(|r| rs_view(&r))
             .ok_or_else(|| {
                 AdminError::NotFound(format!("resource server `{identifier}` does not exist"))
-            })
+            })?;
+        actor.require_resource_server(&r)?;
+        Ok(rs_view(&r))
     }
 
-    pub async fn delete_resource_server(&self, identifier: &str) -> Result<(), AdminError> {
+    pub async fn delete_resource_server(
+        &self,
+        actor: &Actor,
+        identifier: &str,
+    ) -> Result<(), AdminError> {
         if identifier == ADMIN_AUDIENCE {
             return Err(AdminError::Conflict(
                 "the admin API's resource server cannot be deleted".into(),
             ));
         }
+        let existing = self.get_resource_server(actor, identifier).await?;
         if !self
             .with_retry(|| self.store.delete_resource_server(identifier))
             .await?
@@ -113,28 +237,60 @@ impl Authority {
             )));
         }
         self.invalidate();
+        self.audit(
+            actor,
+            "resource-server.delete",
+            identifier,
+            existing.team.as_deref(),
+            json!({ "name": existing.name }),
+        )
+        .await;
         Ok(())
     }
 
-    /// Make sure the admin API's resource server exists.
+    /// Make sure the admin API's resource server exists, with the admin scope and one
+    /// `authdomain:team:NAME` scope per configured team.
     pub async fn ensure_admin_resource_server(&self) -> Result<(), AdminError> {
-        if self
-            .store
-            .get_resource_server(ADMIN_AUDIENCE)
-            .await?
-            .is_some()
+        let mut scopes = vec![ScopeInput {
+            name: ADMIN_SCOPE.into(),
+            description: "Manage clients, resource servers and keys".into(),
+        }];
+        for team in self.settings.teams() {
+            scopes.push(ScopeInput {
+                name: format!("{TEAM_SCOPE_PREFIX}{team}"),
+                description: format!("Manage team `{team}`'s resource servers and clients"),
+            });
+        }
+        let existing = self.store.get_resource_server(ADMIN_AUDIENCE).await?;
+        if let Some(e) = &existing
+            && scopes
+                .iter()
+                .all(|s| e.scopes.iter().any(|d| d.name == s.name))
         {
             return Ok(());
+        }
+        // Keep team scopes of teams no longer configured: clients may hold them.
+        if let Some(e) = &existing {
+            for d in &e.scopes {
+                if !scopes.iter().any(|s| s.name == d.name) {
+                    scopes.push(ScopeInput {
+                        name: d.name.clone(),
+                        description: d.description.clone(),
+                    });
+                }
+            }
         }
         let input = ResourceServerInput {
             identifier: ADMIN_AUDIENCE.into(),
             name: Some("AuthDomain admin API".into()),
-            scopes: vec![ScopeInput {
-                name: ADMIN_SCOPE.into(),
-                description: "Manage clients, resource servers and keys".into(),
-            }],
+            scopes,
+            team: None,
         };
-        match self.put_resource_server(input, true).await {
+        let system = Actor::system(Via::Cli, "authserver");
+        match self
+            .put_resource_server(&system, input, existing.is_none(), false)
+            .await
+        {
             Ok(_) | Err(AdminError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use authdomain_api::{ClientInput, ResourceServerInput, ScopeInput};
 use authserver::Authority;
+use authserver::admin::{Actor, Via};
 
 use super::{AdminClientCommand, ClientsCommand, Command, KeysCommand, ResourceServersCommand};
 
@@ -15,9 +16,10 @@ fn print_json<T: serde::Serialize>(value: &T) {
 }
 
 pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
+    let me = &Actor::system(Via::Cli, "cli");
     match command {
         Command::AdminClient(AdminClientCommand::Create { name, json }) => {
-            let c = a.create_admin_client(&name).await?;
+            let c = a.create_admin_client(me, &name).await?;
             if json {
                 print_json(&c);
             } else {
@@ -48,7 +50,7 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                 None => None,
             };
             let c = a
-                .create_client(ClientInput {
+                .create_client(me, ClientInput {
                     client_id,
                     name,
                     scopes,
@@ -57,7 +59,7 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                     token_endpoint_auth_method: Some(auth_method),
                     jwks,
                     jwks_uri,
-                    grant_types: None,
+                    ..ClientInput::default()
                 })
                 .await?;
             if json {
@@ -71,7 +73,7 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Clients(ClientsCommand::List { json }) => {
-            let clients = a.list_clients().await?;
+            let clients = a.list_clients(me).await?;
             if json {
                 print_json(&clients);
             } else {
@@ -87,11 +89,11 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Clients(ClientsCommand::Delete { client_id }) => {
-            a.delete_client(&client_id).await?;
+            a.delete_client(me, &client_id).await?;
             eprintln!("deleted client {client_id}");
         }
         Command::Clients(ClientsCommand::AddSecret { client_id, json }) => {
-            let s = a.add_client_secret(&client_id).await?;
+            let s = a.add_client_secret(me, &client_id).await?;
             if json {
                 print_json(&s);
             } else {
@@ -103,13 +105,14 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
             client_id,
             secret_id,
         }) => {
-            a.revoke_client_secret(&client_id, &secret_id).await?;
+            a.revoke_client_secret(me, &client_id, &secret_id).await?;
             eprintln!("revoked secret {secret_id} of client {client_id}");
         }
         Command::ResourceServers(ResourceServersCommand::Create {
             identifier,
             name,
             scopes,
+            team,
             json,
         }) => {
             let scopes = scopes
@@ -126,10 +129,11 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                 })
                 .collect();
             let r = a
-                .create_resource_server(ResourceServerInput {
+                .create_resource_server(me, ResourceServerInput {
                     identifier,
                     name,
                     scopes,
+                    team,
                 })
                 .await?;
             if json {
@@ -147,7 +151,7 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::ResourceServers(ResourceServersCommand::List { json }) => {
-            let list = a.list_resource_servers().await?;
+            let list = a.list_resource_servers(me).await?;
             if json {
                 print_json(&list);
             } else {
@@ -165,11 +169,11 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::ResourceServers(ResourceServersCommand::Delete { identifier }) => {
-            a.delete_resource_server(&identifier).await?;
+            a.delete_resource_server(me, &identifier).await?;
             eprintln!("deleted resource server {identifier}");
         }
         Command::Keys(KeysCommand::Rotate { force, json }) => {
-            let k = a.rotate_signing_keys(force).await?;
+            let k = a.rotate_signing_keys(me, force).await?;
             if json {
                 print_json(&k);
             } else {
@@ -177,7 +181,7 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Keys(KeysCommand::List { json }) => {
-            let keys = a.list_keys().await?;
+            let keys = a.list_keys(me).await?;
             if json {
                 print_json(&keys);
             } else {

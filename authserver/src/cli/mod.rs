@@ -97,6 +97,72 @@ pub struct Global {
     /// Log format (default: json on Lambda, text elsewhere). Levels via RUST_LOG.
     #[arg(long, env = "AUTHSERVER_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+/// The self-serve portal (`/portal`): people sign in with an OpenID Connect provider.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PortalArgs {
+    /// The provider's issuer (e.g. https://login.microsoftonline.com/TENANT/v2.0). Register
+    /// `<issuer>/portal/callback` as the redirect URI there.
+    #[arg(long, env = "AUTHSERVER_PORTAL_ISSUER", global = true)]
+    pub portal_issuer: Option<String>,
+    /// The portal's client id at the provider.
+    #[arg(long, env = "AUTHSERVER_PORTAL_CLIENT_ID", global = true)]
+    pub portal_client_id: Option<String>,
+    /// A file holding the portal's client secret.
+    #[arg(long, env = "AUTHSERVER_PORTAL_CLIENT_SECRET_FILE", global = true)]
+    pub portal_client_secret_file: Option<PathBuf>,
+    /// A Secrets Manager secret (ARN or name) holding the client secret, read at start with
+    /// the environment's AWS credentials (on Lambda, the function's role).
+    #[arg(long, env = "AUTHSERVER_PORTAL_CLIENT_SECRET_ARN", global = true)]
+    pub portal_client_secret_arn: Option<String>,
+    /// Scopes to request, space-separated.
+    #[arg(
+        long,
+        env = "AUTHSERVER_PORTAL_SCOPES",
+        default_value = "openid profile email",
+        global = true
+    )]
+    pub portal_scopes: String,
+    /// The ID token claim that lists a person's groups.
+    #[arg(
+        long,
+        env = "AUTHSERVER_PORTAL_GROUPS_CLAIM",
+        default_value = "groups",
+        global = true
+    )]
+    pub portal_groups_claim: String,
+    /// Groups whose members are admins, comma-separated.
+    #[arg(long, env = "AUTHSERVER_PORTAL_ADMIN_GROUPS", default_value = "", global = true)]
+    pub portal_admin_groups: String,
+    /// Teams and their groups: `payments=payments-devs,payments-ops;search=search-devs`.
+    #[arg(long, env = "AUTHSERVER_PORTAL_TEAMS", default_value = "", global = true)]
+    pub portal_teams: String,
+    /// How long a portal session lasts, in minutes.
+    #[arg(
+        long,
+        env = "AUTHSERVER_PORTAL_SESSION_MINUTES",
+        default_value_t = 480,
+        global = true
+    )]
+    pub portal_session_minutes: u64,
+    /// The provider's name on the sign-in button (default: its host).
+    #[arg(long, env = "AUTHSERVER_PORTAL_PROVIDER_NAME", global = true)]
+    pub portal_provider_name: Option<String>,
+    /// The name shown in the portal's header.
+    #[arg(
+        long,
+        env = "AUTHSERVER_PORTAL_DOMAIN_NAME",
+        default_value = "AuthDomain",
+        global = true
+    )]
+    pub portal_domain_name: String,
+    /// Development sign-in (pick a name and role, no provider): only with a loopback issuer,
+    /// and accepted from loopback addresses only.
+    #[arg(long, env = "AUTHSERVER_PORTAL_DEV_SIGN_IN", global = true)]
+    pub portal_dev_sign_in: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +267,9 @@ pub enum ResourceServersCommand {
         /// Scope name (repeatable), optionally `name=description`.
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// The owning team (its members manage the API in the portal).
+        #[arg(long)]
+        team: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -16,11 +16,12 @@ use authdomain_verifier::http::{bearer_token, refusal_response};
 
 use super::AppState;
 use super::error::{bad_request, oauth_error_response};
-use crate::admin::AdminError;
+use crate::admin::{Actor, AdminError, Role, Via};
+use crate::store::AuditFilter;
 use crate::own_tokens::OwnTokenError;
 use authdomain_api::{
-    ADMIN_AUDIENCE, ADMIN_SCOPE, Client, ClientInput, CreatedClient, KeyInfo, NewSecret,
-    ResourceServer, ResourceServerInput, ScopeInput, SecretInfo,
+    ADMIN_AUDIENCE, ADMIN_SCOPE, AuditEvent, Client, ClientInput, CreatedClient, KeyInfo,
+    NewSecret, ResourceServer, ResourceServerInput, ScopeInput, SecretInfo, TEAM_SCOPE_PREFIX,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -48,17 +49,18 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/keys", get(list_keys))
         .route("/keys/rotate", post(rotate_keys))
+        .route("/audit", get(list_audit))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "AuthDomain admin API", description = "Manage the resource servers, clients, client secrets and signing keys of an AuthDomain auth server. Authorise with a Bearer access token carrying the `authdomain:admin` scope (audience `urn:authdomain:admin`)."),
+    info(title = "AuthDomain admin API", description = "Manage the resource servers, clients, client secrets and signing keys of an AuthDomain auth server, and read its audit log. Authorise with a Bearer access token for the audience `urn:authdomain:admin` carrying `authdomain:admin` (everything) or `authdomain:team:NAME` (that team's resource servers and the clients of its scopes; 403 for anything else)."),
     paths(
         list_resource_servers, create_resource_server, get_resource_server, put_resource_server, delete_resource_server,
         list_clients, create_client, get_client, update_client, delete_client, add_secret, revoke_secret,
-        list_keys, rotate_keys
+        list_keys, rotate_keys, list_audit
     ),
-    components(schemas(ResourceServerInput, ResourceServer, ScopeInput, ClientInput, Client, CreatedClient, SecretInfo, NewSecret, KeyInfo)),
+    components(schemas(ResourceServerInput, ResourceServer, ScopeInput, ClientInput, Client, CreatedClient, SecretInfo, NewSecret, KeyInfo, AuditEvent, crate::admin::HeldScope, crate::admin::HeldBy)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -80,10 +82,9 @@ async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }
 
-/// An authorised admin caller.
-pub struct Admin {
-    pub client_id: String,
-}
+/// An authorised caller of the admin API: an admin (`authdomain:admin`) or a member of
+/// the teams named by its `authdomain:team:NAME` scopes.
+pub struct Caller(pub Actor);
 
 const REALM: &str = "authdomain-admin";
 
@@ -92,13 +93,13 @@ fn refusal(e: &VerifyError) -> Response {
     refusal_response::<axum::body::Body>(e, Some(REALM))
 }
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = Response;
 
     /// One of our tokens (verified by the workspace's verifier against our own key ring),
-    /// not revoked, for the admin audience with the admin scope. No token at all is a bare
-    /// challenge (RFC 6750 §3.1); a token that is not valid is `invalid_token` (401); a
-    /// valid token without the admin scope is `insufficient_scope` (403).
+    /// not revoked, for the admin audience with the admin scope or a team scope. No token
+    /// at all is a bare challenge (RFC 6750 §3.1); a token that is not valid is
+    /// `invalid_token` (401); a valid token with neither scope is `insufficient_scope` (403).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
@@ -112,16 +113,31 @@ impl FromRequestParts<AppState> for Admin {
                 return Err(oauth_error_response(&e, &authority.settings().issuer));
             }
         };
-        if !verified.audience.iter().any(|a| a == ADMIN_AUDIENCE)
-            || !verified.has_scope(ADMIN_SCOPE)
-        {
+        let for_admin_api = verified.audience.iter().any(|a| a == ADMIN_AUDIENCE);
+        let teams: std::collections::BTreeSet<String> = verified
+            .scopes
+            .iter()
+            .filter_map(|s| s.strip_prefix(TEAM_SCOPE_PREFIX))
+            .map(str::to_owned)
+            .collect();
+        let role = if for_admin_api && verified.has_scope(ADMIN_SCOPE) {
+            Role::Admin
+        } else if for_admin_api && !teams.is_empty() {
+            Role::Member(teams)
+        } else {
             return Err(refusal(&VerifyError::InsufficientScope {
                 missing: vec![ADMIN_SCOPE.to_owned()],
             }));
-        }
-        Ok(Admin {
-            client_id: verified.client_id.clone(),
-        })
+        };
+        Ok(Caller(Actor {
+            id: format!("client:{}", verified.client_id),
+            role,
+            via: Via::Api,
+            source: parts
+                .extensions
+                .get::<super::SourceAddress>()
+                .map(|a| a.0.clone()),
+        }))
     }
 }
 
@@ -150,9 +166,9 @@ macro_rules! try_body {
 
 #[utoipa::path(get, path = "/admin/v1/resource-servers", tag = "resource servers",
     responses((status = 200, body = [ResourceServer])))]
-async fn list_resource_servers(_: Admin, State(s): State<AppState>) -> Response {
+async fn list_resource_servers(Caller(a): Caller, State(s): State<AppState>) -> Response {
     s.authority
-        .list_resource_servers()
+        .list_resource_servers(&a)
         .await
         .map(Json)
         .into_response()
@@ -162,13 +178,13 @@ async fn list_resource_servers(_: Admin, State(s): State<AppState>) -> Response 
     responses((status = 201, body = ResourceServer), (status = 409, description = "identifier or a scope name is taken"),
               (status = 422, description = "a field is invalid; `field` names it")))]
 async fn create_resource_server(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     input: Result<Json<ResourceServerInput>, JsonRejection>,
 ) -> Response {
     let input = try_body!(input);
     s.authority
-        .create_resource_server(input)
+        .create_resource_server(&a, input)
         .await
         .map(created)
         .into_response()
@@ -178,24 +194,35 @@ async fn create_resource_server(
     params(("identifier" = String, Path, description = "percent-encoded identifier")),
     responses((status = 200, body = ResourceServer), (status = 404)))]
 async fn get_resource_server(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     Path(identifier): Path<String>,
 ) -> Response {
     s.authority
-        .get_resource_server(&identifier)
+        .get_resource_server(&a, &identifier)
         .await
         .map(Json)
         .into_response()
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct PutQuery {
+    /// Remove scopes that clients hold, taking them from those clients too. Without it, such
+    /// a change is answered 409 `scopes_held` listing the clients.
+    #[serde(default)]
+    remove_held_scopes: bool,
+}
+
 #[utoipa::path(put, path = "/admin/v1/resource-servers/{identifier}", tag = "resource servers", request_body = ResourceServerInput,
-    params(("identifier" = String, Path, description = "percent-encoded identifier")),
-    responses((status = 200, body = ResourceServer), (status = 422)))]
+    params(("identifier" = String, Path, description = "percent-encoded identifier"), PutQuery),
+    responses((status = 200, body = ResourceServer), (status = 403, description = "another team's resource server"),
+              (status = 409, description = "`scopes_held`: removed scopes are held by the clients in `held`; repeat with `remove_held_scopes=true`"),
+              (status = 422)))]
 async fn put_resource_server(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     Path(identifier): Path<String>,
+    Query(q): Query<PutQuery>,
     input: Result<Json<ResourceServerInput>, JsonRejection>,
 ) -> Response {
     let input = try_body!(input);
@@ -207,7 +234,7 @@ async fn put_resource_server(
         .into_response();
     }
     s.authority
-        .put_resource_server(input, false)
+        .put_resource_server(&a, input, false, q.remove_held_scopes)
         .await
         .map(Json)
         .into_response()
@@ -217,33 +244,33 @@ async fn put_resource_server(
     params(("identifier" = String, Path, description = "percent-encoded identifier")),
     responses((status = 204), (status = 404)))]
 async fn delete_resource_server(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     Path(identifier): Path<String>,
 ) -> Response {
     s.authority
-        .delete_resource_server(&identifier)
+        .delete_resource_server(&a, &identifier)
         .await
         .map(|()| StatusCode::NO_CONTENT)
         .into_response()
 }
 
 #[utoipa::path(get, path = "/admin/v1/clients", tag = "clients", responses((status = 200, body = [Client])))]
-async fn list_clients(_: Admin, State(s): State<AppState>) -> Response {
-    s.authority.list_clients().await.map(Json).into_response()
+async fn list_clients(Caller(a): Caller, State(s): State<AppState>) -> Response {
+    s.authority.list_clients(&a).await.map(Json).into_response()
 }
 
 #[utoipa::path(post, path = "/admin/v1/clients", tag = "clients", request_body = ClientInput,
     responses((status = 201, body = CreatedClient, description = "the secret is shown once"), (status = 409), (status = 422)))]
 async fn create_client(
-    admin: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     input: Result<Json<ClientInput>, JsonRejection>,
 ) -> Response {
     let input = try_body!(input);
-    tracing::info!(by = %admin.client_id, "admin: create client");
+    tracing::info!(by = %a.id, "admin: create client");
     s.authority
-        .create_client(input)
+        .create_client(&a, input)
         .await
         .map(created_secret)
         .into_response()
@@ -251,21 +278,21 @@ async fn create_client(
 
 #[utoipa::path(get, path = "/admin/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)), responses((status = 200, body = Client), (status = 404)))]
-async fn get_client(_: Admin, State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    s.authority.get_client(&id).await.map(Json).into_response()
+async fn get_client(Caller(a): Caller, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    s.authority.get_client(&a, &id).await.map(Json).into_response()
 }
 
 #[utoipa::path(put, path = "/admin/v1/clients/{client_id}", tag = "clients", request_body = ClientInput,
     params(("client_id" = String, Path)), responses((status = 200, body = Client), (status = 404), (status = 422)))]
 async fn update_client(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     Path(id): Path<String>,
     input: Result<Json<ClientInput>, JsonRejection>,
 ) -> Response {
     let input = try_body!(input);
     s.authority
-        .update_client(&id, input)
+        .update_client(&a, &id, input)
         .await
         .map(Json)
         .into_response()
@@ -273,9 +300,9 @@ async fn update_client(
 
 #[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)), responses((status = 204), (status = 404)))]
-async fn delete_client(_: Admin, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+async fn delete_client(Caller(a): Caller, State(s): State<AppState>, Path(id): Path<String>) -> Response {
     s.authority
-        .delete_client(&id)
+        .delete_client(&a, &id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
         .into_response()
@@ -285,9 +312,9 @@ async fn delete_client(_: Admin, State(s): State<AppState>, Path(id): Path<Strin
     params(("client_id" = String, Path)),
     responses((status = 201, body = NewSecret, description = "a second active secret; shown once"),
               (status = 409, description = "the client already has two secrets")))]
-async fn add_secret(_: Admin, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+async fn add_secret(Caller(a): Caller, State(s): State<AppState>, Path(id): Path<String>) -> Response {
     s.authority
-        .add_client_secret(&id)
+        .add_client_secret(&a, &id)
         .await
         .map(created_secret)
         .into_response()
@@ -296,20 +323,20 @@ async fn add_secret(_: Admin, State(s): State<AppState>, Path(id): Path<String>)
 #[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/secrets/{secret_id}", tag = "clients",
     params(("client_id" = String, Path), ("secret_id" = String, Path)), responses((status = 204), (status = 404)))]
 async fn revoke_secret(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Response {
     s.authority
-        .revoke_client_secret(&id, &secret_id)
+        .revoke_client_secret(&a, &id, &secret_id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
         .into_response()
 }
 
 #[utoipa::path(get, path = "/admin/v1/keys", tag = "keys", responses((status = 200, body = [KeyInfo])))]
-async fn list_keys(_: Admin, State(s): State<AppState>) -> Response {
-    s.authority.list_keys().await.map(Json).into_response()
+async fn list_keys(Caller(a): Caller, State(s): State<AppState>) -> Response {
+    s.authority.list_keys(&a).await.map(Json).into_response()
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -323,12 +350,51 @@ struct RotateQuery {
     responses((status = 200, body = KeyInfo, description = "the new active key (it was published as `next` before)"),
               (status = 409, description = "the next key is too recently published; retry later or force")))]
 async fn rotate_keys(
-    _: Admin,
+    Caller(a): Caller,
     State(s): State<AppState>,
     Query(q): Query<RotateQuery>,
 ) -> Response {
     s.authority
-        .rotate_signing_keys(q.force)
+        .rotate_signing_keys(&a, q.force)
+        .await
+        .map(Json)
+        .into_response()
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct AuditQuery {
+    /// Only this actor (`alice@example.com`, `client:ID`).
+    actor: Option<String>,
+    /// Actions starting with this (`client`, `client.secret`, `resource-server.update`).
+    action: Option<String>,
+    /// Only this object (client id, resource server identifier, key id).
+    target: Option<String>,
+    /// Only events at or after this Unix time.
+    since: Option<i64>,
+    /// Page backwards: only events with a smaller id.
+    before: Option<i64>,
+    /// At most this many (1 to 500, default 100).
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = [AuditEvent], description = "newest first; team members see their teams' objects only")))]
+async fn list_audit(
+    Caller(a): Caller,
+    State(s): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let filter = AuditFilter {
+        actor: q.actor.filter(|v| !v.is_empty()),
+        action: q.action.filter(|v| !v.is_empty()),
+        target: q.target.filter(|v| !v.is_empty()),
+        since: q.since,
+        before_id: q.before,
+        teams: None,
+        limit: q.limit.unwrap_or(100),
+    };
+    s.authority
+        .list_audit(&a, filter)
         .await
         .map(Json)
         .into_response()

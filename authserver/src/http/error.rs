@@ -50,6 +50,8 @@ impl IntoResponse for AdminError {
             ),
             AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
+            AdminError::ScopesHeld(_) => (StatusCode::CONFLICT, "scopes_held", None),
+            AdminError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             AdminError::Store(e) if e.is_unavailable() => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -71,6 +73,9 @@ impl IntoResponse for AdminError {
         let mut body = json!({ "error": code, "error_description": description });
         if let Some(f) = field {
             body["field"] = json!(f);
+        }
+        if let AdminError::ScopesHeld(held) = &self {
+            body["held"] = json!(held);
         }
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

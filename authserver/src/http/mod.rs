@@ -35,15 +35,18 @@ pub struct SourceAddress(pub String);
 pub struct AppState {
     pub authority: Arc<Authority>,
     pub metrics: Option<PrometheusHandle>,
+    pub portal: Arc<crate::portal::Portal>,
     discovery: bytes::Bytes,
 }
 
 /// Build the router. `metrics` enables `/metrics` (server mode).
 pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> Router {
     let discovery = discovery::document(authority.settings());
+    let portal = Arc::new(crate::portal::Portal::new(authority.settings()));
     let state = AppState {
         authority,
         metrics,
+        portal,
         discovery,
     };
     Router::new()
@@ -64,6 +67,7 @@ pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> R
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .nest("/admin/v1", admin::routes())
+        .merge(crate::portal::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(track))

@@ -6,6 +6,9 @@
 pub mod iam_auth;
 mod records;
 
+pub use audit::AuditFilter;
+pub use portal::{PendingLogin, SessionRecord};
+
 pub use records::{ClientRecord, ResourceServerRecord, ScopeDef, SecretRecord};
 
 use std::str::FromStr;
@@ -71,8 +74,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// identifier, name, created_at, updated_at, scope name, scope description
-type ResourceServerRow = (String, String, i64, i64, Option<String>, Option<String>);
+/// identifier, name, team, created_at, updated_at, scope name, scope description
+type ResourceServerRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -125,11 +136,35 @@ macro_rules! client_select {
     ($tail:literal) => {
         concat!(
             "SELECT c.client_id, c.name, c.auth_method, c.grant_types, c.allowed_scopes, c.default_scopes, ",
-            "c.token_ttl_seconds, c.jwks, c.jwks_uri, c.created_at, c.updated_at, ",
+            "c.token_ttl_seconds, c.jwks, c.jwks_uri, c.team, c.managed_by, c.created_at, c.updated_at, ",
             "s.secret_id, s.secret_hash, s.created_at AS secret_created_at ",
             "FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.client_id ",
             $tail
         )
+    };
+}
+
+/// One joined client row of either driver as a [`records::ClientRow`].
+macro_rules! client_row {
+    ($r:expr) => {
+        records::ClientRow {
+            client_id: $r.try_get("client_id"),
+            name: $r.try_get("name"),
+            auth_method: $r.try_get("auth_method"),
+            grant_types: $r.try_get("grant_types"),
+            allowed_scopes: $r.try_get("allowed_scopes"),
+            default_scopes: $r.try_get("default_scopes"),
+            token_ttl_seconds: $r.try_get("token_ttl_seconds"),
+            jwks: $r.try_get("jwks"),
+            jwks_uri: $r.try_get("jwks_uri"),
+            team: $r.try_get("team"),
+            managed_by: $r.try_get("managed_by"),
+            created_at: $r.try_get("created_at"),
+            updated_at: $r.try_get("updated_at"),
+            secret_id: $r.try_get("secret_id"),
+            secret_hash: $r.try_get("secret_hash"),
+            secret_created_at: $r.try_get("secret_created_at"),
+        }
     };
 }
 
@@ -281,7 +316,7 @@ impl Store {
     pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServerRecord>> {
         let rows: Vec<ResourceServerRow> = with_pool!(self, p => {
             sqlx::query_as(
-                "SELECT r.identifier, r.name, r.created_at, r.updated_at, s.name, s.description \
+                "SELECT r.identifier, r.name, r.team, r.created_at, r.updated_at, s.name, s.description \
                  FROM resource_servers r LEFT JOIN resource_server_scopes s ON s.identifier = r.identifier \
                  ORDER BY r.identifier, s.name",
             )
@@ -289,11 +324,12 @@ impl Store {
             .await?
         });
         let mut out: Vec<ResourceServerRecord> = Vec::new();
-        for (identifier, name, created_at, updated_at, scope, description) in rows {
+        for (identifier, name, team, created_at, updated_at, scope, description) in rows {
             if out.last().is_none_or(|r| r.identifier != identifier) {
                 out.push(ResourceServerRecord {
                     identifier,
                     name,
+                    team,
                     scopes: Vec::new(),
                     created_at,
                     updated_at,
@@ -332,17 +368,17 @@ impl Store {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let inserted = sqlx::query(
-                "INSERT INTO resource_servers (identifier, name, created_at, updated_at) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO resource_servers (identifier, name, team, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (identifier) DO NOTHING",
             )
-            .bind(&rs.identifier).bind(&rs.name).bind(rs.created_at).bind(rs.updated_at)
+            .bind(&rs.identifier).bind(&rs.name).bind(&rs.team).bind(rs.created_at).bind(rs.updated_at)
             .execute(&mut *tx).await?.rows_affected() == 1;
             if !inserted {
                 if create_only {
                     return Err(StoreError::Conflict(format!("resource server `{}` already exists", rs.identifier)));
                 }
-                sqlx::query("UPDATE resource_servers SET name = $2, updated_at = $3 WHERE identifier = $1")
-                    .bind(&rs.identifier).bind(&rs.name).bind(rs.updated_at)
+                sqlx::query("UPDATE resource_servers SET name = $2, team = $3, updated_at = $4 WHERE identifier = $1")
+                    .bind(&rs.identifier).bind(&rs.name).bind(&rs.team).bind(rs.updated_at)
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM resource_server_scopes WHERE identifier = $1")
                     .bind(&rs.identifier).execute(&mut *tx).await?;
@@ -378,22 +414,7 @@ impl Store {
         let sql = client_select!("WHERE c.client_id = $1 ORDER BY s.created_at, s.secret_id");
         let clients = with_pool!(self, p => {
             let rows = sqlx::query(sql).bind(client_id).fetch_all(p).await?;
-            records::clients_from_rows(rows.iter().map(|r| records::ClientRow {
-                client_id: r.try_get("client_id"),
-                name: r.try_get("name"),
-                auth_method: r.try_get("auth_method"),
-                grant_types: r.try_get("grant_types"),
-                allowed_scopes: r.try_get("allowed_scopes"),
-                default_scopes: r.try_get("default_scopes"),
-                token_ttl_seconds: r.try_get("token_ttl_seconds"),
-                jwks: r.try_get("jwks"),
-                jwks_uri: r.try_get("jwks_uri"),
-                created_at: r.try_get("created_at"),
-                updated_at: r.try_get("updated_at"),
-                secret_id: r.try_get("secret_id"),
-                secret_hash: r.try_get("secret_hash"),
-                secret_created_at: r.try_get("secret_created_at"),
-            }))?
+            records::clients_from_rows(rows.iter().map(|r| client_row!(r)))?
         });
         Ok(clients.into_iter().next())
     }
@@ -402,22 +423,7 @@ impl Store {
         let sql = client_select!("ORDER BY c.created_at, c.client_id, s.created_at, s.secret_id");
         with_pool!(self, p => {
             let rows = sqlx::query(sql).fetch_all(p).await?;
-            records::clients_from_rows(rows.iter().map(|r| records::ClientRow {
-                client_id: r.try_get("client_id"),
-                name: r.try_get("name"),
-                auth_method: r.try_get("auth_method"),
-                grant_types: r.try_get("grant_types"),
-                allowed_scopes: r.try_get("allowed_scopes"),
-                default_scopes: r.try_get("default_scopes"),
-                token_ttl_seconds: r.try_get("token_ttl_seconds"),
-                jwks: r.try_get("jwks"),
-                jwks_uri: r.try_get("jwks_uri"),
-                created_at: r.try_get("created_at"),
-                updated_at: r.try_get("updated_at"),
-                secret_id: r.try_get("secret_id"),
-                secret_hash: r.try_get("secret_hash"),
-                secret_created_at: r.try_get("secret_created_at"),
-            }))
+            records::clients_from_rows(rows.iter().map(|r| client_row!(r)))
         })
     }
 
@@ -428,11 +434,12 @@ impl Store {
             let mut tx = p.begin().await?;
             sqlx::query(
                 "INSERT INTO clients (client_id, name, auth_method, grant_types, allowed_scopes, default_scopes, \
-                 token_ttl_seconds, jwks, jwks_uri, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 token_ttl_seconds, jwks, jwks_uri, team, managed_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&c.client_id).bind(&c.name).bind(&c.auth_method).bind(&grant_types).bind(&allowed).bind(&defaults)
-            .bind(c.token_ttl_seconds).bind(&c.jwks).bind(&c.jwks_uri).bind(c.created_at).bind(c.updated_at)
+            .bind(c.token_ttl_seconds).bind(&c.jwks).bind(&c.jwks_uri).bind(&c.team).bind(&c.managed_by)
+            .bind(c.created_at).bind(c.updated_at)
             .execute(&mut *tx).await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("client `{}` already exists", c.client_id)),
@@ -454,11 +461,12 @@ impl Store {
         let n = with_pool!(self, p => {
             sqlx::query(
                 "UPDATE clients SET name = $2, auth_method = $3, grant_types = $4, allowed_scopes = $5, \
-                 default_scopes = $6, token_ttl_seconds = $7, jwks = $8, jwks_uri = $9, updated_at = $10 \
-                 WHERE client_id = $1",
+                 default_scopes = $6, token_ttl_seconds = $7, jwks = $8, jwks_uri = $9, team = $10, \
+                 managed_by = $11, updated_at = $12 WHERE client_id = $1",
             )
             .bind(&c.client_id).bind(&c.name).bind(&c.auth_method).bind(&grant_types).bind(&allowed).bind(&defaults)
-            .bind(c.token_ttl_seconds).bind(&c.jwks).bind(&c.jwks_uri).bind(c.updated_at)
+            .bind(c.token_ttl_seconds).bind(&c.jwks).bind(&c.jwks_uri).bind(&c.team).bind(&c.managed_by)
+            .bind(c.updated_at)
             .execute(p).await?.rows_affected()
         });
         Ok(n > 0)
@@ -667,3 +675,7 @@ pub fn redact_url(url: &str) -> String {
         Err(_) => "<unparseable URL>".to_owned(),
     }
 }
+
+// Declared after the macros above, which they use.
+mod audit;
+mod portal;

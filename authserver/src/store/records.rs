@@ -10,6 +10,8 @@ pub struct ResourceServerRecord {
     pub identifier: String,
     pub name: String,
     pub scopes: Vec<ScopeDef>,
+    /// The owning team; None: admins only.
+    pub team: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -34,6 +36,9 @@ pub struct ClientRecord {
     /// Inline JWKS (JSON) for `private_key_jwt`.
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
+    pub team: Option<String>,
+    /// The tool that owns the registration (`kubernetes:NS/NAME`), if any.
+    pub managed_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub secrets: Vec<SecretRecord>,
@@ -66,6 +71,8 @@ pub(super) struct ClientRow {
     pub token_ttl_seconds: sqlx::Result<Option<i64>>,
     pub jwks: sqlx::Result<Option<String>>,
     pub jwks_uri: sqlx::Result<Option<String>>,
+    pub team: sqlx::Result<Option<String>>,
+    pub managed_by: sqlx::Result<Option<String>>,
     pub created_at: sqlx::Result<i64>,
     pub updated_at: sqlx::Result<i64>,
     pub secret_id: sqlx::Result<Option<String>>,
@@ -96,6 +103,8 @@ pub(super) fn clients_from_rows(
                 token_ttl_seconds: r.token_ttl_seconds?,
                 jwks: r.jwks?,
                 jwks_uri: r.jwks_uri?,
+                team: r.team?,
+                managed_by: r.managed_by?,
                 created_at: r.created_at?,
                 updated_at: r.updated_at?,
                 secrets: Vec::new(),

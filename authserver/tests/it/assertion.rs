@@ -64,7 +64,7 @@ async fn private_key_jwt_inline_jwks(backend: Backend) {
     let key = client_key();
     let c = s
         .authority
-        .create_client(ClientInput {
+        .create_client(&authdomain_tests::issuer::test_actor(), ClientInput {
             name: "jwt-client".into(),
             scopes: vec!["read".into()],
             token_endpoint_auth_method: Some("private_key_jwt".into()),
@@ -155,7 +155,7 @@ async fn private_key_jwt_jwks_uri(backend: Backend) {
 
     let c = s
         .authority
-        .create_client(ClientInput {
+        .create_client(&authdomain_tests::issuer::test_actor(), ClientInput {
             name: "remote-keys".into(),
             scopes: vec!["read".into()],
             token_endpoint_auth_method: Some("private_key_jwt".into()),

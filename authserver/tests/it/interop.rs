@@ -60,7 +60,7 @@ async fn authlib_private_key_jwt_client_authentication() {
     let (key, der) = SigningKey::generate(Algorithm::RS256).unwrap();
     let c = s
         .authority
-        .create_client(ClientInput {
+        .create_client(&authdomain_tests::issuer::test_actor(), ClientInput {
             name: "authlib-jwt".into(),
             scopes: vec!["read".into()],
             token_endpoint_auth_method: Some("private_key_jwt".into()),

@@ -9,5 +9,7 @@ mod interop;
 mod introspection;
 mod keys;
 mod lambda;
+mod portal;
+mod portal_browser;
 mod support;
 mod token;

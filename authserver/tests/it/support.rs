@@ -122,7 +122,7 @@ impl TestServer {
 
     pub async fn resource_server(&self, identifier: &str, scopes: &[&str]) {
         self.authority
-            .create_resource_server(ResourceServerInput {
+            .create_resource_server(&authdomain_tests::issuer::test_actor(), ResourceServerInput {
                 identifier: identifier.into(),
                 name: None,
                 scopes: scopes
@@ -132,6 +132,7 @@ impl TestServer {
                         description: String::new(),
                     })
                     .collect(),
+                team: None,
             })
             .await
             .expect("create resource server");
@@ -141,7 +142,7 @@ impl TestServer {
     pub async fn client(&self, input: ClientInput) -> (String, String) {
         let c = self
             .authority
-            .create_client(input)
+            .create_client(&authdomain_tests::issuer::test_actor(), input)
             .await
             .expect("create client");
         (c.client.client_id, c.client_secret.unwrap_or_default())
@@ -185,7 +186,7 @@ impl TestServer {
     pub async fn admin_token(&self) -> String {
         let c = self
             .authority
-            .create_admin_client("test-admin")
+            .create_admin_client(&authdomain_tests::issuer::test_actor(), "test-admin")
             .await
             .unwrap();
         self.access_token(

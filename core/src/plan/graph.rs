@@ -258,6 +258,66 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
         "AUTHSERVER_TOKEN_TTL": s.tokens.default_ttl.to_string(),
         KEK_VARIABLE: "${secret/kek.fingerprint}",
     });
+    // The portal's sign-in: its client secret is read from Secrets Manager at start with
+    // the function's role (the environment holds only the ARN). A `file` secret is for
+    // `authdomain dev`: on AWS the portal then says it is not configured.
+    let portal = s
+        .portal
+        .as_ref()
+        .and_then(|p| p.client_secret.secrets_manager.as_ref().map(|arn| (p, arn)));
+    let mut environment = environment;
+    if let Some((p, arn)) = portal {
+        let vars = environment.as_object_mut().expect("an object");
+        let teams: Vec<String> = p
+            .teams
+            .iter()
+            .map(|(t, groups)| format!("{t}={}", groups.join(",")))
+            .collect();
+        for (k, v) in [
+            ("AUTHSERVER_PORTAL_ISSUER", p.issuer.clone()),
+            ("AUTHSERVER_PORTAL_CLIENT_ID", p.client_id.clone()),
+            ("AUTHSERVER_PORTAL_CLIENT_SECRET_ARN", arn.clone()),
+            ("AUTHSERVER_PORTAL_GROUPS_CLAIM", p.groups_claim.clone()),
+            ("AUTHSERVER_PORTAL_ADMIN_GROUPS", p.admin_groups.join(",")),
+            ("AUTHSERVER_PORTAL_TEAMS", teams.join(";")),
+            ("AUTHSERVER_PORTAL_DOMAIN_NAME", domain.to_owned()),
+        ] {
+            vars.insert(k.into(), json!(v));
+        }
+        if let Some(scopes) = &p.scopes {
+            vars.insert("AUTHSERVER_PORTAL_SCOPES".into(), json!(scopes.join(" ")));
+        }
+        if let Some(m) = p.session_minutes {
+            vars.insert("AUTHSERVER_PORTAL_SESSION_MINUTES".into(), json!(m.to_string()));
+        }
+        if let Some(n) = &p.provider_name {
+            vars.insert("AUTHSERVER_PORTAL_PROVIDER_NAME".into(), json!(n));
+        }
+    }
+    let mut statements = vec![
+        json!({
+            "Sid": "DatabaseLogin",
+            "Effect": "Allow",
+            "Action": "rds-db:connect",
+            "Resource": format!(
+                "arn:aws:rds-db:${{region}}:${{account}}:dbuser:${{db-cluster/main.resource-id}}/{DATABASE_USER}"
+            ),
+        }),
+        json!({
+            "Sid": "DecryptEnvironment",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "${kms-key/main.arn}",
+        }),
+    ];
+    if let Some((_, arn)) = portal {
+        statements.push(json!({
+            "Sid": "PortalClientSecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": arn,
+        }));
+    }
     let mut out = vec![
         Desired::new(key.clone())
             .immutable_prop("usage", "ENCRYPT_DECRYPT")
@@ -282,22 +342,7 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
                 "document",
                 json!({
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DatabaseLogin",
-                            "Effect": "Allow",
-                            "Action": "rds-db:connect",
-                            "Resource": format!(
-                                "arn:aws:rds-db:${{region}}:${{account}}:dbuser:${{db-cluster/main.resource-id}}/{DATABASE_USER}"
-                            ),
-                        },
-                        {
-                            "Sid": "DecryptEnvironment",
-                            "Effect": "Allow",
-                            "Action": "kms:Decrypt",
-                            "Resource": "${kms-key/main.arn}",
-                        }
-                    ]
+                    "Statement": statements,
                 }),
             )
             .reference("role", Ref::One(role.clone()), true)
@@ -918,5 +963,52 @@ mod tests {
             facts(&m, "eu-west-1", &[role, deployed]).get("image.digest"),
             Some("sha256:boot")
         );
+    }
+
+    #[test]
+    fn the_portal_reads_its_secret_with_the_role_and_gets_its_routes() {
+        let m = manifest(
+            "  network:\n    natGateway: single\n  portal:\n    issuer: https://login.example.com\n    clientId: portal\n    clientSecret:\n      secretsManager: arn:aws:secretsmanager:eu-west-1:123456789012:secret:portal-AbCdEf\n    adminGroups: [platform]\n    teams:\n      payments: [payments-devs, payments-ops]\n      search: [search-devs]\n",
+        );
+        let app = application(&m);
+        let function = app
+            .iter()
+            .find(|d| d.id.kind == Kind::Function && d.id.name == "main")
+            .unwrap();
+        let env = &function.props["environment"];
+        assert_eq!(env["AUTHSERVER_PORTAL_ISSUER"], "https://login.example.com");
+        assert_eq!(
+            env["AUTHSERVER_PORTAL_TEAMS"],
+            "payments=payments-devs,payments-ops;search=search-devs"
+        );
+        assert_eq!(
+            env["AUTHSERVER_PORTAL_CLIENT_SECRET_ARN"],
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:portal-AbCdEf"
+        );
+        assert!(
+            env.as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.contains("SECRET") || k.ends_with("_ARN")),
+            "no secret value in the environment: {env}"
+        );
+        let policy = app
+            .iter()
+            .find(|d| d.id.kind == Kind::IamPolicy)
+            .unwrap();
+        let statements = policy.props["document"]["Statement"].as_array().unwrap();
+        let sm = statements
+            .iter()
+            .find(|s| s["Sid"] == "PortalClientSecret")
+            .expect("a statement for the portal secret");
+        assert_eq!(sm["Action"], "secretsmanager:GetSecretValue");
+        assert_eq!(sm["Resource"], env["AUTHSERVER_PORTAL_CLIENT_SECRET_ARN"]);
+        assert!(ROUTES.contains(&"GET /portal") && ROUTES.contains(&"ANY /portal/{proxy+}"));
+        // Without a portal: no portal variables, no Secrets Manager grant.
+        let plain = application(&manifest(""));
+        let f = plain.iter().find(|d| d.id.kind == Kind::Function).unwrap();
+        assert!(f.props["environment"].get("AUTHSERVER_PORTAL_ISSUER").is_none());
+        let p = plain.iter().find(|d| d.id.kind == Kind::IamPolicy).unwrap();
+        assert_eq!(p.props["document"]["Statement"].as_array().unwrap().len(), 2);
     }
 }

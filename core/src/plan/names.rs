@@ -52,7 +52,7 @@ pub const POLICY_NAME: &str = "authserver";
 pub const KEK_VARIABLE: &str = "AUTHSERVER_KEK";
 
 /// The route keys of the API, one per public endpoint of the auth server.
-pub const ROUTES: [&str; 10] = [
+pub const ROUTES: [&str; 12] = [
     "POST /oauth2/token",
     "POST /connect/token",
     "POST /oauth2/introspect",
@@ -63,6 +63,8 @@ pub const ROUTES: [&str; 10] = [
     "GET /health",
     "GET /health/ready",
     "ANY /admin/v1/{proxy+}",
+    "GET /portal",
+    "ANY /portal/{proxy+}",
 ];
 
 /// The trust policy: only the Lambda service may assume the role.

@@ -154,6 +154,37 @@ mod tests {
     const MINIMAL: &str = "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: demo\nspec:\n  region: eu-west-1\n";
 
     #[test]
+    fn portal_rules_name_their_fields() {
+        let src = format!(
+            "{MINIMAL}  resourceServers:\n    - identifier: https://pay.example.com\n      team: paymnets\n  portal:\n    issuer: http://idp.example.com\n    clientId: ''\n    clientSecret:\n      secretsManager: 'arn:aws:s3:::bucket'\n    teams:\n      Payments: []\n"
+        );
+        let err = load_str(&src, "p.yaml").unwrap_err();
+        let text = err.to_string();
+        for (path, says) in [
+            ("spec.portal.issuer", "https issuer"),
+            ("spec.portal.clientId", "client id"),
+            ("spec.portal.clientSecret.secretsManager", "Secrets Manager ARN"),
+            ("spec.portal.teams.Payments", "team name"),
+            ("spec.network.natGateway", "reach the identity provider"),
+            ("spec.resourceServers[0].team", "`paymnets` is not in"),
+        ] {
+            assert!(
+                err.problems
+                    .iter()
+                    .any(|d| d.path == path && d.message.contains(says)),
+                "no `{says}` at {path}: {text}"
+            );
+        }
+        let good = format!(
+            "{MINIMAL}  network:\n    natGateway: single\n  resourceServers:\n    - identifier: https://pay.example.com\n      team: payments\n  portal:\n    issuer: https://login.example.com/tenant/v2.0\n    clientId: portal\n    clientSecret:\n      secretsManager: arn:aws:secretsmanager:eu-west-1:123456789012:secret:portal-AbCdEf\n    adminGroups: [platform]\n    teams:\n      payments: [payments-devs]\n"
+        );
+        let m = load_str(&good, "p.yaml").unwrap();
+        let p = m.spec.portal.unwrap();
+        assert_eq!(p.groups_claim, "groups");
+        assert_eq!(p.teams["payments"], vec!["payments-devs"]);
+    }
+
+    #[test]
     fn minimal_manifest_gets_defaults() {
         let m = load_str(MINIMAL, "m.yaml").unwrap();
         assert_eq!(m.spec.network.cidr, "10.42.0.0/16");

@@ -87,6 +87,62 @@ pub struct AuthDomainSpec {
     /// How the Kubernetes operator manages this domain; the CLI ignores it.
     #[serde(default, skip_serializing_if = "OperatorSettings::is_default")]
     pub operator: OperatorSettings,
+    /// The self-serve portal (`/portal`): people sign in with the company's OpenID
+    /// Connect provider and manage their teams' APIs and clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<Portal>,
+}
+
+/// The portal's sign-in: the portal is a confidential client of this provider (register
+/// `<issuer>/portal/callback` as its redirect URI there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Portal {
+    /// The provider's issuer, exactly as its discovery document says (for example
+    /// `https://login.microsoftonline.com/TENANT/v2.0`).
+    pub issuer: String,
+    /// The portal's client id at the provider.
+    pub client_id: String,
+    /// Where the portal's client secret is.
+    pub client_secret: SecretRef,
+    /// The ID token claim listing a person's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Members of these groups are admins: they see and manage everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_groups: Vec<String>,
+    /// Teams and the groups whose members form them. A team owns the resource servers
+    /// and clients that name it (`team:`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub teams: BTreeMap<String, Vec<String>>,
+    /// Scopes to request (default `openid profile email`); add the one that releases the
+    /// groups claim if the provider needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// How long a session lasts, in minutes (5 to 1,440; default 480).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 1440))]
+    pub session_minutes: Option<u32>,
+    /// The provider's name on the sign-in button (default: the issuer's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+/// A secret by reference: a Secrets Manager secret (on AWS; the function reads it at
+/// start with its role) or a file (`authdomain dev` and plain servers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRef {
+    /// The secret's ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_manager: Option<String>,
+    /// A file holding the secret, relative to the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// Settings the Kubernetes operator reads (`authdomain` on the command line ignores them).
@@ -413,6 +469,9 @@ pub struct ResourceServer {
     pub name: Option<String>,
     #[serde(default)]
     pub scopes: Vec<Scope>,
+    /// The team that owns the API: its members manage it in the portal (see `portal.teams`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -441,6 +500,9 @@ pub struct Client {
     /// For `private_key_jwt`: where the client publishes its public keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// The team that owns the client: its members manage it in the portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 /// An API of a team, protected with this domain's access tokens.

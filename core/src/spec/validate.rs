@@ -502,6 +502,9 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             bad(&path, "tag values are at most 256 characters".into());
         }
     }
+    if let Some(p) = &s.portal {
+        validate_portal(p, s, &mut out);
+    }
     out
 }
 
@@ -710,5 +713,105 @@ fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
             "spec.authorizer.memory",
             format!("must be 128 to 10240 MB, found {}", s.authorizer.memory),
         );
+    }
+}
+
+fn is_team(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+fn validate_portal(p: &super::Portal, s: &super::AuthDomainSpec, out: &mut Vec<Issue>) {
+    let mut bad = |path: &str, msg: String| out.push(Issue::new(path, msg));
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    if !(p.issuer.starts_with("https://") || loopback.iter().any(|l| p.issuer.starts_with(l)))
+        || !is_absolute_uri(&p.issuer)
+    {
+        bad(
+            "spec.portal.issuer",
+            format!("expected the provider's https issuer URL, found `{}`", p.issuer),
+        );
+    }
+    if p.client_id.trim().is_empty() {
+        bad("spec.portal.clientId", "expected the portal's client id at the provider".into());
+    }
+    match (&p.client_secret.secrets_manager, &p.client_secret.file) {
+        (Some(arn), None) => {
+            if s.network.nat_gateway == super::NatGateway::None {
+                bad(
+                    "spec.network.natGateway",
+                    "the portal's sign-in needs the function to reach the identity provider and Secrets Manager: expected `single` or `perAz`, found `none`".into(),
+                );
+            }
+            let parts: Vec<&str> = arn.splitn(7, ':').collect();
+            if parts.len() < 7
+                || parts[0] != "arn"
+                || parts[2] != "secretsmanager"
+                || parts[5] != "secret"
+                || parts[6].is_empty()
+            {
+                bad(
+                    "spec.portal.clientSecret.secretsManager",
+                    format!("expected a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), found `{arn}`"),
+                );
+            }
+        }
+        (None, Some(f)) if f.trim().is_empty() => {
+            bad("spec.portal.clientSecret.file", "expected a file path".into())
+        }
+        (None, Some(_)) => {}
+        _ => bad(
+            "spec.portal.clientSecret",
+            "expected exactly one of `secretsManager` (AWS) and `file` (authdomain dev)".into(),
+        ),
+    }
+    if p.groups_claim.trim().is_empty() {
+        bad("spec.portal.groupsClaim", "expected a claim name".into());
+    }
+    for (team, groups) in &p.teams {
+        if !is_team(team) {
+            bad(
+                &format!("spec.portal.teams.{team}"),
+                "expected a team name of 1 to 64 characters a-z 0-9 - _ .".into(),
+            );
+        }
+        if groups.iter().all(|g| g.trim().is_empty()) {
+            bad(
+                &format!("spec.portal.teams.{team}"),
+                "expected at least one group".into(),
+            );
+        }
+    }
+    if p.admin_groups.is_empty() && p.teams.is_empty() {
+        bad(
+            "spec.portal",
+            "name `adminGroups` or `teams`: otherwise nobody can sign in".into(),
+        );
+    }
+    if let Some(m) = p.session_minutes
+        && !(5..=1440).contains(&m)
+    {
+        bad("spec.portal.sessionMinutes", format!("expected 5 to 1440, found {m}"));
+    }
+    for (i, r) in s.resource_servers.iter().enumerate() {
+        if let Some(t) = &r.team
+            && !p.teams.contains_key(t)
+        {
+            bad(
+                &format!("spec.resourceServers[{i}].team"),
+                format!("team `{t}` is not in `spec.portal.teams`"),
+            );
+        }
+    }
+    for (i, c) in s.clients.iter().enumerate() {
+        if let Some(t) = &c.team
+            && !p.teams.contains_key(t)
+        {
+            bad(
+                &format!("spec.clients[{i}].team"),
+                format!("team `{t}` is not in `spec.portal.teams`"),
+            );
+        }
     }
 }

@@ -110,6 +110,12 @@ pub fn client_input(oc: &OAuthClient, scopes: &[String]) -> ClientInput {
         scopes: scopes.to_vec(),
         token_ttl_seconds: oc.spec.token_ttl.map(i64::from),
         token_endpoint_auth_method: Some(oc.spec.auth_method.as_str().to_owned()),
+        // The portal shows the client as managed here, read-only.
+        managed_by: Some(format!(
+            "kubernetes:{}/{}",
+            oc.namespace().unwrap_or_default(),
+            oc.name_any()
+        )),
         ..ClientInput::default()
     }
 }

@@ -22,6 +22,16 @@ pub struct Args {
     /// Get one token with the first client that has a secret, print it, and stop.
     #[arg(long)]
     once: bool,
+    /// How people sign in to the portal: `dev` (pick a name and role; loopback only) or
+    /// `provider` (the spec's `portal` identity provider, secret from `clientSecret.file`).
+    #[arg(long, value_enum, default_value = "dev")]
+    sign_in: SignInMode,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SignInMode {
+    Dev,
+    Provider,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -31,7 +41,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .prefix("authdomain-dev-")
         .tempdir()
         .context("creating a directory for the local database")?;
-    let server = provisioner::dev::start(&m, dir.path(), args.listen).await?;
+    let sign_in = match args.sign_in {
+        SignInMode::Dev => provisioner::dev::DevSignIn::Development,
+        SignInMode::Provider => provisioner::dev::DevSignIn::Provider {
+            manifest_dir: args
+                .file
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+        },
+    };
+    let server = provisioner::dev::start(&m, dir.path(), args.listen, &sign_in).await?;
     println!(
         "AuthDomain `{}` running locally (SQLite, no AWS)",
         m.metadata.name
@@ -41,6 +61,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "  discovery       {}/.well-known/openid-configuration",
         server.issuer
+    );
+    println!(
+        "  portal          {}  ({})",
+        server.portal,
+        match args.sign_in {
+            SignInMode::Dev => "development sign-in: loopback only",
+            SignInMode::Provider => "sign-in with the spec's identity provider",
+        }
     );
     if server.clients.is_empty() {
         println!("  (the spec has no clients: add some under spec.clients)");
