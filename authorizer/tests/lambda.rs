@@ -270,7 +270,11 @@ async fn the_authorizer_allows_and_denies_per_route_and_scope_and_survives_a_rot
         if (rotations == 0 && started.elapsed() > Duration::from_secs(3))
             || (rotations == 1 && started.elapsed() > Duration::from_secs(6))
         {
-            issuer.authority.rotate_signing_keys(&authdomain_tests::issuer::test_actor(), false).await.unwrap();
+            issuer
+                .authority
+                .rotate_signing_keys(&authdomain_tests::issuer::test_actor(), false)
+                .await
+                .unwrap();
             rotations += 1;
         }
         let token = issuer.token(&http, &reader, &reader_secret, None).await;

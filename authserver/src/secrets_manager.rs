@@ -96,5 +96,7 @@ pub async fn secret_string(secret_id: &str, region: &str) -> Result<String, Stri
     doc["SecretString"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| format!("secret `{secret_id}` has no SecretString (binary secrets are not supported)"))
+        .ok_or_else(|| {
+            format!("secret `{secret_id}` has no SecretString (binary secrets are not supported)")
+        })
 }

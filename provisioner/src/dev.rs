@@ -88,9 +88,10 @@ pub fn portal_settings(
                 issuer: p.issuer.clone(),
                 client_id: p.client_id.clone(),
                 client_secret: ClientSecret(secret.trim().to_owned()),
-                scopes: p.scopes.clone().unwrap_or_else(|| {
-                    ["openid", "profile", "email"].map(String::from).to_vec()
-                }),
+                scopes: p
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec()),
                 display_name: p
                     .provider_name
                     .clone()
@@ -174,7 +175,10 @@ pub async fn start(
     let mut clients = Vec::new();
     for c in authdomain_core::registrations::clients(&m.spec) {
         let what = format!("clients {}", c.name);
-        let created = authority.create_client(seeder, c).await.map_err(seed_err(what))?;
+        let created = authority
+            .create_client(seeder, c)
+            .await
+            .map_err(seed_err(what))?;
         clients.push(DevClient {
             name: created.client.name.clone(),
             client_id: created.client.client_id.clone(),

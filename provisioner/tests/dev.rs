@@ -112,3 +112,103 @@ async fn dev_serves_the_production_example_with_its_algorithm_ttls_and_clients()
     assert_eq!(access["aud"], "https://payments.example.com");
     assert_eq!(access["scope"], "payments:write");
 }
+
+#[tokio::test]
+async fn dev_serves_the_portal_with_a_loopback_development_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds.json");
+    let mut child = Command::new(BIN)
+        .args(["dev", "--listen", "127.0.0.1:0", "--credentials-file"])
+        .arg(&creds)
+        .arg("-f")
+        .arg(format!("{EXAMPLES}/portal.yaml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let doc: Value = loop {
+        if let Ok(bytes) = std::fs::read(&creds)
+            && let Ok(v) = serde_json::from_slice(&bytes)
+        {
+            break v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "dev did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let issuer = doc["issuer"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(format!("{issuer}/portal")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Development sign-in: loopback only"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Member of team payments"),
+        "the spec's teams are offered"
+    );
+    let signed_in = http
+        .post(format!("{issuer}/portal/dev-login"))
+        .form(&[("name", "dev@example.com"), ("role", "team:payments")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let apis = http
+        .get(format!("{issuer}/portal/apis"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    assert!(
+        apis.contains("https://payments.example.com"),
+        "the team's API: {apis}"
+    );
+    assert!(
+        !apis.contains("https://search.example.com"),
+        "not another team's"
+    );
+}
+
+#[test]
+fn dev_with_provider_sign_in_needs_the_specs_portal() {
+    let out = Command::new(BIN)
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--once",
+            "--sign-in",
+            "provider",
+            "-f",
+        ])
+        .arg(format!("{EXAMPLES}/minimal.yaml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--sign-in provider needs `spec.portal`"),
+        "{err}"
+    );
+}

@@ -86,7 +86,9 @@ fn chromium() -> String {
             return c.to_owned();
         }
     }
-    panic!("chromium is required (apt install chromium chromium-driver; scripts/test-deps.sh installs them)")
+    panic!(
+        "chromium is required (apt install chromium chromium-driver; scripts/test-deps.sh installs them)"
+    )
 }
 
 pub struct Browser {
@@ -110,11 +112,18 @@ pub fn screenshot_dir() -> PathBuf {
 
 impl Browser {
     pub async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap_or_else(|e| panic!("opening {url}: {e}"));
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
     }
 
     pub async fn url(&self) -> String {
-        self.client.current_url().await.expect("current url").to_string()
+        self.client
+            .current_url()
+            .await
+            .expect("current url")
+            .to_string()
     }
 
     pub async fn css(&self, selector: &str) -> fantoccini::elements::Element {
@@ -141,7 +150,11 @@ impl Browser {
     }
 
     pub async fn click(&self, selector: &str) {
-        self.css(selector).await.click().await.unwrap_or_else(|e| panic!("clicking `{selector}`: {e}"));
+        self.css(selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking `{selector}`: {e}"));
     }
 
     /// Click a button whose `window.confirm` dialog is then accepted.
@@ -153,7 +166,10 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.client.accept_alert().await.expect("a confirmation dialog");
+        self.client
+            .accept_alert()
+            .await
+            .expect("a confirmation dialog");
     }
 
     /// The page's whole text (read by script, so a page being replaced is no error).
@@ -161,7 +177,10 @@ impl Browser {
         for _ in 0..50 {
             if let Ok(v) = self
                 .client
-                .execute("return document.body ? document.body.innerText : '';", vec![])
+                .execute(
+                    "return document.body ? document.body.innerText : '';",
+                    vec![],
+                )
                 .await
                 && let Some(t) = v.as_str()
             {
@@ -180,13 +199,20 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("`{needle}` never appeared on {}:\n{}", self.url().await, self.body().await);
+        panic!(
+            "`{needle}` never appeared on {}:\n{}",
+            self.url().await,
+            self.body().await
+        );
     }
 
     /// Whether the page scrolls sideways (it must not).
     pub async fn scrolls_sideways(&self) -> bool {
         self.client
-            .execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![])
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                vec![],
+            )
             .await
             .expect("script")
             .as_bool()

@@ -53,7 +53,11 @@ pub fn event(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let host = h.get("host").and_then(Value::as_str).unwrap_or("localhost").to_owned();
+    let host = h
+        .get("host")
+        .and_then(Value::as_str)
+        .unwrap_or("localhost")
+        .to_owned();
     let mut e = json!({
         "version": "2.0",
         "routeKey": "$default",

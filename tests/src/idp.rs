@@ -41,8 +41,13 @@ impl Idp {
         );
         let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let dir = std::path::PathBuf::from(dir);
-        assert!(dir.join("node_modules/oidc-provider").is_dir(), "oidc-provider is not installed in {}", dir.display());
-        std::fs::copy(workspace_path("tests/idp/idp.mjs"), dir.join("idp.mjs")).expect("copying idp.mjs");
+        assert!(
+            dir.join("node_modules/oidc-provider").is_dir(),
+            "oidc-provider is not installed in {}",
+            dir.display()
+        );
+        std::fs::copy(workspace_path("tests/idp/idp.mjs"), dir.join("idp.mjs"))
+            .expect("copying idp.mjs");
         let port = crate::net::free_port();
         let issuer = format!("http://127.0.0.1:{port}");
         let mut child = Command::new("node")

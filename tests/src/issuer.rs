@@ -81,11 +81,14 @@ impl LocalIssuer {
     pub async fn client(&self, name: &str, scopes: &[&str]) -> (String, String) {
         let c = self
             .authority
-            .create_client(&test_actor(), ClientInput {
-                name: name.into(),
-                scopes: scopes.iter().map(|s| (*s).into()).collect(),
-                ..ClientInput::default()
-            })
+            .create_client(
+                &test_actor(),
+                ClientInput {
+                    name: name.into(),
+                    scopes: scopes.iter().map(|s| (*s).into()).collect(),
+                    ..ClientInput::default()
+                },
+            )
             .await
             .expect("registering the client");
         (c.client.client_id, c.client_secret.expect("a secret"))

@@ -221,9 +221,8 @@ fn list(teams: &BTreeSet<String>) -> String {
 /// A team name: 1 to 64 of a-z 0-9 - _ . (it becomes part of a scope name).
 pub fn valid_team(t: &str) -> bool {
     (1..=64).contains(&t.len())
-        && t.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
-        })
+        && t.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 impl Authority {

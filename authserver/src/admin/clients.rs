@@ -213,7 +213,11 @@ impl Authority {
 
     pub async fn list_clients(&self, actor: &Actor) -> Result<Vec<Client>, AdminError> {
         let own = match actor.teams() {
-            Some(_) => actor.own_scopes(&self.with_retry(|| self.store.list_resource_servers()).await?),
+            Some(_) => actor.own_scopes(
+                &self
+                    .with_retry(|| self.store.list_resource_servers())
+                    .await?,
+            ),
             None => None,
         };
         Ok(self
@@ -236,7 +240,9 @@ impl Authority {
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}` does not exist")))?;
         if actor.teams().is_some() {
-            let catalog = self.with_retry(|| self.store.list_resource_servers()).await?;
+            let catalog = self
+                .with_retry(|| self.store.list_resource_servers())
+                .await?;
             if !actor.can_see_client(&c, actor.own_scopes(&catalog).as_ref()) {
                 return Err(AdminError::Forbidden(format!(
                     "client `{client_id}` belongs to another team"

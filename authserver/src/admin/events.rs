@@ -36,10 +36,12 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
             )
             .expect("serialisable"),
             ManagementEvent::CreateClient { client } => {
-                serde_json::to_value(authority.create_client(actor, client).await?).expect("serialisable")
+                serde_json::to_value(authority.create_client(actor, client).await?)
+                    .expect("serialisable")
             }
             ManagementEvent::GetClient { client_id } => {
-                serde_json::to_value(authority.get_client(actor, &client_id).await?).expect("serialisable")
+                serde_json::to_value(authority.get_client(actor, &client_id).await?)
+                    .expect("serialisable")
             }
             ManagementEvent::UpdateClient { client_id, client } => {
                 serde_json::to_value(authority.update_client(actor, &client_id, client).await?)

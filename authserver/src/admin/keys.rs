@@ -54,12 +54,15 @@ impl Authority {
     ) -> Result<CreatedClient, AdminError> {
         actor.require_admin("creating an admin client")?;
         self.ensure_admin_resource_server().await?;
-        self.create_client(actor, ClientInput {
-            name: name.to_owned(),
-            scopes: vec![ADMIN_SCOPE.into()],
-            token_ttl_seconds: Some(900.min(self.settings.max_token_ttl)),
-            ..Default::default()
-        })
+        self.create_client(
+            actor,
+            ClientInput {
+                name: name.to_owned(),
+                scopes: vec![ADMIN_SCOPE.into()],
+                token_ttl_seconds: Some(900.min(self.settings.max_token_ttl)),
+                ..Default::default()
+            },
+        )
         .await
     }
 }

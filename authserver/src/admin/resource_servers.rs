@@ -3,8 +3,7 @@
 use std::collections::BTreeSet;
 
 use authdomain_api::{
-    ADMIN_AUDIENCE, ADMIN_SCOPE, ResourceServer, ResourceServerInput, ScopeInput,
-    TEAM_SCOPE_PREFIX,
+    ADMIN_AUDIENCE, ADMIN_SCOPE, ResourceServer, ResourceServerInput, ScopeInput, TEAM_SCOPE_PREFIX,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -84,8 +83,7 @@ impl Authority {
         remove_held: bool,
     ) -> Result<ResourceServer, AdminError> {
         Self::validate_resource_server(&input)?;
-        if input.identifier == ADMIN_AUDIENCE && actor.via != Via::Cli && actor.via != Via::Event
-        {
+        if input.identifier == ADMIN_AUDIENCE && actor.via != Via::Cli && actor.via != Via::Event {
             return Err(AdminError::Forbidden(
                 "the admin API's resource server is managed by the auth server itself".into(),
             ));

@@ -68,9 +68,17 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 /// `payments=payments-devs,payments-ops;search=search-devs` → team → groups.
 fn parse_teams(text: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut teams = BTreeMap::new();
-    for (i, part) in text.split(';').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+    for (i, part) in text
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
         let Some((team, groups)) = part.split_once('=') else {
-            bail!("AUTHSERVER_PORTAL_TEAMS entry {}: expected `team=group,group`, found `{part}`", i + 1);
+            bail!(
+                "AUTHSERVER_PORTAL_TEAMS entry {}: expected `team=group,group`, found `{part}`",
+                i + 1
+            );
         };
         let groups: Vec<String> = groups
             .split(',')
@@ -79,7 +87,10 @@ fn parse_teams(text: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
             .map(str::to_owned)
             .collect();
         if groups.is_empty() {
-            bail!("AUTHSERVER_PORTAL_TEAMS team `{}`: name at least one group", team.trim());
+            bail!(
+                "AUTHSERVER_PORTAL_TEAMS team `{}`: name at least one group",
+                team.trim()
+            );
         }
         teams.insert(team.trim().to_owned(), groups);
     }
@@ -102,7 +113,9 @@ pub async fn portal(p: &PortalArgs) -> anyhow::Result<Option<PortalSettings>> {
                 .context("AUTHSERVER_PORTAL_ISSUER needs AUTHSERVER_PORTAL_CLIENT_ID")?;
             let secret = match (&p.portal_client_secret_file, &p.portal_client_secret_arn) {
                 (Some(path), None) => std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the portal client secret file {}", path.display()))?
+                    .with_context(|| {
+                        format!("reading the portal client secret file {}", path.display())
+                    })?
                     .trim()
                     .to_owned(),
                 (None, Some(arn)) => {
@@ -127,7 +140,11 @@ pub async fn portal(p: &PortalArgs) -> anyhow::Result<Option<PortalSettings>> {
                 issuer: issuer.clone(),
                 client_id,
                 client_secret: ClientSecret(secret),
-                scopes: p.portal_scopes.split_whitespace().map(str::to_owned).collect(),
+                scopes: p
+                    .portal_scopes
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
                 display_name,
             })
         }
@@ -156,7 +173,9 @@ pub async fn authority(g: &Global, default_issuer: String) -> anyhow::Result<Arc
         && !settings.issuer.starts_with("http://localhost")
         && !settings.issuer.starts_with("http://[::1]")
     {
-        bail!("AUTHSERVER_PORTAL_DEV_SIGN_IN is accepted only with a loopback issuer (http://127.0.0.1:…)");
+        bail!(
+            "AUTHSERVER_PORTAL_DEV_SIGN_IN is accepted only with a loopback issuer (http://127.0.0.1:…)"
+        );
     }
     settings.signing_alg = g.signing_alg;
     settings.default_token_ttl = g.token_ttl;

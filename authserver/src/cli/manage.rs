@@ -50,17 +50,20 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                 None => None,
             };
             let c = a
-                .create_client(me, ClientInput {
-                    client_id,
-                    name,
-                    scopes,
-                    default_scopes: (!default_scopes.is_empty()).then_some(default_scopes),
-                    token_ttl_seconds: token_ttl,
-                    token_endpoint_auth_method: Some(auth_method),
-                    jwks,
-                    jwks_uri,
-                    ..ClientInput::default()
-                })
+                .create_client(
+                    me,
+                    ClientInput {
+                        client_id,
+                        name,
+                        scopes,
+                        default_scopes: (!default_scopes.is_empty()).then_some(default_scopes),
+                        token_ttl_seconds: token_ttl,
+                        token_endpoint_auth_method: Some(auth_method),
+                        jwks,
+                        jwks_uri,
+                        ..ClientInput::default()
+                    },
+                )
                 .await?;
             if json {
                 print_json(&c);
@@ -129,12 +132,15 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                 })
                 .collect();
             let r = a
-                .create_resource_server(me, ResourceServerInput {
-                    identifier,
-                    name,
-                    scopes,
-                    team,
-                })
+                .create_resource_server(
+                    me,
+                    ResourceServerInput {
+                        identifier,
+                        name,
+                        scopes,
+                        team,
+                    },
+                )
                 .await?;
             if json {
                 print_json(&r);

@@ -135,10 +135,20 @@ pub struct PortalArgs {
     )]
     pub portal_groups_claim: String,
     /// Groups whose members are admins, comma-separated.
-    #[arg(long, env = "AUTHSERVER_PORTAL_ADMIN_GROUPS", default_value = "", global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_PORTAL_ADMIN_GROUPS",
+        default_value = "",
+        global = true
+    )]
     pub portal_admin_groups: String,
     /// Teams and their groups: `payments=payments-devs,payments-ops;search=search-devs`.
-    #[arg(long, env = "AUTHSERVER_PORTAL_TEAMS", default_value = "", global = true)]
+    #[arg(
+        long,
+        env = "AUTHSERVER_PORTAL_TEAMS",
+        default_value = "",
+        global = true
+    )]
     pub portal_teams: String,
     /// How long a portal session lasts, in minutes.
     #[arg(

@@ -17,8 +17,8 @@ use authdomain_verifier::http::{bearer_token, refusal_response};
 use super::AppState;
 use super::error::{bad_request, oauth_error_response};
 use crate::admin::{Actor, AdminError, Role, Via};
-use crate::store::AuditFilter;
 use crate::own_tokens::OwnTokenError;
+use crate::store::AuditFilter;
 use authdomain_api::{
     ADMIN_AUDIENCE, ADMIN_SCOPE, AuditEvent, Client, ClientInput, CreatedClient, KeyInfo,
     NewSecret, ResourceServer, ResourceServerInput, ScopeInput, SecretInfo, TEAM_SCOPE_PREFIX,
@@ -278,8 +278,16 @@ async fn create_client(
 
 #[utoipa::path(get, path = "/admin/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)), responses((status = 200, body = Client), (status = 404)))]
-async fn get_client(Caller(a): Caller, State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    s.authority.get_client(&a, &id).await.map(Json).into_response()
+async fn get_client(
+    Caller(a): Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    s.authority
+        .get_client(&a, &id)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 #[utoipa::path(put, path = "/admin/v1/clients/{client_id}", tag = "clients", request_body = ClientInput,
@@ -300,7 +308,11 @@ async fn update_client(
 
 #[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)), responses((status = 204), (status = 404)))]
-async fn delete_client(Caller(a): Caller, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+async fn delete_client(
+    Caller(a): Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     s.authority
         .delete_client(&a, &id)
         .await
@@ -312,7 +324,11 @@ async fn delete_client(Caller(a): Caller, State(s): State<AppState>, Path(id): P
     params(("client_id" = String, Path)),
     responses((status = 201, body = NewSecret, description = "a second active secret; shown once"),
               (status = 409, description = "the client already has two secrets")))]
-async fn add_secret(Caller(a): Caller, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+async fn add_secret(
+    Caller(a): Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     s.authority
         .add_client_secret(&a, &id)
         .await

@@ -18,11 +18,11 @@ use serde_json::json;
 
 use authdomain_api::{ClientInput, ResourceServer, ResourceServerInput, ScopeInput};
 
+use super::Portal;
 use super::forms::FormData;
 use super::oidc::{SignInError, pkce_pair};
 use super::pages::{self, Ctx, Draft, Nav, ScopeChoice};
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Viewer};
-use super::Portal;
 use crate::admin::{Actor, AdminError, Role, Via};
 use crate::http::{AppState, SourceAddress};
 use crate::ids::{constant_time_eq, now, random_token};
@@ -79,14 +79,11 @@ async fn guard(req: Request, next: Next) -> Response {
                     Some(p) => format!("{}:{p}", o.host_str().unwrap_or("")),
                     None => o.host_str().unwrap_or("").to_owned(),
                 };
-                host.to_str().is_ok_and(|h| h.eq_ignore_ascii_case(&authority))
+                host.to_str()
+                    .is_ok_and(|h| h.eq_ignore_ascii_case(&authority))
             });
         if !same {
-            return (
-                StatusCode::FORBIDDEN,
-                "cross-origin form posts are refused",
-            )
-                .into_response();
+            return (StatusCode::FORBIDDEN, "cross-origin form posts are refused").into_response();
         }
     }
     let is_asset = req.uri().path().contains("/portal/assets/");
@@ -104,7 +101,10 @@ async fn guard(req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if !is_asset {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -263,7 +263,10 @@ async fn home(State(state): State<AppState>, req: Request) -> Response {
         });
     let p = portal(&state);
     if !p.configured {
-        return html(StatusCode::OK, pages::not_configured(&ctx(&state, None, Nav::None)));
+        return html(
+            StatusCode::OK,
+            pages::not_configured(&ctx(&state, None, Nav::None)),
+        );
     }
     let viewer = match session::current(&state, &parts).await {
         Ok(v) => v,
@@ -357,12 +360,7 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
         return_to: safe_return(p, q.return_to.as_deref()),
         expires_at: now() + LOGIN_TTL,
     };
-    if let Err(e) = state
-        .authority
-        .store()
-        .insert_login(&pending, now())
-        .await
-    {
+    if let Err(e) = state.authority.store().insert_login(&pending, now()).await {
         return store_error_page(&state, e);
     }
     let mut resp = see_other(&url);
@@ -396,10 +394,8 @@ async fn callback(
         Ok(v) => v,
         Err(e) => {
             let mut resp = sign_in_failed(&state, &e);
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                session::cookie(p, LOGIN_COOKIE, "", 0),
-            );
+            resp.headers_mut()
+                .append(header::SET_COOKIE, session::cookie(p, LOGIN_COOKIE, "", 0));
             return resp;
         }
     };
@@ -664,8 +660,19 @@ fn parse_scopes(text: &str) -> Vec<ScopeInput> {
         .collect()
 }
 
-async fn apis(State(state): State<AppState>, viewer: Viewer, Query(q): Query<DoneQuery>) -> Response {
-    render_apis(&state, &viewer, &Draft::default(), done_text(q.done.as_deref()), StatusCode::OK).await
+async fn apis(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    render_apis(
+        &state,
+        &viewer,
+        &Draft::default(),
+        done_text(q.done.as_deref()),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_apis(
@@ -731,12 +738,30 @@ async fn render_api(
     };
     html(
         status,
-        pages::api_view(&ctx(state, Some(viewer), Nav::Apis), &r, &holders, draft, done),
+        pages::api_view(
+            &ctx(state, Some(viewer), Nav::Apis),
+            &r,
+            &holders,
+            draft,
+            done,
+        ),
     )
 }
 
-async fn api_view(State(state): State<AppState>, viewer: Viewer, Query(q): Query<IdQuery>) -> Response {
-    render_api(&state, &viewer, &q.id, &Draft::default(), done_text(q.done.as_deref()), StatusCode::OK).await
+async fn api_view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<IdQuery>,
+) -> Response {
+    render_api(
+        &state,
+        &viewer,
+        &q.id,
+        &Draft::default(),
+        done_text(q.done.as_deref()),
+        StatusCode::OK,
+    )
+    .await
 }
 
 fn rs_input(r: &ResourceServer) -> ResourceServerInput {
@@ -769,7 +794,10 @@ async fn change_api(
     let mut input = rs_input(&current);
     edit(&form, &mut input);
     let confirmed = form.get("confirm") == Some("yes");
-    match a.put_resource_server(&viewer.actor, input, false, confirmed).await {
+    match a
+        .put_resource_server(&viewer.actor, input, false, confirmed)
+        .await
+    {
         Ok(r) => see_other(&format!(
             "{}&done={done}",
             pages::api_href(&ctx(state, None, Nav::None), &r.identifier)
@@ -779,7 +807,15 @@ async fn change_api(
             pages::confirm_scope_removal(&ctx(state, Some(viewer), Nav::Apis), &current, &held),
         ),
         Err(e) if is_form_error(&e) => {
-            render_api(state, viewer, id, &draft_of(body, &e), None, form_status(&e)).await
+            render_api(
+                state,
+                viewer,
+                id,
+                &draft_of(body, &e),
+                None,
+                form_status(&e),
+            )
+            .await
         }
         Err(e) => admin_error_page(state, Some(viewer), e),
     }
@@ -811,12 +847,19 @@ async fn scope_add(
     Query(q): Query<IdQuery>,
     body: Bytes,
 ) -> Response {
-    change_api(&state, &viewer, &q.id, &body, "scope-added", |form, input| {
-        input.scopes.push(ScopeInput {
-            name: form.get("scope").unwrap_or("").to_owned(),
-            description: form.get("description").unwrap_or("").to_owned(),
-        });
-    })
+    change_api(
+        &state,
+        &viewer,
+        &q.id,
+        &body,
+        "scope-added",
+        |form, input| {
+            input.scopes.push(ScopeInput {
+                name: form.get("scope").unwrap_or("").to_owned(),
+                description: form.get("description").unwrap_or("").to_owned(),
+            });
+        },
+    )
     .await
 }
 
@@ -826,10 +869,17 @@ async fn scope_remove(
     Query(q): Query<IdQuery>,
     body: Bytes,
 ) -> Response {
-    change_api(&state, &viewer, &q.id, &body, "scope-removed", |form, input| {
-        let gone = form.all("scope");
-        input.scopes.retain(|s| !gone.contains(&s.name));
-    })
+    change_api(
+        &state,
+        &viewer,
+        &q.id,
+        &body,
+        "scope-removed",
+        |form, input| {
+            let gone = form.all("scope");
+            input.scopes.retain(|s| !gone.contains(&s.name));
+        },
+    )
     .await
 }
 
@@ -884,14 +934,31 @@ async fn render_clients(
     match tokio::try_join!(a.list_clients(&viewer.actor), scope_choices(state, viewer)) {
         Ok((list, choices)) => html(
             status,
-            pages::clients(&ctx(state, Some(viewer), Nav::Clients), &list, &choices, draft, done),
+            pages::clients(
+                &ctx(state, Some(viewer), Nav::Clients),
+                &list,
+                &choices,
+                draft,
+                done,
+            ),
         ),
         Err(e) => admin_error_page(state, Some(viewer), e),
     }
 }
 
-async fn clients(State(state): State<AppState>, viewer: Viewer, Query(q): Query<DoneQuery>) -> Response {
-    render_clients(&state, &viewer, &Draft::default(), done_text(q.done.as_deref()), StatusCode::OK).await
+async fn clients(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    render_clients(
+        &state,
+        &viewer,
+        &Draft::default(),
+        done_text(q.done.as_deref()),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The client fields of a form; a field that does not parse is a refusal naming it.
@@ -1005,8 +1072,20 @@ async fn render_client(
     )
 }
 
-async fn client_view(State(state): State<AppState>, viewer: Viewer, Query(q): Query<IdQuery>) -> Response {
-    render_client(&state, &viewer, &q.id, &Draft::default(), done_text(q.done.as_deref()), StatusCode::OK).await
+async fn client_view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<IdQuery>,
+) -> Response {
+    render_client(
+        &state,
+        &viewer,
+        &q.id,
+        &Draft::default(),
+        done_text(q.done.as_deref()),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn client_update(
@@ -1046,7 +1125,15 @@ async fn client_update(
             pages::client_href(&ctx(&state, None, Nav::None), &c.client_id)
         )),
         Err(e) if is_form_error(&e) => {
-            render_client(&state, &viewer, &q.id, &draft_of(&body, &e), None, form_status(&e)).await
+            render_client(
+                &state,
+                &viewer,
+                &q.id,
+                &draft_of(&body, &e),
+                None,
+                form_status(&e),
+            )
+            .await
         }
         Err(e) => admin_error_page(&state, Some(&viewer), e),
     }
@@ -1133,8 +1220,19 @@ async fn client_delete(
 
 // ---- keys and audit ----------------------------------------------------------------
 
-async fn keys(State(state): State<AppState>, viewer: Viewer, Query(q): Query<DoneQuery>) -> Response {
-    render_keys(&state, &viewer, done_text(q.done.as_deref()), None, StatusCode::OK).await
+async fn keys(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    render_keys(
+        &state,
+        &viewer,
+        done_text(q.done.as_deref()),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_keys(
@@ -1185,7 +1283,11 @@ struct AuditQuery {
 
 const AUDIT_PAGE: i64 = 50;
 
-async fn audit(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AuditQuery>) -> Response {
+async fn audit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
     let filter = AuditFilter {
         actor: non_empty(&q.actor),

@@ -50,7 +50,10 @@ mod tests {
     fn settings() -> PortalSettings {
         let mut s = PortalSettings::new(SignIn::Development);
         s.admin_groups = vec!["platform-admins".into()];
-        s.teams.insert("payments".into(), vec!["payments-devs".into(), "payments-ops".into()]);
+        s.teams.insert(
+            "payments".into(),
+            vec!["payments-devs".into(), "payments-ops".into()],
+        );
         s.teams.insert("search".into(), vec!["search-devs".into()]);
         s
     }
@@ -59,10 +62,15 @@ mod tests {
     fn groups_map_to_roles() {
         let s = settings();
         let g = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(role_for(&g(&["platform-admins", "search-devs"]), &s), Some(Role::Admin));
+        assert_eq!(
+            role_for(&g(&["platform-admins", "search-devs"]), &s),
+            Some(Role::Admin)
+        );
         assert_eq!(
             role_for(&g(&["payments-ops", "search-devs", "other"]), &s),
-            Some(Role::Member(["payments".to_string(), "search".to_string()].into()))
+            Some(Role::Member(
+                ["payments".to_string(), "search".to_string()].into()
+            ))
         );
         assert_eq!(role_for(&g(&["other"]), &s), None);
         assert_eq!(role_for(&[], &s), None);
@@ -70,8 +78,14 @@ mod tests {
 
     #[test]
     fn groups_come_as_arrays_or_strings() {
-        assert_eq!(groups(&json!({"groups": ["a", "b", 3]}), "groups"), vec!["a", "b"]);
-        assert_eq!(groups(&json!({"roles": "a b,c"}), "roles"), vec!["a", "b", "c"]);
+        assert_eq!(
+            groups(&json!({"groups": ["a", "b", 3]}), "groups"),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            groups(&json!({"roles": "a b,c"}), "roles"),
+            vec!["a", "b", "c"]
+        );
         assert!(groups(&json!({}), "groups").is_empty());
     }
 }

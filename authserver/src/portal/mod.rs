@@ -45,9 +45,9 @@ impl Portal {
             .as_ref()
             .map(|u| u.path().to_owned())
             .unwrap_or_else(|| "/portal".into());
-        let loopback = parsed.as_ref().is_some_and(|u| {
-            matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
-        });
+        let loopback = parsed
+            .as_ref()
+            .is_some_and(|u| matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")));
         let secure = parsed.as_ref().is_none_or(|u| u.scheme() == "https");
         let (portal_settings, configured) = match &settings.portal {
             Some(p) => (p.clone(), true),

@@ -23,9 +23,7 @@ use crate::jwks_client::{JwksClient, built_in_roots};
 /// they never carry a code, a token or a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SignInError {
-    #[error(
-        "this sign-in was not started in this browser (the state does not match); start again"
-    )]
+    #[error("this sign-in was not started in this browser (the state does not match); start again")]
     StateMismatch,
     #[error(
         "this sign-in has expired or was already used; start again (a sign-in must finish within 10 minutes)"
@@ -138,7 +136,9 @@ pub fn check_id_token(id_token: &str, key: &Jwk, want: &Expected) -> Result<Valu
         .as_i64()
         .is_some_and(|iat| iat > now + want.leeway as i64)
     {
-        return Err(SignInError::InvalidIdToken("it was issued in the future".into()));
+        return Err(SignInError::InvalidIdToken(
+            "it was issued in the future".into(),
+        ));
     }
     let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
     if !crate::ids::constant_time_eq(nonce.as_bytes(), want.nonce.as_bytes()) {
@@ -275,7 +275,9 @@ impl OidcClient {
             ])
             .send()
             .await
-            .map_err(|e| SignInError::Unavailable(format!("token endpoint: {}", without_url(&e))))?;
+            .map_err(|e| {
+                SignInError::Unavailable(format!("token endpoint: {}", without_url(&e)))
+            })?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -287,9 +289,9 @@ impl OidcClient {
                 SignInError::Refused(format!("{error} {description}").trim().to_owned())
             });
         }
-        let id_token = body["id_token"]
-            .as_str()
-            .ok_or_else(|| SignInError::InvalidIdToken("the token response has no id_token".into()))?;
+        let id_token = body["id_token"].as_str().ok_or_else(|| {
+            SignInError::InvalidIdToken("the token response has no id_token".into())
+        })?;
         let (kid, _) = header(id_token)?;
         let set = self
             .keys
@@ -302,7 +304,9 @@ impl OidcClient {
             None => None,
         }
         .ok_or_else(|| {
-            SignInError::InvalidIdToken("it is signed with a key the provider does not publish".into())
+            SignInError::InvalidIdToken(
+                "it is signed with a key the provider does not publish".into(),
+            )
         })?;
         check_id_token(
             id_token,

@@ -877,12 +877,7 @@ pub struct AuditFilters<'a> {
     pub target: &'a str,
 }
 
-pub fn audit(
-    ctx: &Ctx,
-    events: &[AuditEvent],
-    f: &AuditFilters,
-    older: Option<String>,
-) -> Markup {
+pub fn audit(ctx: &Ctx, events: &[AuditEvent], f: &AuditFilters, older: Option<String>) -> Markup {
     layout(
         ctx,
         "Audit log",

@@ -91,7 +91,10 @@ impl Viewer {
             Role::Member(session.teams.iter().cloned().collect::<BTreeSet<_>>())
         };
         let actor = Actor {
-            id: session.email.clone().unwrap_or_else(|| session.subject.clone()),
+            id: session
+                .email
+                .clone()
+                .unwrap_or_else(|| session.subject.clone()),
             role,
             via: Via::Portal,
             source,

@@ -114,9 +114,8 @@ impl Store {
         row.map(
             |(id_hash, subject, name, email, admin, teams, csrf, created_at, expires_at)| {
                 Ok(SessionRecord {
-                    teams: serde_json::from_str(&teams).map_err(|e| {
-                        StoreError::Corrupt(format!("portal_sessions.teams: {e}"))
-                    })?,
+                    teams: serde_json::from_str(&teams)
+                        .map_err(|e| StoreError::Corrupt(format!("portal_sessions.teams: {e}")))?,
                     id_hash,
                     subject,
                     name,

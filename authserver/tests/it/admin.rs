@@ -46,7 +46,11 @@ async fn admin_requires_admin_token(backend: Backend) {
         "insufficient_scope"
     );
     // An admin token works; once revoked it does not.
-    let c = s.authority.create_admin_client(&authdomain_tests::issuer::test_actor(), "ops").await.unwrap();
+    let c = s
+        .authority
+        .create_admin_client(&authdomain_tests::issuer::test_actor(), "ops")
+        .await
+        .unwrap();
     let (aid, asecret) = (c.client.client_id, c.client_secret.unwrap());
     let admin = s
         .access_token(&aid, &asecret, &[("grant_type", "client_credentials")])

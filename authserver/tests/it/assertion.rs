@@ -64,13 +64,16 @@ async fn private_key_jwt_inline_jwks(backend: Backend) {
     let key = client_key();
     let c = s
         .authority
-        .create_client(&authdomain_tests::issuer::test_actor(), ClientInput {
-            name: "jwt-client".into(),
-            scopes: vec!["read".into()],
-            token_endpoint_auth_method: Some("private_key_jwt".into()),
-            jwks: Some(json!({ "keys": [key.jwk.clone()] })),
-            ..Default::default()
-        })
+        .create_client(
+            &authdomain_tests::issuer::test_actor(),
+            ClientInput {
+                name: "jwt-client".into(),
+                scopes: vec!["read".into()],
+                token_endpoint_auth_method: Some("private_key_jwt".into()),
+                jwks: Some(json!({ "keys": [key.jwk.clone()] })),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(
@@ -155,13 +158,16 @@ async fn private_key_jwt_jwks_uri(backend: Backend) {
 
     let c = s
         .authority
-        .create_client(&authdomain_tests::issuer::test_actor(), ClientInput {
-            name: "remote-keys".into(),
-            scopes: vec!["read".into()],
-            token_endpoint_auth_method: Some("private_key_jwt".into()),
-            jwks_uri: Some(jwks_uri),
-            ..Default::default()
-        })
+        .create_client(
+            &authdomain_tests::issuer::test_actor(),
+            ClientInput {
+                name: "remote-keys".into(),
+                scopes: vec!["read".into()],
+                token_endpoint_auth_method: Some("private_key_jwt".into()),
+                jwks_uri: Some(jwks_uri),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let a = assertion(

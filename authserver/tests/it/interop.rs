@@ -60,13 +60,16 @@ async fn authlib_private_key_jwt_client_authentication() {
     let (key, der) = SigningKey::generate(Algorithm::RS256).unwrap();
     let c = s
         .authority
-        .create_client(&authdomain_tests::issuer::test_actor(), ClientInput {
-            name: "authlib-jwt".into(),
-            scopes: vec!["read".into()],
-            token_endpoint_auth_method: Some("private_key_jwt".into()),
-            jwks: Some(json!({ "keys": [key.public_jwk()] })),
-            ..Default::default()
-        })
+        .create_client(
+            &authdomain_tests::issuer::test_actor(),
+            ClientInput {
+                name: "authlib-jwt".into(),
+                scopes: vec!["read".into()],
+                token_endpoint_auth_method: Some("private_key_jwt".into()),
+                jwks: Some(json!({ "keys": [key.public_jwk()] })),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     use base64::Engine as _;

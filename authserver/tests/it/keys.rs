@@ -99,9 +99,17 @@ async fn rotation_prepublishes_and_retains(backend: Backend) {
     let next_kid = kids(&before).into_iter().find(|k| *k != old_kid).unwrap();
 
     // The next key was published a moment ago: a plain rotation refuses, naming why.
-    let err = s.authority.rotate_signing_keys(&authdomain_tests::issuer::test_actor(), false).await.unwrap_err();
+    let err = s
+        .authority
+        .rotate_signing_keys(&authdomain_tests::issuer::test_actor(), false)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("JWKS cache lifetime"), "{err}");
-    let rotated = s.authority.rotate_signing_keys(&authdomain_tests::issuer::test_actor(), true).await.unwrap();
+    let rotated = s
+        .authority
+        .rotate_signing_keys(&authdomain_tests::issuer::test_actor(), true)
+        .await
+        .unwrap();
     assert_eq!(
         rotated.kid, next_kid,
         "the key that was pre-published becomes active"
@@ -152,7 +160,11 @@ async fn instances_share_the_signing_key(backend: Backend) {
         kid(&token_at(s.base.clone()).await),
         kid(&token_at(base_b.clone()).await)
     );
-    let rotated = s.authority.rotate_signing_keys(&authdomain_tests::issuer::test_actor(), true).await.unwrap();
+    let rotated = s
+        .authority
+        .rotate_signing_keys(&authdomain_tests::issuer::test_actor(), true)
+        .await
+        .unwrap();
     assert_eq!(
         kid(&token_at(base_b.clone()).await),
         rotated.kid.as_str(),

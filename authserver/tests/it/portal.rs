@@ -86,54 +86,145 @@ async fn teams_see_and_change_only_their_own(backend: Backend) {
     assert_eq!(st, 201, "{rs}");
     assert_eq!(rs["team"], "payments");
     // A member may not create for another team.
-    let (st, body) = call(&s, M::POST, "/admin/v1/resource-servers", &pay, Some(json!({
-        "identifier": "https://other.example.com", "team": "search"
-    }))).await;
+    let (st, body) = call(
+        &s,
+        M::POST,
+        "/admin/v1/resource-servers",
+        &pay,
+        Some(json!({
+            "identifier": "https://other.example.com", "team": "search"
+        })),
+    )
+    .await;
     assert_eq!(st, 403, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("not a member of team `search`"));
-    call(&s, M::POST, "/admin/v1/resource-servers", &search, Some(json!({
-        "identifier": "https://search.example.com", "scopes": [{"name": "search:query"}]
-    }))).await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not a member of team `search`")
+    );
+    call(
+        &s,
+        M::POST,
+        "/admin/v1/resource-servers",
+        &search,
+        Some(json!({
+            "identifier": "https://search.example.com", "scopes": [{"name": "search:query"}]
+        })),
+    )
+    .await;
 
     // Another team's API is neither listed nor readable nor changeable.
-    let path = format!("/admin/v1/resource-servers/{}", enc("https://pay.example.com"));
+    let path = format!(
+        "/admin/v1/resource-servers/{}",
+        enc("https://pay.example.com")
+    );
     let (st, body) = call(&s, M::GET, &path, &search, None).await;
     assert_eq!(st, 403, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("another team"));
-    let (st, _) = call(&s, M::PUT, &path, &search, Some(json!({"identifier": "https://pay.example.com"}))).await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("another team")
+    );
+    let (st, _) = call(
+        &s,
+        M::PUT,
+        &path,
+        &search,
+        Some(json!({"identifier": "https://pay.example.com"})),
+    )
+    .await;
     assert_eq!(st, 403);
     let (st, _) = call(&s, M::DELETE, &path, &search, None).await;
     assert_eq!(st, 403);
     let (_, list) = call(&s, M::GET, "/admin/v1/resource-servers", &search, None).await;
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["identifier"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec!["https://search.example.com"], "the admin API's own resource server is hidden too");
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["identifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["https://search.example.com"],
+        "the admin API's own resource server is hidden too"
+    );
     let (_, all) = call(&s, M::GET, "/admin/v1/resource-servers", &admin, None).await;
-    assert_eq!(all.as_array().unwrap().len(), 3, "admins see every API: {all}");
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        3,
+        "admins see every API: {all}"
+    );
 
     // Clients: a member grants only their own scopes.
-    let (st, body) = call(&s, M::POST, "/admin/v1/clients", &pay, Some(json!({
-        "name": "acme billing", "scopes": ["pay:read", "search:query"]
-    }))).await;
+    let (st, body) = call(
+        &s,
+        M::POST,
+        "/admin/v1/clients",
+        &pay,
+        Some(json!({
+            "name": "acme billing", "scopes": ["pay:read", "search:query"]
+        })),
+    )
+    .await;
     assert_eq!(st, 403, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("`search:query` belongs to another team"));
-    let (st, created) = call(&s, M::POST, "/admin/v1/clients", &pay, Some(json!({
-        "name": "acme billing", "scopes": ["pay:read"]
-    }))).await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("`search:query` belongs to another team")
+    );
+    let (st, created) = call(
+        &s,
+        M::POST,
+        "/admin/v1/clients",
+        &pay,
+        Some(json!({
+            "name": "acme billing", "scopes": ["pay:read"]
+        })),
+    )
+    .await;
     assert_eq!(st, 201, "{created}");
     assert_eq!(created["team"], "payments");
     let id = created["client_id"].as_str().unwrap();
     // and never marks a client managed.
-    let (st, _) = call(&s, M::POST, "/admin/v1/clients", &pay, Some(json!({
-        "name": "sneaky", "scopes": ["pay:read"], "managed_by": "kubernetes:x/y"
-    }))).await;
+    let (st, _) = call(
+        &s,
+        M::POST,
+        "/admin/v1/clients",
+        &pay,
+        Some(json!({
+            "name": "sneaky", "scopes": ["pay:read"], "managed_by": "kubernetes:x/y"
+        })),
+    )
+    .await;
     assert_eq!(st, 403);
     let client_path = format!("/admin/v1/clients/{id}");
     assert_eq!(call(&s, M::GET, &client_path, &search, None).await.0, 403);
-    assert_eq!(call(&s, M::POST, &format!("{client_path}/secrets"), &search, None).await.0, 403);
-    assert_eq!(call(&s, M::DELETE, &client_path, &search, None).await.0, 403);
+    assert_eq!(
+        call(
+            &s,
+            M::POST,
+            &format!("{client_path}/secrets"),
+            &search,
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call(&s, M::DELETE, &client_path, &search, None).await.0,
+        403
+    );
     let (_, search_clients) = call(&s, M::GET, "/admin/v1/clients", &search, None).await;
     assert!(
-        search_clients.as_array().unwrap().iter().all(|c| c["client_id"] != id),
+        search_clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["client_id"] != id),
         "another team's client is not listed: {search_clients}"
     );
     // An admin's client that holds a payments scope is visible to payments, read-only.
@@ -142,16 +233,65 @@ async fn teams_see_and_change_only_their_own(backend: Backend) {
     }))).await;
     let shared_id = shared["client_id"].as_str().unwrap();
     assert_eq!(shared["managed_by"], "kubernetes:shop/shared");
-    assert_eq!(call(&s, M::GET, &format!("/admin/v1/clients/{shared_id}"), &pay, None).await.0, 200);
-    assert_eq!(call(&s, M::DELETE, &format!("/admin/v1/clients/{shared_id}"), &pay, None).await.0, 403);
+    assert_eq!(
+        call(
+            &s,
+            M::GET,
+            &format!("/admin/v1/clients/{shared_id}"),
+            &pay,
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &s,
+            M::DELETE,
+            &format!("/admin/v1/clients/{shared_id}"),
+            &pay,
+            None
+        )
+        .await
+        .0,
+        403
+    );
     // Keys: readable by members, rotated by admins only.
     assert_eq!(call(&s, M::GET, "/admin/v1/keys", &pay, None).await.0, 200);
-    assert_eq!(call(&s, M::POST, "/admin/v1/keys/rotate?force=true", &pay, None).await.0, 403);
-    assert_eq!(call(&s, M::POST, "/admin/v1/keys/rotate?force=true", &admin, None).await.0, 200);
+    assert_eq!(
+        call(&s, M::POST, "/admin/v1/keys/rotate?force=true", &pay, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(
+            &s,
+            M::POST,
+            "/admin/v1/keys/rotate?force=true",
+            &admin,
+            None
+        )
+        .await
+        .0,
+        200
+    );
     // A token without admin or team scope is still refused.
-    let (cid, csecret) = s.client(ClientInput { name: "plain".into(), scopes: vec!["pay:read".into()], ..Default::default() }).await;
-    let plain = s.access_token(&cid, &csecret, &[("grant_type", "client_credentials")]).await;
-    assert_eq!(call(&s, M::GET, "/admin/v1/clients", &plain, None).await.0, 403);
+    let (cid, csecret) = s
+        .client(ClientInput {
+            name: "plain".into(),
+            scopes: vec!["pay:read".into()],
+            ..Default::default()
+        })
+        .await;
+    let plain = s
+        .access_token(&cid, &csecret, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(
+        call(&s, M::GET, "/admin/v1/clients", &plain, None).await.0,
+        403
+    );
 }
 
 async fn removing_a_held_scope_names_the_clients_and_asks(backend: Backend) {
@@ -161,23 +301,46 @@ async fn removing_a_held_scope_names_the_clients_and_asks(backend: Backend) {
     call(&s, M::POST, "/admin/v1/resource-servers", &pay, Some(json!({
         "identifier": "https://pay.example.com", "scopes": [{"name": "pay:read"}, {"name": "pay:write"}]
     }))).await;
-    let (_, c) = call(&s, M::POST, "/admin/v1/clients", &pay, Some(json!({
-        "name": "ledger", "scopes": ["pay:read", "pay:write"]
-    }))).await;
+    let (_, c) = call(
+        &s,
+        M::POST,
+        "/admin/v1/clients",
+        &pay,
+        Some(json!({
+            "name": "ledger", "scopes": ["pay:read", "pay:write"]
+        })),
+    )
+    .await;
     let id = c["client_id"].as_str().unwrap().to_owned();
-    let path = format!("/admin/v1/resource-servers/{}", enc("https://pay.example.com"));
-    let only_read = json!({"identifier": "https://pay.example.com", "scopes": [{"name": "pay:read"}]});
+    let path = format!(
+        "/admin/v1/resource-servers/{}",
+        enc("https://pay.example.com")
+    );
+    let only_read =
+        json!({"identifier": "https://pay.example.com", "scopes": [{"name": "pay:read"}]});
     let (st, body) = call(&s, M::PUT, &path, &pay, Some(only_read.clone())).await;
     assert_eq!(st, 409, "{body}");
     assert_eq!(body["error"], "scopes_held");
     assert_eq!(body["held"][0]["scope"], "pay:write");
     assert_eq!(body["held"][0]["clients"][0]["client_id"], id.as_str());
-    assert!(body["error_description"].as_str().unwrap().contains("ledger"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("ledger")
+    );
     // Nothing changed.
     let (_, rs) = call(&s, M::GET, &path, &pay, None).await;
     assert_eq!(rs["scopes"].as_array().unwrap().len(), 2);
     // Confirmed: the scope goes from the API and from the client.
-    let (st, _) = call(&s, M::PUT, &format!("{path}?remove_held_scopes=true"), &pay, Some(only_read)).await;
+    let (st, _) = call(
+        &s,
+        M::PUT,
+        &format!("{path}?remove_held_scopes=true"),
+        &pay,
+        Some(only_read),
+    )
+    .await;
     assert_eq!(st, 200);
     let (_, c) = call(&s, M::GET, &format!("/admin/v1/clients/{id}"), &pay, None).await;
     assert_eq!(c["scopes"], json!(["pay:read"]));
@@ -189,24 +352,65 @@ async fn the_audit_log_records_changes_without_secrets(backend: Backend) {
     let admin = s.admin_token().await;
     let pay = team_token(&s, "payments").await;
     let search = team_token(&s, "search").await;
-    call(&s, M::POST, "/admin/v1/resource-servers", &pay, Some(json!({
-        "identifier": "https://pay.example.com", "scopes": [{"name": "pay:read"}]
-    }))).await;
-    let (_, c) = call(&s, M::POST, "/admin/v1/clients", &pay, Some(json!({"name": "ledger", "scopes": ["pay:read"]}))).await;
+    call(
+        &s,
+        M::POST,
+        "/admin/v1/resource-servers",
+        &pay,
+        Some(json!({
+            "identifier": "https://pay.example.com", "scopes": [{"name": "pay:read"}]
+        })),
+    )
+    .await;
+    let (_, c) = call(
+        &s,
+        M::POST,
+        "/admin/v1/clients",
+        &pay,
+        Some(json!({"name": "ledger", "scopes": ["pay:read"]})),
+    )
+    .await;
     let id = c["client_id"].as_str().unwrap();
     let first_secret = c["client_secret"].as_str().unwrap().to_owned();
-    let (_, rotated) = call(&s, M::POST, &format!("/admin/v1/clients/{id}/secrets"), &pay, None).await;
+    let (_, rotated) = call(
+        &s,
+        M::POST,
+        &format!("/admin/v1/clients/{id}/secrets"),
+        &pay,
+        None,
+    )
+    .await;
     let second_secret = rotated["client_secret"].as_str().unwrap().to_owned();
     let old_id = c["secrets"][0]["secret_id"].as_str().unwrap();
-    let (st, _) = call(&s, M::DELETE, &format!("/admin/v1/clients/{id}/secrets/{old_id}"), &pay, None).await;
+    let (st, _) = call(
+        &s,
+        M::DELETE,
+        &format!("/admin/v1/clients/{id}/secrets/{old_id}"),
+        &pay,
+        None,
+    )
+    .await;
     assert_eq!(st, 204);
 
     let (st, events) = call(&s, M::GET, "/admin/v1/audit", &admin, None).await;
     assert_eq!(st, 200, "{events}");
     let text = events.to_string();
-    assert!(!text.contains(&first_secret) && !text.contains(&second_secret), "no secret in the log");
-    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["client.secret.revoke", "client.secret.add", "client.create", "resource-server.create"] {
+    assert!(
+        !text.contains(&first_secret) && !text.contains(&second_secret),
+        "no secret in the log"
+    );
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "client.secret.revoke",
+        "client.secret.add",
+        "client.create",
+        "resource-server.create",
+    ] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
     let revoke = &events[0];
@@ -218,19 +422,45 @@ async fn the_audit_log_records_changes_without_secrets(backend: Backend) {
     assert!(revoke["actor"].as_str().unwrap().starts_with("client:"));
     assert_eq!(revoke["detail"]["secret_id"], old_id);
     // Filters: by action prefix and by object.
-    let (_, secrets) = call(&s, M::GET, "/admin/v1/audit?action=client.secret", &admin, None).await;
+    let (_, secrets) = call(
+        &s,
+        M::GET,
+        "/admin/v1/audit?action=client.secret",
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(secrets.as_array().unwrap().len(), 2);
-    let (_, by_target) = call(&s, M::GET, &format!("/admin/v1/audit?target={}", enc("https://pay.example.com")), &admin, None).await;
+    let (_, by_target) = call(
+        &s,
+        M::GET,
+        &format!("/admin/v1/audit?target={}", enc("https://pay.example.com")),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(by_target.as_array().unwrap().len(), 1);
     // Team members read their teams' events only.
     let (_, mine) = call(&s, M::GET, "/admin/v1/audit", &pay, None).await;
-    assert!(mine.as_array().unwrap().iter().all(|e| e["team"] == "payments"));
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["team"] == "payments")
+    );
     assert_eq!(mine.as_array().unwrap().len(), 4);
     let (_, theirs) = call(&s, M::GET, "/admin/v1/audit", &search, None).await;
     assert_eq!(theirs, json!([]));
     // Paging backwards.
     let newest = events[0]["id"].as_i64().unwrap();
-    let (_, older) = call(&s, M::GET, &format!("/admin/v1/audit?before={newest}&limit=1"), &admin, None).await;
+    let (_, older) = call(
+        &s,
+        M::GET,
+        &format!("/admin/v1/audit?before={newest}&limit=1"),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(older.as_array().unwrap().len(), 1);
     assert!(older[0]["id"].as_i64().unwrap() < newest);
 }
@@ -252,8 +482,11 @@ impl ScriptedProvider {
         use aws_lc_rs::rand::SystemRandom;
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
         use base64::Engine as _;
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
         let public = pair.public_key().as_ref();
         let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
         let jwk = json!({"kty": "EC", "crv": "P-256", "kid": "idp-1", "alg": "ES256", "use": "sig",
@@ -296,7 +529,10 @@ impl ScriptedProvider {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 struct Browser {
@@ -306,7 +542,13 @@ struct Browser {
 
 impl Browser {
     fn new() -> Browser {
-        Browser { http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(), cookies: Vec::new() }
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
     }
 
     fn remember(&mut self, resp: &reqwest::Response) {
@@ -322,17 +564,36 @@ impl Browser {
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     async fn get(&mut self, url: &str) -> reqwest::Response {
-        let r = self.http.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
+        let r = self
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
         self.remember(&r);
         r
     }
 
-    async fn post(&mut self, url: &str, form: &[(&str, &str)], origin: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.post(url).header("cookie", self.cookie_header()).form(form);
+    async fn post(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .form(form);
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
@@ -343,7 +604,9 @@ impl Browser {
 
     /// Start a sign-in: returns (state, nonce) from the redirect to the provider.
     async fn start(&mut self, s: &TestServer) -> (String, String) {
-        let r = self.get(&s.url("/portal/login?return_to=/portal/apis")).await;
+        let r = self
+            .get(&s.url("/portal/login?return_to=/portal/apis"))
+            .await;
         assert_eq!(r.status(), 303);
         let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
         let q: BTreeMap<String, String> = location.query_pairs().into_owned().collect();
@@ -376,7 +639,8 @@ async fn scripted_provider_the_callback_refuses_what_it_must() {
         st.portal = Some(p);
     })
     .await;
-    let callback = |state: &str, code: &str| s.url(&format!("/portal/callback?code={code}&state={state}"));
+    let callback =
+        |state: &str, code: &str| s.url(&format!("/portal/callback?code={code}&state={state}"));
 
     // 1. A state that is not this browser's.
     let mut b = Browser::new();
@@ -384,7 +648,12 @@ async fn scripted_provider_the_callback_refuses_what_it_must() {
     *idp.next.lock().unwrap() = Some(idp.id_token(claims(&idp, &nonce)));
     let r = b.get(&callback("forged-state", "c1")).await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("not started in this browser"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not started in this browser")
+    );
 
     // 2. Another browser's state: its login cookie is not ours.
     let mut other = Browser::new();
@@ -413,18 +682,39 @@ async fn scripted_provider_the_callback_refuses_what_it_must() {
     let mut c = claims(&idp, &nonce);
     c["exp"] = json!(now() - 600);
     *idp.next.lock().unwrap() = Some(idp.id_token(c));
-    assert!(b.get(&callback(&state, "c5")).await.text().await.unwrap().contains("expired"));
+    assert!(
+        b.get(&callback(&state, "c5"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("expired")
+    );
     let (state, nonce) = b.start(&s).await;
     let mut c = claims(&idp, &nonce);
     c["iss"] = json!("https://evil.example.com");
     *idp.next.lock().unwrap() = Some(idp.id_token(c));
-    assert!(b.get(&callback(&state, "c6")).await.text().await.unwrap().contains("not issued by"));
+    assert!(
+        b.get(&callback(&state, "c6"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("not issued by")
+    );
 
     // 6. A token signed with another key (same kid).
     let (state, nonce) = b.start(&s).await;
     let impostor = ScriptedProvider::start().await;
     *idp.next.lock().unwrap() = Some(impostor.id_token(claims(&idp, &nonce)));
-    assert!(b.get(&callback(&state, "c7")).await.text().await.unwrap().contains("signature does not verify"));
+    assert!(
+        b.get(&callback(&state, "c7"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("signature does not verify")
+    );
 
     // 7. A good sign-in: a session cookie with the right attributes, back where we were.
     let (state, nonce) = b.start(&s).await;
@@ -432,12 +722,23 @@ async fn scripted_provider_the_callback_refuses_what_it_must() {
     let r = b.get(&callback(&state, "good")).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/portal/apis");
-    let set: Vec<&str> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
-    let session = set.iter().find(|c| c.starts_with("authdomain_session=")).expect("a session cookie");
+    let set: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("authdomain_session="))
+        .expect("a session cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/portal", "Max-Age=28800"] {
         assert!(session.contains(attr), "{attr} in {session}");
     }
-    assert!(!session.contains("Secure"), "plain http on loopback: not Secure ({session})");
+    assert!(
+        !session.contains("Secure"),
+        "plain http on loopback: not Secure ({session})"
+    );
     let page = b.get(&s.url("/portal/apis")).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Alice"));
@@ -445,9 +746,17 @@ async fn scripted_provider_the_callback_refuses_what_it_must() {
     // 8. Replaying the callback: its state was used.
     let r = b.get(&callback(&state, "good")).await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("not started in this browser"), "the login cookie went with the sign-in");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not started in this browser"),
+        "the login cookie went with the sign-in"
+    );
     let mut replay = Browser::new();
-    replay.cookies.push(("authdomain_login".into(), state.clone()));
+    replay
+        .cookies
+        .push(("authdomain_login".into(), state.clone()));
     let r = replay.get(&callback(&state, "good")).await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("already used"));
@@ -467,8 +776,16 @@ async fn scripted_provider_the_callback_refuses_what_it_must() {
     let r = nobody.get(&callback(&state, "c10")).await;
     assert_eq!(r.status(), 403);
     let text = r.text().await.unwrap();
-    assert!(text.contains("in no AuthDomain team") && text.contains("marketing"), "{text}");
-    assert!(!nobody.cookies.iter().any(|(k, _)| k == "authdomain_session"));
+    assert!(
+        text.contains("in no AuthDomain team") && text.contains("marketing"),
+        "{text}"
+    );
+    assert!(
+        !nobody
+            .cookies
+            .iter()
+            .any(|(k, _)| k == "authdomain_session")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,17 +793,42 @@ async fn forms_need_the_csrf_token_and_pages_carry_a_strict_policy() {
     let s = TestServer::start_with(Backend::Sqlite, Algorithm::RS256, with_teams).await;
     let mut b = Browser::new();
     // Development sign-in (loopback): as a payments member.
-    let r = b.post(&s.url("/portal/dev-login"), &[("name", "dana@example.com"), ("role", "team:payments")], None).await;
+    let r = b
+        .post(
+            &s.url("/portal/dev-login"),
+            &[("name", "dana@example.com"), ("role", "team:payments")],
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 303);
     let page = b.get(&s.url("/portal/apis")).await;
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(page.headers()["x-frame-options"], "DENY");
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.unwrap();
-    assert!(!html.contains("<script>") && !html.contains(" style="), "no inline script or style");
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let form = [("identifier", "https://pay.example.com"), ("scopes", "pay:read Read payments")];
+    assert!(
+        !html.contains("<script>") && !html.contains(" style="),
+        "no inline script or style"
+    );
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("identifier", "https://pay.example.com"),
+        ("scopes", "pay:read Read payments"),
+    ];
 
     // Without the token, with a wrong one, and from another origin: refused, nothing made.
     let r = b.post(&s.url("/portal/apis"), &form, None).await;
@@ -494,35 +836,86 @@ async fn forms_need_the_csrf_token_and_pages_carry_a_strict_policy() {
     assert!(r.text().await.unwrap().contains("CSRF"));
     let mut wrong = form.to_vec();
     wrong.push(("csrf", "not-the-token"));
-    assert_eq!(b.post(&s.url("/portal/apis"), &wrong, None).await.status(), 403);
+    assert_eq!(
+        b.post(&s.url("/portal/apis"), &wrong, None).await.status(),
+        403
+    );
     let mut good = form.to_vec();
     good.push(("csrf", &csrf));
-    assert_eq!(b.post(&s.url("/portal/apis"), &good, Some("https://evil.example.com")).await.status(), 403);
+    assert_eq!(
+        b.post(
+            &s.url("/portal/apis"),
+            &good,
+            Some("https://evil.example.com")
+        )
+        .await
+        .status(),
+        403
+    );
     let admin = s.admin_token().await;
-    let (_, list) = call(&s, reqwest::Method::GET, "/admin/v1/resource-servers", &admin, None).await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "only the admin API's: {list}");
+    let (_, list) = call(
+        &s,
+        reqwest::Method::GET,
+        "/admin/v1/resource-servers",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "only the admin API's: {list}"
+    );
 
     // With it: created, owned by the member's team, audited as the person from the page.
     let r = b.post(&s.url("/portal/apis"), &good, Some(&s.base)).await;
     assert_eq!(r.status(), 303);
-    let (_, events) = call(&s, reqwest::Method::GET, "/admin/v1/audit?action=resource-server", &admin, None).await;
+    let (_, events) = call(
+        &s,
+        reqwest::Method::GET,
+        "/admin/v1/audit?action=resource-server",
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(events[0]["actor"], "dana@example.com");
     assert_eq!(events[0]["via"], "portal");
     assert_eq!(events[0]["team"], "payments");
 
     // A refused form keeps what was typed and names the field.
-    let bad = [("identifier", "not a uri"), ("name", "Kept name"), ("csrf", csrf.as_str())];
+    let bad = [
+        ("identifier", "not a uri"),
+        ("name", "Kept name"),
+        ("csrf", csrf.as_str()),
+    ];
     let r = b.post(&s.url("/portal/apis"), &bad, None).await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
-    assert!(html.contains("absolute URI") && html.contains("value=\"Kept name\""), "{html}");
+    assert!(
+        html.contains("absolute URI") && html.contains("value=\"Kept name\""),
+        "{html}"
+    );
 
     // Signing out ends the session on the server: the old cookie no longer works.
     let old = b.cookie_header();
-    let r = b.post(&s.url("/portal/logout"), &[("csrf", &csrf)], None).await;
+    let r = b
+        .post(&s.url("/portal/logout"), &[("csrf", &csrf)], None)
+        .await;
     assert_eq!(r.status(), 303);
-    let r = reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
-        .get(s.url("/portal/apis")).header("cookie", old).send().await.unwrap();
+    let r = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(s.url("/portal/apis"))
+        .header("cookie", old)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303, "back to the sign-in page");
-    assert!(r.headers()["location"].to_str().unwrap().starts_with("/portal?return_to="));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/portal?return_to=")
+    );
 }

@@ -29,11 +29,14 @@ fn portal_settings(idp: &Idp) -> PortalSettings {
         issuer: idp.issuer.clone(),
         client_id: CLIENT_ID.into(),
         client_secret: ClientSecret(CLIENT_SECRET.into()),
-        scopes: ["openid", "profile", "email", "groups"].map(String::from).to_vec(),
+        scopes: ["openid", "profile", "email", "groups"]
+            .map(String::from)
+            .to_vec(),
         display_name: "Example Corp SSO".into(),
     }));
     p.admin_groups = vec!["platform-admins".into()];
-    p.teams.insert("payments".into(), vec!["payments-devs".into()]);
+    p.teams
+        .insert("payments".into(), vec!["payments-devs".into()]);
     p.teams.insert("search".into(), vec!["search-devs".into()]);
     p.domain_name = "example-prod".into();
     p
@@ -99,16 +102,23 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
 
     // She creates her API with two scopes, then adds a third.
     alice.goto(&format!("{portal}/apis")).await;
-    alice.fill("#rs-identifier", "https://payments.example.com").await;
+    alice
+        .fill("#rs-identifier", "https://payments.example.com")
+        .await;
     alice.fill("#rs-name", "Payments API").await;
     alice
-        .fill("#rs-scopes", "payments:read Read payments\npayments:write Create payments")
+        .fill(
+            "#rs-scopes",
+            "payments:read Read payments\npayments:write Create payments",
+        )
         .await;
     alice.click("#new button[type=submit]").await;
     alice.wait_text("Created.").await;
     alice.fill("#scope-name", "payments:refund").await;
     alice.fill("#scope-description", "Refund a payment").await;
-    alice.click("form[action*='scopes/add'] button[type=submit]").await;
+    alice
+        .click("form[action*='scopes/add'] button[type=submit]")
+        .await;
     alice.wait_text("Scope added.").await;
     assert!(alice.body().await.contains("payments:refund"));
     assert!(!alice.scrolls_sideways().await);
@@ -117,13 +127,20 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
     // She registers a client holding one scope; the secret is shown once.
     alice.goto(&format!("{portal}/clients")).await;
     alice.fill("#c-name", "Acme billing sync").await;
-    alice.click("input[type=checkbox][value='payments:read']").await;
+    alice
+        .click("input[type=checkbox][value='payments:read']")
+        .await;
     alice.click("#new button[type=submit]").await;
     alice.wait_text("Copy the secret now").await;
     let client_id = alice.text("#client-id").await;
     let secret = alice.text("#client-secret").await;
     assert_eq!(secret.len(), 43, "a 32-byte base64url secret");
-    assert!(alice.text("#curl-token").await.contains(&format!("{client_id}:{secret}")));
+    assert!(
+        alice
+            .text("#curl-token")
+            .await
+            .contains(&format!("{client_id}:{secret}"))
+    );
     alice.click("button[data-copy='client-secret']").await;
     alice.screenshot("03-client-secret").await;
     let (st, t) = token(&http, &base, &client_id, &secret).await;
@@ -132,18 +149,31 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
 
     // Rotate: a second secret, both work, the page shows when each was made.
     alice.click("a.btn[href*='/clients/view']").await;
-    alice.click("form[action*='/clients/rotate'] button[type=submit]").await;
+    alice
+        .click("form[action*='/clients/rotate'] button[type=submit]")
+        .await;
     alice.wait_text("Both secrets work now").await;
     let new_secret = alice.text("#client-secret").await;
     assert_ne!(new_secret, secret);
-    assert_eq!(alice.css("section.card ul").await.find_all(authdomain_tests::browser::fantoccini::Locator::Css("li")).await.unwrap().len(), 2);
+    assert_eq!(
+        alice
+            .css("section.card ul")
+            .await
+            .find_all(authdomain_tests::browser::fantoccini::Locator::Css("li"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     alice.screenshot("04-rotated").await;
     assert_eq!(token(&http, &base, &client_id, &secret).await.0, 200);
     assert_eq!(token(&http, &base, &client_id, &new_secret).await.0, 200);
 
     // Revoke the old one (the first row), confirming the dialog.
     alice.click("a.btn[href*='/clients/view']").await;
-    alice.click_and_confirm("#secrets tbody tr:first-child form button").await;
+    alice
+        .click_and_confirm("#secrets tbody tr:first-child form button")
+        .await;
     alice.wait_text("Secret revoked").await;
     assert_eq!(token(&http, &base, &client_id, &secret).await.0, 401);
     assert_eq!(token(&http, &base, &client_id, &new_secret).await.0, 200);
@@ -153,13 +183,19 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
     alice.goto(&format!("{portal}/audit")).await;
     alice.wait_text("client.secret.revoke").await;
     assert!(alice.body().await.contains("alice@example.com"));
-    assert!(!alice.body().await.contains(&new_secret), "no secret in the audit log");
+    assert!(
+        !alice.body().await.contains(&new_secret),
+        "no secret in the audit log"
+    );
     alice.screenshot("06-audit").await;
 
     // Bob (search) is refused alice's API, in the page and through the API.
     let bob = driver.browser(1280, 800).await;
     sign_in(&bob, &portal, "bob").await;
-    let api_page = format!("{portal}/apis/view?id={}", enc("https://payments.example.com"));
+    let api_page = format!(
+        "{portal}/apis/view?id={}",
+        enc("https://payments.example.com")
+    );
     bob.goto(&api_page).await;
     bob.wait_text("belongs to another team").await;
     bob.screenshot("07-other-team").await;
@@ -191,14 +227,20 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
     };
     let (_, t) = token(&http, &base, &id, &secret).await;
     let r = http
-        .get(format!("{base}/admin/v1/resource-servers/{}", enc("https://payments.example.com")))
+        .get(format!(
+            "{base}/admin/v1/resource-servers/{}",
+            enc("https://payments.example.com")
+        ))
         .bearer_auth(t["access_token"].as_str().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403, "and so does the admin API");
     bob.goto(&format!("{portal}/apis")).await;
-    assert!(!bob.body().await.contains("Payments API"), "not even listed");
+    assert!(
+        !bob.body().await.contains("Payments API"),
+        "not even listed"
+    );
 
     // Carol (admin) sees everything, and the keys with their states.
     let carol = driver.browser(1280, 800).await;
@@ -209,6 +251,42 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
     carol.wait_text("active").await;
     assert!(carol.body().await.contains("next"));
     carol.screenshot("08-keys").await;
+    let active_before = authority
+        .list_keys(&authdomain_tests::issuer::test_actor())
+        .await
+        .unwrap();
+    let active_before = active_before
+        .iter()
+        .find(|k| k.state == "active")
+        .unwrap()
+        .kid
+        .clone();
+    // The next key was published moments ago: rotating asks to force it.
+    carol
+        .click_and_confirm(".page-head form[action$='/keys/rotate'] button")
+        .await;
+    carol.wait_text("Rotate anyway").await;
+    carol.click_and_confirm("main form button.btn-danger").await;
+    carol.wait_text("Keys rotated").await;
+    let keys = authority
+        .list_keys(&authdomain_tests::issuer::test_actor())
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k.kid == active_before && k.state == "retired")
+    );
+    // Members have no rotate button.
+    bob.goto(&format!("{portal}/keys")).await;
+    bob.wait_text("Signing keys").await;
+    assert!(
+        bob.client
+            .find(authdomain_tests::browser::fantoccini::Locator::Css(
+                "form[action$='/keys/rotate']"
+            ))
+            .await
+            .is_err()
+    );
 
     // Everyone signs out; the session is gone.
     for b in [&alice, &bob, &carol] {
@@ -255,7 +333,10 @@ async fn the_portal_signs_in_under_lambda_behind_an_http_api() {
             .env("AUTHSERVER_PORTAL_CLIENT_SECRET_FILE", &secret_file)
             .env("AUTHSERVER_PORTAL_SCOPES", "openid profile email groups")
             .env("AUTHSERVER_PORTAL_ADMIN_GROUPS", "platform-admins")
-            .env("AUTHSERVER_PORTAL_TEAMS", "payments=payments-devs;search=search-devs")
+            .env(
+                "AUTHSERVER_PORTAL_TEAMS",
+                "payments=payments-devs;search=search-devs",
+            )
             .env("AUTHSERVER_PORTAL_PROVIDER_NAME", "Example Corp SSO");
     };
     // The database is prepared as `authdomain apply` does before traffic.
@@ -263,7 +344,11 @@ async fn the_portal_signs_in_under_lambda_behind_an_http_api() {
     migrate.arg("migrate").env_remove("AWS_LAMBDA_RUNTIME_API");
     portal_env(&mut migrate);
     let out = migrate.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let emulator = Arc::new(Emulator::start("authserver"));
     let mut function = emulator.function_command(std::path::Path::new(BIN), "authserver");

@@ -122,18 +122,21 @@ impl TestServer {
 
     pub async fn resource_server(&self, identifier: &str, scopes: &[&str]) {
         self.authority
-            .create_resource_server(&authdomain_tests::issuer::test_actor(), ResourceServerInput {
-                identifier: identifier.into(),
-                name: None,
-                scopes: scopes
-                    .iter()
-                    .map(|s| ScopeInput {
-                        name: s.to_string(),
-                        description: String::new(),
-                    })
-                    .collect(),
-                team: None,
-            })
+            .create_resource_server(
+                &authdomain_tests::issuer::test_actor(),
+                ResourceServerInput {
+                    identifier: identifier.into(),
+                    name: None,
+                    scopes: scopes
+                        .iter()
+                        .map(|s| ScopeInput {
+                            name: s.to_string(),
+                            description: String::new(),
+                        })
+                        .collect(),
+                    team: None,
+                },
+            )
             .await
             .expect("create resource server");
     }

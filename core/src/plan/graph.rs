@@ -288,7 +288,10 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             vars.insert("AUTHSERVER_PORTAL_SCOPES".into(), json!(scopes.join(" ")));
         }
         if let Some(m) = p.session_minutes {
-            vars.insert("AUTHSERVER_PORTAL_SESSION_MINUTES".into(), json!(m.to_string()));
+            vars.insert(
+                "AUTHSERVER_PORTAL_SESSION_MINUTES".into(),
+                json!(m.to_string()),
+            );
         }
         if let Some(n) = &p.provider_name {
             vars.insert("AUTHSERVER_PORTAL_PROVIDER_NAME".into(), json!(n));
@@ -362,7 +365,10 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             .prop("architecture", s.image.architecture.as_str())
             .prop("memory", s.function.memory)
             .prop("timeout", s.function.timeout)
-            .prop("reserved-concurrency", json!(s.function.reserved_concurrency))
+            .prop(
+                "reserved-concurrency",
+                json!(s.function.reserved_concurrency),
+            )
             .prop("role", "${iam-role/function.arn}")
             .prop("kms-key", "${kms-key/main.arn}")
             .prop("environment", environment)
@@ -992,10 +998,7 @@ mod tests {
                 .all(|k| !k.contains("SECRET") || k.ends_with("_ARN")),
             "no secret value in the environment: {env}"
         );
-        let policy = app
-            .iter()
-            .find(|d| d.id.kind == Kind::IamPolicy)
-            .unwrap();
+        let policy = app.iter().find(|d| d.id.kind == Kind::IamPolicy).unwrap();
         let statements = policy.props["document"]["Statement"].as_array().unwrap();
         let sm = statements
             .iter()
@@ -1007,8 +1010,15 @@ mod tests {
         // Without a portal: no portal variables, no Secrets Manager grant.
         let plain = application(&manifest(""));
         let f = plain.iter().find(|d| d.id.kind == Kind::Function).unwrap();
-        assert!(f.props["environment"].get("AUTHSERVER_PORTAL_ISSUER").is_none());
+        assert!(
+            f.props["environment"]
+                .get("AUTHSERVER_PORTAL_ISSUER")
+                .is_none()
+        );
         let p = plain.iter().find(|d| d.id.kind == Kind::IamPolicy).unwrap();
-        assert_eq!(p.props["document"]["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            p.props["document"]["Statement"].as_array().unwrap().len(),
+            2
+        );
     }
 }

@@ -163,7 +163,10 @@ mod tests {
         for (path, says) in [
             ("spec.portal.issuer", "https issuer"),
             ("spec.portal.clientId", "client id"),
-            ("spec.portal.clientSecret.secretsManager", "Secrets Manager ARN"),
+            (
+                "spec.portal.clientSecret.secretsManager",
+                "Secrets Manager ARN",
+            ),
             ("spec.portal.teams.Payments", "team name"),
             ("spec.network.natGateway", "reach the identity provider"),
             ("spec.resourceServers[0].team", "`paymnets` is not in"),

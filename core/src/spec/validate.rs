@@ -730,11 +730,17 @@ fn validate_portal(p: &super::Portal, s: &super::AuthDomainSpec, out: &mut Vec<I
     {
         bad(
             "spec.portal.issuer",
-            format!("expected the provider's https issuer URL, found `{}`", p.issuer),
+            format!(
+                "expected the provider's https issuer URL, found `{}`",
+                p.issuer
+            ),
         );
     }
     if p.client_id.trim().is_empty() {
-        bad("spec.portal.clientId", "expected the portal's client id at the provider".into());
+        bad(
+            "spec.portal.clientId",
+            "expected the portal's client id at the provider".into(),
+        );
     }
     match (&p.client_secret.secrets_manager, &p.client_secret.file) {
         (Some(arn), None) => {
@@ -753,13 +759,16 @@ fn validate_portal(p: &super::Portal, s: &super::AuthDomainSpec, out: &mut Vec<I
             {
                 bad(
                     "spec.portal.clientSecret.secretsManager",
-                    format!("expected a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), found `{arn}`"),
+                    format!(
+                        "expected a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), found `{arn}`"
+                    ),
                 );
             }
         }
-        (None, Some(f)) if f.trim().is_empty() => {
-            bad("spec.portal.clientSecret.file", "expected a file path".into())
-        }
+        (None, Some(f)) if f.trim().is_empty() => bad(
+            "spec.portal.clientSecret.file",
+            "expected a file path".into(),
+        ),
         (None, Some(_)) => {}
         _ => bad(
             "spec.portal.clientSecret",
@@ -792,7 +801,10 @@ fn validate_portal(p: &super::Portal, s: &super::AuthDomainSpec, out: &mut Vec<I
     if let Some(m) = p.session_minutes
         && !(5..=1440).contains(&m)
     {
-        bad("spec.portal.sessionMinutes", format!("expected 5 to 1440, found {m}"));
+        bad(
+            "spec.portal.sessionMinutes",
+            format!("expected 5 to 1440, found {m}"),
+        );
     }
     for (i, r) in s.resource_servers.iter().enumerate() {
         if let Some(t) = &r.team
