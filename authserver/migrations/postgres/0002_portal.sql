@@ -3,6 +3,9 @@
 ALTER TABLE resource_servers ADD COLUMN team TEXT;
 ALTER TABLE clients ADD COLUMN team TEXT;
 ALTER TABLE clients ADD COLUMN managed_by TEXT;
+-- The order secrets were added in, per client: `created_at` has one-second resolution, and
+-- a rotation within the second must still list the old secret first.
+ALTER TABLE client_secrets ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 
 CREATE TABLE audit_events (
     id      BIGSERIAL PRIMARY KEY,

@@ -22,14 +22,12 @@ use super::Portal;
 use super::forms::FormData;
 use super::oidc::{SignInError, pkce_pair};
 use super::pages::{self, Ctx, Draft, Nav, ScopeChoice};
+use super::pages::{CSS, JS};
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Viewer};
 use crate::admin::{Actor, AdminError, Role, Via};
 use crate::http::{AppState, SourceAddress};
 use crate::ids::{constant_time_eq, now, random_token};
 use crate::store::{AuditFilter, PendingLogin, StoreError};
-
-const CSS: &str = include_str!("assets/portal.css");
-const JS: &str = include_str!("assets/portal.js");
 
 /// How long a sign-in may take at the provider.
 const LOGIN_TTL: i64 = 600;

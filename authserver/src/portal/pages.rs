@@ -8,8 +8,24 @@ use super::session::Viewer;
 use super::{Portal, SignIn};
 use crate::admin::{HeldScope, Role};
 
-/// The asset version in URLs: assets are cached for a year and change with the binary.
-pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The stylesheet and the script, embedded in the binary (no asset is fetched at run time).
+pub const CSS: &str = include_str!("assets/portal.css");
+pub const JS: &str = include_str!("assets/portal.js");
+
+/// The assets' version in their URLs: a digest of their content. They are cached for a
+/// year (`immutable`), so a changed stylesheet or script must change its URL.
+pub fn asset_version() -> &'static str {
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(CSS.as_bytes());
+        ctx.update(JS.as_bytes());
+        ctx.finish().as_ref()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    &VERSION
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
@@ -95,8 +111,8 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (ctx.portal.settings.domain_name) " · AuthDomain" }
-                link rel="stylesheet" href=(format!("{}?v={ASSET_VERSION}", ctx.href("/assets/portal.css")));
-                script src=(format!("{}?v={ASSET_VERSION}", ctx.href("/assets/portal.js"))) defer {}
+                link rel="stylesheet" href=(format!("{}?v={}", ctx.href("/assets/portal.css"), asset_version()));
+                script src=(format!("{}?v={}", ctx.href("/assets/portal.js"), asset_version())) defer {}
             }
             body {
                 a.skip-link href="#main" { "Skip to content" }
@@ -132,7 +148,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                 }
                 main.page #main tabindex="-1" { (body) }
                 footer.foot {
-                    "AuthDomain " (ASSET_VERSION) " · "
+                    "AuthDomain " (env!("CARGO_PKG_VERSION")) " · "
                     a href=(ctx.portal.settings_issuer_hint()) { "discovery document" }
                 }
             }
@@ -905,7 +921,7 @@ pub fn audit(ctx: &Ctx, events: &[AuditEvent], f: &AuditFilters, older: Option<S
                             tr {
                                 td data-label="When" { (time(e.at)) }
                                 td data-label="Who" { (e.actor) " " span.muted { "(" (e.role) ", " (e.via) ")" } }
-                                td data-label="Action" { code { (e.action) } }
+                                td data-label="Action" { code.action { (e.action) } }
                                 td.mono data-label="Object" { (e.target) @if let Some(t) = &e.team { " " span.badge.badge-team { (t) } } }
                                 td data-label="From" { (e.source.as_deref().unwrap_or("—")) }
                                 td.mono data-label="Details" { (detail_text(&e.detail)) }
@@ -943,5 +959,24 @@ mod tests {
         assert_eq!(when(0), "1970-01-01 00:00 UTC");
         assert_eq!(when(1_798_502_400), "2026-12-29 00:00 UTC");
         assert_eq!(when(951_782_400 + 3_660), "2000-02-29 01:01 UTC");
+    }
+
+    #[test]
+    fn the_asset_version_is_a_digest_of_the_assets() {
+        let v = asset_version();
+        assert_eq!(v.len(), 12);
+        assert!(v.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Not the package version: a stylesheet changed without a release changes its URL.
+        assert_ne!(v, env!("CARGO_PKG_VERSION"));
+        let direct =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{CSS}{JS}").as_bytes());
+        assert!(
+            direct
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .starts_with(v)
+        );
     }
 }

@@ -411,7 +411,8 @@ impl Store {
     // ---- clients ----------------------------------------------------------------------
 
     pub async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
-        let sql = client_select!("WHERE c.client_id = $1 ORDER BY s.created_at, s.secret_id");
+        let sql =
+            client_select!("WHERE c.client_id = $1 ORDER BY s.created_at, s.seq, s.secret_id");
         let clients = with_pool!(self, p => {
             let rows = sqlx::query(sql).bind(client_id).fetch_all(p).await?;
             records::clients_from_rows(rows.iter().map(|r| client_row!(r)))?
@@ -420,7 +421,8 @@ impl Store {
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
-        let sql = client_select!("ORDER BY c.created_at, c.client_id, s.created_at, s.secret_id");
+        let sql =
+            client_select!("ORDER BY c.created_at, c.client_id, s.created_at, s.seq, s.secret_id");
         with_pool!(self, p => {
             let rows = sqlx::query(sql).fetch_all(p).await?;
             records::clients_from_rows(rows.iter().map(|r| client_row!(r)))
@@ -445,9 +447,9 @@ impl Store {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("client `{}` already exists", c.client_id)),
                 other => other,
             })?;
-            for s in &c.secrets {
-                sqlx::query("INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&s.secret_id).bind(&c.client_id).bind(&s.hash).bind(s.created_at)
+            for (seq, s) in (1_i64..).zip(&c.secrets) {
+                sqlx::query("INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at, seq) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&s.secret_id).bind(&c.client_id).bind(&s.hash).bind(s.created_at).bind(seq)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -506,9 +508,14 @@ impl Store {
                     "client `{client_id}` already has {count} active secrets; revoke one before adding another"
                 )));
             }
-            sqlx::query("INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(&secret.secret_id).bind(client_id).bind(&secret.hash).bind(secret.created_at)
-                .execute(&mut *tx).await?;
+            // The client row is locked above (PostgreSQL) or the database is (SQLite), so the
+            // next `seq` cannot be taken twice.
+            sqlx::query(
+                "INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at, seq) \
+                 VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(seq), 0) + 1 FROM client_secrets WHERE client_id = $2))",
+            )
+            .bind(&secret.secret_id).bind(client_id).bind(&secret.hash).bind(secret.created_at)
+            .execute(&mut *tx).await?;
             sqlx::query("UPDATE clients SET updated_at = $2 WHERE client_id = $1")
                 .bind(client_id).bind(secret.created_at).execute(&mut *tx).await?;
             tx.commit().await?;

@@ -338,6 +338,43 @@ async fn secret_rotation_keeps_both_secrets_working(backend: Backend) {
     assert_eq!(r.status(), 204);
     assert_eq!(s.token_basic(&id, &old, &cc).await.status(), 401);
     assert_eq!(s.token_basic(&id, new_secret, &cc).await.status(), 200);
+
+    // Secrets are listed oldest first even when rotations fall within one second (the
+    // timestamps tie): the portal marks the first of two as the one to revoke. Eight
+    // rotations in a row, each checked, so an order left to chance cannot pass.
+    let mut current = new["secret_id"].as_str().unwrap().to_owned();
+    for _ in 0..8 {
+        let added: Value = add().await.unwrap().json().await.unwrap();
+        let client: Value = s
+            .http
+            .get(s.url(&format!("/admin/v1/clients/{id}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let order: Vec<&str> = client["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["secret_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            [current.as_str(), added["secret_id"].as_str().unwrap()]
+        );
+        let r = s
+            .http
+            .delete(s.url(&format!("/admin/v1/clients/{id}/secrets/{current}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        current = added["secret_id"].as_str().unwrap().to_owned();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
