@@ -131,3 +131,36 @@ fn cost_itemises_the_default_domain_from_the_embedded_price_table() {
     assert!(text.contains("Per million tokens"), "{text}");
     assert!(text.contains(&table.date), "{text}");
 }
+
+#[test]
+fn a_portal_secret_in_a_file_is_refused_for_aws_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("portal.yaml");
+    std::fs::write(
+        &p,
+        "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: demo\nspec:\n  region: eu-west-1\n  portal:\n    issuer: https://login.example.com\n    clientId: portal\n    clientSecret:\n      file: portal-secret.txt\n    adminGroups: [platform]\n",
+    )
+    .unwrap();
+    let file = p.to_str().unwrap();
+    // Valid: `authdomain dev --sign-in provider` reads the file.
+    assert!(validate(&["-f", file]).status.success());
+    // An endpoint where nothing listens: reaching AWS would fail differently.
+    for command in ["plan", "apply", "bootstrap"] {
+        let out = Command::new(BIN)
+            .args([command, "-f", file, "--endpoint-url", "http://127.0.0.1:9"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .expect("run authdomain");
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("portal.yaml:11:7: spec.portal.clientSecret.file: a file is read by `authdomain dev` only"),
+            "{command}: {err}"
+        );
+        assert!(
+            err.contains("expected `secretsManager`"),
+            "{command}: {err}"
+        );
+    }
+}

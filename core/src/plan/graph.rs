@@ -260,7 +260,7 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
     });
     // The portal's sign-in: its client secret is read from Secrets Manager at start with
     // the function's role (the environment holds only the ARN). A `file` secret is for
-    // `authdomain dev`: on AWS the portal then says it is not configured.
+    // `authdomain dev`: `spec::deploy_issues` refuses it before a plan is made.
     let portal = s
         .portal
         .as_ref()

@@ -147,6 +147,32 @@ pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics
     }
 }
 
+/// [`load_str`] for a manifest about to be converged on AWS: also refuses what only
+/// `authdomain dev` can use (see [`super::deploy_issues`]), located like any problem.
+pub fn load_str_for_aws(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics> {
+    let manifest = load_str(src, file)?;
+    let issues = super::deploy_issues(&manifest);
+    if issues.is_empty() {
+        return Ok(manifest);
+    }
+    let index = PathIndex::build(src);
+    Err(Diagnostics {
+        file: file.to_owned(),
+        problems: issues
+            .into_iter()
+            .map(|i| {
+                let pos = index.locate(&i.path);
+                Diagnostic {
+                    line: pos.map(|p| p.line),
+                    column: pos.map(|p| p.column),
+                    path: i.path,
+                    message: i.message,
+                }
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,9 +208,27 @@ mod tests {
             "{MINIMAL}  network:\n    natGateway: single\n  resourceServers:\n    - identifier: https://pay.example.com\n      team: payments\n  portal:\n    issuer: https://login.example.com/tenant/v2.0\n    clientId: portal\n    clientSecret:\n      secretsManager: arn:aws:secretsmanager:eu-west-1:123456789012:secret:portal-AbCdEf\n    adminGroups: [platform]\n    teams:\n      payments: [payments-devs]\n"
         );
         let m = load_str(&good, "p.yaml").unwrap();
+        assert_eq!(load_str_for_aws(&good, "p.yaml").unwrap(), m);
         let p = m.spec.portal.unwrap();
         assert_eq!(p.groups_claim, "groups");
         assert_eq!(p.teams["payments"], vec!["payments-devs"]);
+    }
+
+    #[test]
+    fn a_file_secret_is_for_dev_and_refused_for_aws_at_its_line() {
+        let src = format!(
+            "{MINIMAL}  portal:\n    issuer: https://login.example.com\n    clientId: portal\n    clientSecret:\n      file: portal-secret.txt\n    adminGroups: [platform]\n"
+        );
+        // Valid (authdomain dev reads the file) ...
+        load_str(&src, "p.yaml").unwrap();
+        // ... but not something a deploy to AWS can use: the function has no such file.
+        let err = load_str_for_aws(&src, "p.yaml").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        let d = &err.problems[0];
+        assert_eq!(d.path, "spec.portal.clientSecret.file");
+        assert_eq!(d.line, Some(11), "{err}");
+        assert!(d.message.contains("expected `secretsManager`"), "{err}");
+        assert!(err.to_string().starts_with("p.yaml:11:"), "{err}");
     }
 
     #[test]

@@ -7,8 +7,8 @@ mod locate;
 mod schema_check;
 mod validate;
 
-pub use load::{Diagnostic, Diagnostics, load_str, to_yaml};
-pub use validate::{Issue, validate};
+pub use load::{Diagnostic, Diagnostics, load_str, load_str_for_aws, to_yaml};
+pub use validate::{Issue, deploy_issues, validate};
 
 use std::collections::BTreeMap;
 

@@ -103,6 +103,23 @@ fn half_step(v: f64) -> bool {
     (v * 2.0).fract() == 0.0
 }
 
+/// What converging a valid manifest on AWS (`plan`, `apply`, `bootstrap`, the operator)
+/// needs beyond its validity; empty when it can be deployed. `authdomain dev` does not
+/// ask this: what it reads from the local machine is fine there.
+pub fn deploy_issues(m: &AuthDomainManifest) -> Vec<Issue> {
+    let mut out = Vec::new();
+    if let Some(p) = &m.spec.portal
+        && p.client_secret.file.is_some()
+    {
+        out.push(Issue::new(
+            "spec.portal.clientSecret.file",
+            "a file is read by `authdomain dev` only; on AWS the function reads the portal's \
+             client secret from Secrets Manager: expected `secretsManager` with the secret's ARN",
+        ));
+    }
+    out
+}
+
 /// Check a parsed manifest; empty when valid.
 pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     let mut out = Vec::new();

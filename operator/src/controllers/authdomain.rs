@@ -51,7 +51,9 @@ pub fn manifest(ad: &AuthDomain) -> spec::AuthDomainManifest {
 /// The semantic rules the API server's schema cannot check (capacity order, scope
 /// references, …), as one message naming every field.
 pub fn semantic_problems(m: &spec::AuthDomainManifest) -> Option<String> {
-    let issues = spec::validate(m);
+    // A file secret is for `authdomain dev`; the operator converges AWS.
+    let mut issues = spec::validate(m);
+    issues.extend(spec::deploy_issues(m));
     if m.spec.image.digest.is_none() && m.spec.image.tag.is_none() {
         return Some(
             "spec.image: the operator deploys an image it is given: set spec.image.digest (or \
@@ -474,5 +476,13 @@ mod tests {
         m2.spec.database.max_capacity = 2.0;
         let p = semantic_problems(&m2).unwrap();
         assert!(p.contains("spec.database"), "{p}");
+        // A portal secret in a file is valid for `authdomain dev`, not for a deploy.
+        let m3 = spec::load_str(
+            "apiVersion: authdomain.io/v1alpha1\nkind: AuthDomain\nmetadata:\n  name: d\nspec:\n  region: eu-west-1\n  image:\n    tag: v1\n  portal:\n    issuer: https://login.example.com\n    clientId: portal\n    clientSecret:\n      file: s.txt\n    adminGroups: [platform]\n",
+            "d.yaml",
+        )
+        .unwrap();
+        let p = semantic_problems(&m3).unwrap();
+        assert!(p.contains("spec.portal.clientSecret.file"), "{p}");
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use authdomain_core::drift;
 use provisioner::reconcile;
 
-use super::input::{confirm, connect, load, report_apply_error};
+use super::input::{confirm, connect, load_for_aws, report_apply_error};
 use super::progress::Progress;
 use super::{AwsArgs, Output};
 
@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
-    let m = load(&args.file)?;
+    let m = load_for_aws(&args.file)?;
     let aws = connect(aws_args, &m).await;
     let (full_plan, observed) = reconcile::plan(&aws, &m).await?;
     if args.output == Output::Text {

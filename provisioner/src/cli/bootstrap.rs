@@ -10,7 +10,7 @@ use provisioner::{bootstrap, reconcile};
 use provisioner::image::Program;
 
 use super::image::{authserver_binary, program_binary};
-use super::input::{confirm, connect, load, report_apply_error};
+use super::input::{confirm, connect, load_for_aws, report_apply_error};
 use super::progress::Progress;
 use super::{AwsArgs, Output};
 
@@ -40,7 +40,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
         auto_approve,
         output,
     } = args;
-    let m = &load(&file)?;
+    let m = &load_for_aws(&file)?;
     let aws = &connect(aws_args, m).await;
     let needs_binary = m.spec.image.digest.is_none() && m.spec.image.tag.is_none();
     let binary = if needs_binary {

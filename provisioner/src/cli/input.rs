@@ -31,6 +31,14 @@ pub fn load(file: &PathBuf) -> anyhow::Result<spec::AuthDomainManifest> {
         .map_err(|d| anyhow::anyhow!("{d}\n{} problem(s) in {}", d.problems.len(), d.file))
 }
 
+/// A manifest that can be converged on AWS (`plan`, `apply`, `bootstrap`): valid, and
+/// without what only `authdomain dev` can read.
+pub fn load_for_aws(file: &PathBuf) -> anyhow::Result<spec::AuthDomainManifest> {
+    let (src, name) = read(file)?;
+    spec::load_str_for_aws(&src, &name)
+        .map_err(|d| anyhow::anyhow!("{d}\n{} problem(s) in {}", d.problems.len(), d.file))
+}
+
 /// AWS clients for the manifest's region (unless `--region` says otherwise).
 pub async fn connect(args: &AwsArgs, m: &spec::AuthDomainManifest) -> Aws {
     Aws::connect(&AwsOptions {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use authdomain_core::{cost, drift};
 use provisioner::reconcile;
 
-use super::input::{connect, load};
+use super::input::{connect, load_for_aws};
 use super::{AwsArgs, Output};
 
 #[derive(clap::Args, Debug)]
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
-    let m = load(&args.file)?;
+    let m = load_for_aws(&args.file)?;
     let aws = connect(aws_args, &m).await;
     let (plan, _) = reconcile::plan(&aws, &m).await?;
     // The idle cost of what the plan converges to (pure: the core's price table).
