@@ -189,6 +189,88 @@ async fn teams_manage_their_apis_and_clients_in_a_browser() {
     );
     alice.screenshot("06-audit").await;
 
+    // A client the Kubernetes operator registered is shown as managed there, read-only:
+    // no form changes it, and a hand-made POST is refused.
+    let managed = authority
+        .create_client(
+            &authdomain_tests::issuer::test_actor(),
+            ClientInput {
+                name: "orders (from the cluster)".into(),
+                scopes: vec!["payments:read".into()],
+                team: Some("payments".into()),
+                managed_by: Some("kubernetes:shop/orders".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .client;
+    alice.goto(&format!("{portal}/clients")).await;
+    alice.wait_text("orders (from the cluster)").await;
+    assert!(alice.body().await.contains("managed by Kubernetes"));
+    let managed_page = format!("{portal}/clients/view?id={}", enc(&managed.client_id));
+    alice.goto(&managed_page).await;
+    alice
+        .wait_text("Managed by kubernetes:shop/orders: read-only here")
+        .await;
+    for action in [
+        "/clients/rotate",
+        "/clients/revoke",
+        "/clients/update",
+        "/clients/delete",
+    ] {
+        assert!(
+            alice
+                .client
+                .find(authdomain_tests::browser::fantoccini::Locator::Css(
+                    &format!("form[action*='{action}']")
+                ))
+                .await
+                .is_err(),
+            "no {action} form on a managed client"
+        );
+    }
+    let alice_cookie = alice
+        .client
+        .get_named_cookie("authdomain_session")
+        .await
+        .expect("alice's session cookie");
+    // The CSRF token of her session, from a form she does have (the API page's).
+    alice.goto(&format!("{portal}/apis")).await;
+    let csrf = alice
+        .client
+        .find(authdomain_tests::browser::fantoccini::Locator::Css(
+            "input[name=csrf]",
+        ))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap()
+        .expect("a csrf field");
+    let r = http
+        .post(format!(
+            "{portal}/clients/delete?id={}",
+            enc(&managed.client_id)
+        ))
+        .header(
+            "cookie",
+            format!("authdomain_session={}", alice_cookie.value()),
+        )
+        .header("origin", &base)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a managed client cannot be deleted here");
+    assert!(
+        authority
+            .get_client(&authdomain_tests::issuer::test_actor(), &managed.client_id)
+            .await
+            .is_ok(),
+        "and it is still there"
+    );
+
     // Bob (search) is refused alice's API, in the page and through the API.
     let bob = driver.browser(1280, 800).await;
     sign_in(&bob, &portal, "bob").await;
