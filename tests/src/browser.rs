@@ -139,6 +139,21 @@ impl Browser {
         }
     }
 
+    /// Whether the page has `selector` now (no waiting: call it once the page is there).
+    pub async fn has(&self, selector: &str) -> bool {
+        self.client.find(Locator::Css(selector)).await.is_ok()
+    }
+
+    /// The attribute `name` of `selector` (waiting for the element like [`Browser::css`]).
+    pub async fn attr(&self, selector: &str, name: &str) -> String {
+        self.css(selector)
+            .await
+            .attr(name)
+            .await
+            .expect("reading an attribute")
+            .unwrap_or_else(|| panic!("`{selector}` has no `{name}`"))
+    }
+
     pub async fn text(&self, selector: &str) -> String {
         self.css(selector).await.text().await.expect("text")
     }

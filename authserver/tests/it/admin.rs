@@ -298,6 +298,23 @@ async fn secret_rotation_keeps_both_secrets_working(backend: Backend) {
             .bearer_auth(&admin)
             .send()
     };
+    let get = || async {
+        s.http
+            .get(s.url(&format!("/admin/v1/clients/{id}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let revoke = |secret_id: String| {
+        s.http
+            .delete(s.url(&format!("/admin/v1/clients/{id}/secrets/{secret_id}")))
+            .bearer_auth(&admin)
+            .send()
+    };
     let r = add().await.unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["cache-control"], "no-store");
@@ -309,16 +326,7 @@ async fn secret_rotation_keeps_both_secrets_working(backend: Backend) {
     // A third is refused.
     assert_eq!(add().await.unwrap().status(), 409);
     // Revoke the old one: only the new one works.
-    let client: Value = s
-        .http
-        .get(s.url(&format!("/admin/v1/clients/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let client = get().await;
     let old_id = client["secrets"]
         .as_array()
         .unwrap()
@@ -328,14 +336,7 @@ async fn secret_rotation_keeps_both_secrets_working(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = s
-        .http
-        .delete(s.url(&format!("/admin/v1/clients/{id}/secrets/{old_id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(revoke(old_id).await.unwrap().status(), 204);
     assert_eq!(s.token_basic(&id, &old, &cc).await.status(), 401);
     assert_eq!(s.token_basic(&id, new_secret, &cc).await.status(), 200);
 
@@ -345,16 +346,7 @@ async fn secret_rotation_keeps_both_secrets_working(backend: Backend) {
     let mut current = new["secret_id"].as_str().unwrap().to_owned();
     for _ in 0..8 {
         let added: Value = add().await.unwrap().json().await.unwrap();
-        let client: Value = s
-            .http
-            .get(s.url(&format!("/admin/v1/clients/{id}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let client = get().await;
         let order: Vec<&str> = client["secrets"]
             .as_array()
             .unwrap()
@@ -365,14 +357,7 @@ async fn secret_rotation_keeps_both_secrets_working(backend: Backend) {
             order,
             [current.as_str(), added["secret_id"].as_str().unwrap()]
         );
-        let r = s
-            .http
-            .delete(s.url(&format!("/admin/v1/clients/{id}/secrets/{current}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
+        assert_eq!(revoke(current).await.unwrap().status(), 204);
         current = added["secret_id"].as_str().unwrap().to_owned();
     }
 }

@@ -62,6 +62,20 @@ pub fn to_yaml(m: &AuthDomainManifest) -> Result<String, serde_saphyr::ser::Erro
 
 /// Parse, check and validate a manifest. `file` names it in diagnostics.
 pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics> {
+    load_checked(src, file, false)
+}
+
+/// [`load_str`] for a manifest about to be converged on AWS: also refuses what only
+/// `authdomain dev` can use (see [`super::deploy_issues`]), located like any problem.
+pub fn load_str_for_aws(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics> {
+    load_checked(src, file, true)
+}
+
+fn load_checked(
+    src: &str,
+    file: &str,
+    for_deploy: bool,
+) -> Result<AuthDomainManifest, Diagnostics> {
     let fail = |mut problems: Vec<Diagnostic>| {
         // In document order, as an editor shows them.
         problems.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
@@ -138,39 +152,16 @@ pub fn load_str(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics
         }
     };
 
-    // 4. Semantics, all at once.
-    let semantic = validate(&manifest);
+    // 4. Semantics, all at once (and, for a deploy, what only `authdomain dev` can use).
+    let mut semantic = validate(&manifest);
+    if for_deploy {
+        semantic.extend(super::deploy_issues(&manifest));
+    }
     if semantic.is_empty() {
         Ok(manifest)
     } else {
         Err(fail(locate(semantic)))
     }
-}
-
-/// [`load_str`] for a manifest about to be converged on AWS: also refuses what only
-/// `authdomain dev` can use (see [`super::deploy_issues`]), located like any problem.
-pub fn load_str_for_aws(src: &str, file: &str) -> Result<AuthDomainManifest, Diagnostics> {
-    let manifest = load_str(src, file)?;
-    let issues = super::deploy_issues(&manifest);
-    if issues.is_empty() {
-        return Ok(manifest);
-    }
-    let index = PathIndex::build(src);
-    Err(Diagnostics {
-        file: file.to_owned(),
-        problems: issues
-            .into_iter()
-            .map(|i| {
-                let pos = index.locate(&i.path);
-                Diagnostic {
-                    line: pos.map(|p| p.line),
-                    column: pos.map(|p| p.column),
-                    path: i.path,
-                    message: i.message,
-                }
-            })
-            .collect(),
-    })
 }
 
 #[cfg(test)]

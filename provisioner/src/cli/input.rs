@@ -26,16 +26,21 @@ pub fn read(file: &PathBuf) -> anyhow::Result<(String, String)> {
 
 /// A valid manifest, or every problem in it.
 pub fn load(file: &PathBuf) -> anyhow::Result<spec::AuthDomainManifest> {
-    let (src, name) = read(file)?;
-    spec::load_str(&src, &name)
-        .map_err(|d| anyhow::anyhow!("{d}\n{} problem(s) in {}", d.problems.len(), d.file))
+    load_with(file, spec::load_str)
 }
 
 /// A manifest that can be converged on AWS (`plan`, `apply`, `bootstrap`): valid, and
 /// without what only `authdomain dev` can read.
 pub fn load_for_aws(file: &PathBuf) -> anyhow::Result<spec::AuthDomainManifest> {
+    load_with(file, spec::load_str_for_aws)
+}
+
+fn load_with(
+    file: &PathBuf,
+    loader: fn(&str, &str) -> Result<spec::AuthDomainManifest, spec::Diagnostics>,
+) -> anyhow::Result<spec::AuthDomainManifest> {
     let (src, name) = read(file)?;
-    spec::load_str_for_aws(&src, &name)
+    loader(&src, &name)
         .map_err(|d| anyhow::anyhow!("{d}\n{} problem(s) in {}", d.problems.len(), d.file))
 }
 
