@@ -4,6 +4,7 @@
 //! clients) and the operator (which registers `OAuthClient`s). No I/O, no async.
 
 mod events;
+pub mod names;
 
 pub use events::{EVENT_KEY, ManagementEvent};
 

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::authority::Cached;
+use crate::cached::Cached;
 
 const MAX_AGE: Duration = Duration::from_secs(300);
 const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(10);
@@ -39,13 +39,10 @@ impl JwksClient {
         match self.fetch(uri).await {
             Ok(set) => {
                 let set = Arc::new(set);
-                self.cache.write().expect("cache lock").insert(
-                    uri.to_owned(),
-                    Cached {
-                        at: Instant::now(),
-                        value: set.clone(),
-                    },
-                );
+                self.cache
+                    .write()
+                    .expect("cache lock")
+                    .insert(uri.to_owned(), Cached::new(set.clone()));
                 Ok(set)
             }
             Err(why) => match cached {

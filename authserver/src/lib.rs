@@ -8,20 +8,18 @@
 
 pub mod admin;
 pub mod authority;
-pub mod client_auth;
+mod cached;
 pub mod http;
 pub mod ids;
 pub mod jwks_client;
 pub mod keys;
 pub mod lambda;
 pub mod oauth;
-pub mod own_tokens;
 pub mod portal;
 pub mod secrets_manager;
 pub mod settings;
 pub mod store;
 pub mod throttle;
-pub mod token;
 
 pub use authority::Authority;
 pub use settings::Settings;

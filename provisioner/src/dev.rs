@@ -231,7 +231,7 @@ impl DevServer {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
-        self.authority.store().close().await;
+        self.authority.close().await;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ pub mod issuer;
 pub mod kube;
 pub mod lambda;
 pub mod lambda_emulator;
+pub mod layout;
 pub mod moto;
 pub mod net;
 pub mod postgres;

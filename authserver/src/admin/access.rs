@@ -131,7 +131,7 @@ impl Actor {
         named: Option<&str>,
     ) -> Result<Option<String>, AdminError> {
         if let Some(t) = named
-            && !valid_team(t)
+            && !authdomain_api::names::is_team(t)
         {
             return Err(super::invalid(
                 field,
@@ -216,13 +216,6 @@ fn list(teams: &BTreeSet<String>) -> String {
         .map(|t| format!("`{t}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A team name: 1 to 64 of a-z 0-9 - _ . (it becomes part of a scope name).
-pub fn valid_team(t: &str) -> bool {
-    (1..=64).contains(&t.len())
-        && t.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 impl Authority {

@@ -6,7 +6,9 @@ use authdomain_api::{
 
 use serde_json::json;
 
-use super::{Actor, AdminError, check_url, client_view, invalid, valid_client_id};
+use authdomain_api::names::is_client_id;
+
+use super::{Actor, AdminError, check_url, client_view, invalid};
 use crate::authority::Authority;
 use crate::ids::{now, random_id, random_token};
 use crate::store::{ClientRecord, SecretRecord};
@@ -39,7 +41,9 @@ impl Authority {
                 .map_err(|e: String| invalid("token_endpoint_auth_method", e))?,
             None => ClientAuthMethod::default(),
         };
-        let catalog = self.store.list_resource_servers().await?;
+        let catalog = self
+            .with_retry(|| self.store.list_resource_servers())
+            .await?;
         let known = |s: &str| catalog.iter().any(|r| r.scopes.iter().any(|d| d.name == s));
         let own = actor.own_scopes(&catalog);
         for (i, s) in input.scopes.iter().enumerate() {
@@ -134,7 +138,7 @@ impl Authority {
             ));
         }
         let client_id = match &input.client_id {
-            Some(id) if !valid_client_id(id) => {
+            Some(id) if !is_client_id(id) => {
                 return Err(invalid(
                     "client_id",
                     "expected 3 to 128 characters of A-Z a-z 0-9 - _ . ~",

@@ -128,18 +128,6 @@ fn rs_view(r: &ResourceServerRecord) -> ResourceServer {
     }
 }
 
-fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-}
-
-fn valid_client_id(s: &str) -> bool {
-    (3..=128).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
-}
-
 fn check_url(field: &str, value: &str) -> Result<(), AdminError> {
     let u = url::Url::parse(value).map_err(|_| invalid(field, "expected an absolute URL"))?;
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));

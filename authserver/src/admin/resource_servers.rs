@@ -8,7 +8,9 @@ use authdomain_api::{
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Actor, AdminError, Via, invalid, is_scope_token, rs_view};
+use authdomain_api::names::is_scope_token;
+
+use super::{Actor, AdminError, Via, invalid, rs_view};
 use crate::authority::Authority;
 use crate::ids::now;
 use crate::store::{ResourceServerRecord, ScopeDef};
@@ -89,7 +91,9 @@ impl Authority {
             ));
         }
         let t = now();
-        let existing = self.store.get_resource_server(&input.identifier).await?;
+        let existing = self
+            .with_retry(|| self.store.get_resource_server(&input.identifier))
+            .await?;
         if let Some(e) = &existing {
             if create_only {
                 return Err(AdminError::Conflict(format!(
@@ -259,7 +263,9 @@ impl Authority {
                 description: format!("Manage team `{team}`'s resource servers and clients"),
             });
         }
-        let existing = self.store.get_resource_server(ADMIN_AUDIENCE).await?;
+        let existing = self
+            .with_retry(|| self.store.get_resource_server(ADMIN_AUDIENCE))
+            .await?;
         if let Some(e) = &existing
             && scopes
                 .iter()

@@ -37,7 +37,7 @@ pub async fn serve(g: &Global, listen: SocketAddr, no_migrate: bool) -> anyhow::
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    authority.store().close().await;
+    authority.close().await;
     tracing::info!("authserver stopped");
     Ok(())
 }

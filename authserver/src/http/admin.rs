@@ -17,7 +17,7 @@ use authdomain_verifier::http::{bearer_token, refusal_response};
 use super::AppState;
 use super::error::{bad_request, oauth_error_response};
 use crate::admin::{Actor, AdminError, Role, Via};
-use crate::own_tokens::OwnTokenError;
+use crate::authority::OwnTokenError;
 use crate::store::AuditFilter;
 use authdomain_api::{
     ADMIN_AUDIENCE, ADMIN_SCOPE, AuditEvent, Client, ClientInput, CreatedClient, KeyInfo,

@@ -15,11 +15,11 @@ pub async fn live() -> Response {
 
 /// The database answers and signing keys are loaded.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let db = state.authority.store().ping().await;
+    let db = state.authority.ping().await;
     let keys = state.authority.keyring().await;
     match (db, keys) {
         (Ok(()), Ok(_)) => {
-            Json(json!({ "status": "ready", "database": state.authority.store().backend() }))
+            Json(json!({ "status": "ready", "database": state.authority.backend() }))
                 .into_response()
         }
         (db, keys) => (

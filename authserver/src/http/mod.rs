@@ -7,8 +7,11 @@ mod error;
 mod health;
 mod token;
 
+pub mod state;
+
 pub use admin::ApiDoc;
 pub use error::oauth_error_response;
+pub use state::{AppState, MAX_BODY_BYTES, SourceAddress};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,26 +26,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::authority::Authority;
-
-/// Request bodies above this size are refused with 413 before parsing.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// The client's address, put into request extensions by the server or Lambda adapter.
-#[derive(Debug, Clone)]
-pub struct SourceAddress(pub String);
-
-#[derive(Clone)]
-pub struct AppState {
-    pub authority: Arc<Authority>,
-    pub metrics: Option<PrometheusHandle>,
-    pub portal: Arc<crate::portal::Portal>,
-    discovery: bytes::Bytes,
-}
+use crate::portal::Portal;
 
 /// Build the router. `metrics` enables `/metrics` (server mode).
 pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> Router {
     let discovery = discovery::document(authority.settings());
-    let portal = Arc::new(crate::portal::Portal::new(authority.settings()));
+    let portal = Arc::new(Portal::new(authority.settings()));
     let state = AppState {
         authority,
         metrics,

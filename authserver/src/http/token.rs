@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{NO_STORE, oauth_error_response};
 use super::{AppState, SourceAddress};
+use crate::authority::RequestContext;
 use crate::oauth::request;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::token::RequestContext;
 
 /// Check the request's framing: form content type and a readable body within the limit.
 fn form_body(

@@ -247,7 +247,7 @@ pub fn parse_scope(value: &str) -> Result<Vec<String>, OAuthError> {
     for token in value.split(' ').filter(|t| !t.is_empty()) {
         if let Some(bad) = token
             .chars()
-            .find(|c| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+            .find(|c| !authdomain_api::names::is_nqchar(*c))
         {
             return Err(OAuthError::invalid_scope(format!(
                 "scope contains the character {bad:?}, which RFC 6749 §3.3 does not allow (printable ASCII except `\"` and `\\`)"

@@ -5,181 +5,48 @@
 //! Server-rendered HTML (maud), assets embedded in the binary, no script inline. Every
 //! change goes through the same [`crate::admin`] operations as the admin API with the
 //! signed-in person as the [`Actor`](crate::admin::Actor), so there is one authorization
-//! path. Layers: [`identity`] (groups to a role) and the ID token checks in [`oidc`] are
-//! pure; [`session`] and the handlers are the edges.
+//! path. Layers: [`identity`] (groups to a role), the ID token checks in [`oidc`], the
+//! [`Viewer`] and every family's `pages` are pure; `respond` (answers and error pages),
+//! [`session`] and every family's handlers are the edges. A family is what people do:
+//! `sign_in`, `overview`, `apis`, `clients`, `keys`, `audit`, each a handler module with
+//! its pages beside it.
 
+mod apis;
+mod audit;
+mod clients;
 mod forms;
-mod handlers;
 pub mod identity;
+mod keys;
+mod layout;
 pub mod oidc;
-mod pages;
+mod overview;
+mod respond;
 pub mod session;
+mod sign_in;
+pub mod site;
+mod viewer;
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use axum::Router;
+use axum::middleware;
+use axum::routing::get;
 
-pub use handlers::routes;
+pub use crate::settings::portal::{ClientSecret, OidcProvider, PortalSettings, SignIn};
 pub use identity::role_for;
+pub use site::Portal;
+pub use viewer::Viewer;
 
-/// The portal as served: its settings (None: not configured; the page says how), the
-/// provider client, and where it lives.
-pub struct Portal {
-    pub settings: PortalSettings,
-    pub configured: bool,
-    pub oidc: Option<oidc::OidcClient>,
-    /// The path of `/portal` as the browser sees it (with an API stage's prefix).
-    pub base: String,
-    /// The absolute URL of `/portal`.
-    pub url: String,
-    /// Cookies are `Secure` unless the issuer is plain http (allowed on loopback only).
-    pub secure: bool,
-    /// The issuer is a loopback address (development sign-in is possible only then).
-    pub loopback: bool,
-}
+use crate::http::state::AppState;
 
-impl Portal {
-    pub fn new(settings: &crate::Settings) -> Portal {
-        let url = settings.endpoint("/portal");
-        let parsed = url::Url::parse(&url).ok();
-        let base = parsed
-            .as_ref()
-            .map(|u| u.path().to_owned())
-            .unwrap_or_else(|| "/portal".into());
-        let loopback = parsed
-            .as_ref()
-            .is_some_and(|u| matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")));
-        let secure = parsed.as_ref().is_none_or(|u| u.scheme() == "https");
-        let (portal_settings, configured) = match &settings.portal {
-            Some(p) => (p.clone(), true),
-            None => (PortalSettings::new(SignIn::Development), false),
-        };
-        let oidc = match &portal_settings.sign_in {
-            SignIn::Oidc(p) if configured => Some(oidc::OidcClient::new(p.clone())),
-            _ => None,
-        };
-        Portal {
-            settings: portal_settings,
-            configured,
-            oidc,
-            base,
-            url,
-            secure,
-            loopback,
-        }
-    }
-
-    /// `base` + `path`.
-    pub fn path(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Development sign-in is on (configured, and the issuer is loopback).
-    pub fn dev_sign_in(&self) -> bool {
-        self.configured && matches!(self.settings.sign_in, SignIn::Development) && self.loopback
-    }
-}
-
-/// The portal's client secret at the identity provider: never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(pub String);
-
-impl std::fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientSecret(REDACTED)")
-    }
-}
-
-/// How people sign in.
-#[derive(Debug, Clone)]
-pub enum SignIn {
-    /// An OpenID Connect provider (Entra ID, Okta, Google Workspace, Keycloak, …).
-    Oidc(OidcProvider),
-    /// `authdomain dev` only: pick a name and a role, accepted from loopback addresses only
-    /// and on a loopback issuer only. The page says so.
-    Development,
-}
-
-#[derive(Debug, Clone)]
-pub struct OidcProvider {
-    /// The provider's issuer, exactly as its discovery document and ID tokens say it.
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: ClientSecret,
-    /// Scopes to ask for (default `openid profile email`; add the one that releases the
-    /// groups claim if the provider needs it).
-    pub scopes: Vec<String>,
-    /// The name on the sign-in button (default: the issuer's host).
-    pub display_name: String,
-}
-
-impl OidcProvider {
-    /// The sign-in button's default name: the issuer's host.
-    pub fn default_display_name(issuer: &str) -> String {
-        url::Url::parse(issuer)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| issuer.to_owned())
-    }
-}
-
-/// The portal's settings (see `authserver --help`, `AUTHSERVER_PORTAL_*`, and the spec's
-/// `portal`).
-#[derive(Debug, Clone)]
-pub struct PortalSettings {
-    pub sign_in: SignIn,
-    /// The ID token claim that lists the person's groups (default `groups`).
-    pub groups_claim: String,
-    /// Members of any of these groups are admins.
-    pub admin_groups: Vec<String>,
-    /// Team → the groups whose members belong to it.
-    pub teams: BTreeMap<String, Vec<String>>,
-    /// How long a session lasts (default 8 hours); a sign-in starts a new one.
-    pub session_ttl: Duration,
-    /// Shown in the page header (the domain's name).
-    pub domain_name: String,
-}
-
-impl PortalSettings {
-    pub fn new(sign_in: SignIn) -> PortalSettings {
-        PortalSettings {
-            sign_in,
-            groups_claim: "groups".into(),
-            admin_groups: Vec::new(),
-            teams: BTreeMap::new(),
-            session_ttl: Duration::from_secs(8 * 3600),
-            domain_name: "AuthDomain".into(),
-        }
-    }
-
-    /// Check what a person cannot fix from the page: team names, a provider issuer.
-    pub fn validate(&self) -> Result<(), String> {
-        for t in self.teams.keys() {
-            if !crate::admin::access::valid_team(t) {
-                return Err(format!(
-                    "portal team `{t}`: expected 1 to 64 characters a-z 0-9 - _ ."
-                ));
-            }
-        }
-        if let SignIn::Oidc(p) = &self.sign_in {
-            let u = url::Url::parse(&p.issuer)
-                .map_err(|_| format!("portal issuer `{}` is not an absolute URL", p.issuer))?;
-            let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-            if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
-                return Err(format!(
-                    "portal issuer `{}` must use https (http only on localhost)",
-                    p.issuer
-                ));
-            }
-            if p.client_id.is_empty() {
-                return Err("the portal's client id is empty".into());
-            }
-            if p.client_secret.0.is_empty() {
-                return Err("the portal's client secret is empty".into());
-            }
-        }
-        if self.session_ttl < Duration::from_secs(300) {
-            return Err("the portal's session lifetime must be at least 5 minutes".into());
-        }
-        Ok(())
-    }
+/// The portal's routes: one router per family of pages, behind the security headers and
+/// the cross-origin check of [`respond::guard`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(overview::routes())
+        .route("/portal/assets/{file}", get(respond::asset))
+        .merge(sign_in::routes())
+        .merge(apis::routes())
+        .merge(clients::routes())
+        .merge(keys::routes())
+        .merge(audit::routes())
+        .layer(middleware::from_fn(respond::guard))
 }

@@ -5,7 +5,7 @@
 //! `iat`, `nonce`. [`check_id_token`] is pure; [`OidcClient`] does the fetching.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::OidcProvider;
-use crate::authority::Cached;
+use crate::cached::Cached;
 use crate::jwks_client::{JwksClient, built_in_roots};
 
 /// Why a sign-in did not finish. Messages are for the person at the browser and the log:
@@ -218,10 +218,7 @@ impl OidcClient {
             )));
         }
         let m = Arc::new(m);
-        *self.metadata.write().expect("lock") = Some(Cached {
-            at: Instant::now(),
-            value: m.clone(),
-        });
+        *self.metadata.write().expect("lock") = Some(Cached::new(m.clone()));
         Ok(m)
     }
 

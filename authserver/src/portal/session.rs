@@ -3,8 +3,6 @@
 //! Every state-changing form carries the session's synchroniser token (CSRF), compared in
 //! constant time, and a POST whose `Origin` is another site is refused before that.
 
-use std::collections::BTreeSet;
-
 use aws_lc_rs::digest;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -12,9 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 use super::Portal;
-use crate::admin::{Actor, Role, Via};
-use crate::http::{AppState, SourceAddress};
-use crate::ids::{constant_time_eq, now, random_token};
+use super::respond::{sign_in_redirect, store_error_page};
+use super::viewer::Viewer;
+use crate::admin::Role;
+use crate::http::state::{AppState, SourceAddress};
+use crate::ids::{now, random_token};
 use crate::store::SessionRecord;
 
 pub const SESSION_COOKIE: &str = "authdomain_session";
@@ -76,38 +76,6 @@ pub fn new_session(
     (id, record)
 }
 
-/// A signed-in person.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    pub session: SessionRecord,
-    pub actor: Actor,
-}
-
-impl Viewer {
-    fn from_session(session: SessionRecord, source: Option<String>) -> Viewer {
-        let role = if session.admin {
-            Role::Admin
-        } else {
-            Role::Member(session.teams.iter().cloned().collect::<BTreeSet<_>>())
-        };
-        let actor = Actor {
-            id: session
-                .email
-                .clone()
-                .unwrap_or_else(|| session.subject.clone()),
-            role,
-            via: Via::Portal,
-            source,
-        };
-        Viewer { session, actor }
-    }
-
-    /// Whether `presented` is this session's CSRF token.
-    pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
-        presented.is_some_and(|p| constant_time_eq(p.as_bytes(), self.session.csrf.as_bytes()))
-    }
-}
-
 /// The viewer, if the request carries a live session.
 pub async fn current(state: &AppState, parts: &Parts) -> Result<Option<Viewer>, Response> {
     let Some(id) = read_cookie(&parts.headers, SESSION_COOKIE) else {
@@ -115,10 +83,9 @@ pub async fn current(state: &AppState, parts: &Parts) -> Result<Option<Viewer>, 
     };
     let record = state
         .authority
-        .store()
-        .get_session(&hash_id(&id), now())
+        .portal_session(&hash_id(&id), now())
         .await
-        .map_err(|e| super::handlers::store_error_page(state, e))?;
+        .map_err(|e| store_error_page(state, e))?;
     let source = parts.extensions.get::<SourceAddress>().map(|a| a.0.clone());
     Ok(record.map(|s| Viewer::from_session(s, source)))
 }
@@ -134,7 +101,7 @@ impl FromRequestParts<AppState> for Viewer {
     ) -> Result<Self, Self::Rejection> {
         match current(state, parts).await? {
             Some(v) => Ok(v),
-            None => Err(super::handlers::sign_in_redirect(state, parts)),
+            None => Err(sign_in_redirect(state, parts)),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod iam_auth;
 mod records;
+pub mod retry;
 
 pub use audit::AuditFilter;
 pub use portal::{PendingLogin, SessionRecord};

@@ -9,6 +9,7 @@ mod interop;
 mod introspection;
 mod keys;
 mod lambda;
+mod layout;
 mod portal;
 mod portal_browser;
 mod support;

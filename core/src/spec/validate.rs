@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
+use authdomain_api::names;
+
 use super::{
     API_VERSION, ApiType, AuthDomainManifest, ClientAuthMethod, KIND, ProtectionMode,
     SigningAlgorithm,
@@ -64,12 +66,6 @@ fn is_absolute_uri(s: &str) -> bool {
         }
         None => false,
     }
-}
-
-fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 fn is_ecr_repository(s: &str) -> bool {
@@ -373,7 +369,7 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
         }
         for (j, scope) in rs.scopes.iter().enumerate() {
             let path = format!("{base}.scopes[{j}].name");
-            if !is_scope_token(&scope.name) {
+            if !names::is_scope_token(&scope.name) {
                 bad(
                     &path,
                     format!(
@@ -733,12 +729,6 @@ fn protected_apis(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
     }
 }
 
-fn is_team(t: &str) -> bool {
-    (1..=64).contains(&t.len())
-        && t.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-}
-
 fn validate_portal(p: &super::Portal, s: &super::AuthDomainSpec, out: &mut Vec<Issue>) {
     let mut bad = |path: &str, msg: String| out.push(Issue::new(path, msg));
     let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
@@ -796,10 +786,10 @@ fn validate_portal(p: &super::Portal, s: &super::AuthDomainSpec, out: &mut Vec<I
         bad("spec.portal.groupsClaim", "expected a claim name".into());
     }
     for (team, groups) in &p.teams {
-        if !is_team(team) {
+        if !names::is_team(team) {
             bad(
                 &format!("spec.portal.teams.{team}"),
-                "expected a team name of 1 to 64 characters a-z 0-9 - _ .".into(),
+                format!("expected a team name of {}", names::TEAM_RULE),
             );
         }
         if groups.iter().all(|g| g.trim().is_empty()) {

@@ -5,18 +5,20 @@
 //! key source instead of a JWKS fetched over HTTP.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authdomain_verifier::{
     AccessToken, AudiencePolicy, Config, KeySource, PublicKey, Verifier, VerifyError,
 };
 
-use crate::authority::{Authority, Cached, retry_while_unavailable, store_failure};
+use super::{Authority, store_failure};
+use crate::cached::Cached;
 use crate::ids::now;
 use crate::keys::{Algorithm, Kek, KeyRing};
 use crate::oauth::OAuthError;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::store::retry::retry_while_unavailable;
 
 /// The key ring of this instance.
 pub struct KeyRingCache {
@@ -81,10 +83,7 @@ impl KeyRingCache {
         match KeyRing::load(&stored, self.alg, &self.kek, now()) {
             Ok(ring) => {
                 let ring = Arc::new(ring);
-                *self.ring.write().expect("cache lock") = Some(Cached {
-                    at: Instant::now(),
-                    value: ring.clone(),
-                });
+                *self.ring.write().expect("cache lock") = Some(Cached::new(ring.clone()));
                 Ok(ring)
             }
             Err(e) => {

@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use crate::authority::Authority;
+use super::Authority;
+use super::own_tokens::OwnTokenError;
 use crate::ids::{now, random_token};
 use crate::oauth::grant::{self, ClientPolicy};
 use crate::oauth::request::{TokenReference, TokenRequest};
 use crate::oauth::{AccessTokenClaims, Audience, OAuthError};
-use crate::own_tokens::OwnTokenError;
 use authdomain_verifier::VerifyError;
 
 /// Where a request came from (for throttling) and which endpoint URL it reached (the

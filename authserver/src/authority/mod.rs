@@ -1,31 +1,35 @@
 //! The authorization server's service: the store behind per-instance caches (clients, the
 //! scope catalogue, the key ring), retries of an unavailable database inside the request
-//! deadline, and the signing keys' lifecycle. Client authentication (`client_auth`),
-//! tokens (`token`) and administration (`admin`) are further `impl Authority` blocks in
-//! their own modules. HTTP handlers, the CLI and Lambda management events all call it;
-//! none of them talks to the store directly.
+//! deadline, and the signing keys' lifecycle. Client authentication ([`client_auth`]),
+//! tokens ([`token`]) and our own tokens' verification ([`own_tokens`]) are further
+//! `impl Authority` blocks in this directory; administration (`crate::admin`) builds on
+//! it from above. HTTP handlers, the CLI and Lambda management events all call it; none of
+//! them talks to the store directly.
+
+pub mod client_auth;
+pub mod own_tokens;
+mod sessions;
+pub mod token;
+
+pub use own_tokens::{KeyRingCache, OwnTokenError};
+pub use token::{RequestContext, TokenResponse};
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use authdomain_verifier::Verifier;
 
+use crate::cached::Cached;
 use crate::ids::now;
 use crate::jwks_client::JwksClient;
 use crate::keys::{Kek, KeyRing, KeyState, StoredKey};
 use crate::oauth::OAuthError;
 use crate::oauth::grant::Catalog;
-use crate::own_tokens::{self, KeyRingCache};
 use crate::settings::Settings;
+use crate::store::retry::retry_while_unavailable;
 use crate::store::{ClientRecord, Store, StoreError};
 use crate::throttle::Throttle;
-
-pub(crate) struct Cached<T> {
-    pub(crate) at: Instant,
-    pub(crate) value: Arc<T>,
-}
 
 /// Bounded so a flood of distinct client ids cannot grow memory without limit.
 const MAX_CACHED_CLIENTS: usize = 10_000;
@@ -73,8 +77,19 @@ impl Authority {
         &self.settings
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Close the database connections (at shutdown).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Which database backs this authority (`postgres` or `sqlite`).
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Whether the database answers now (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     /// Run `op` against the store, retrying while the database is unavailable (Aurora
@@ -99,9 +114,9 @@ impl Authority {
         client_id: &str,
     ) -> Result<Option<Arc<ClientRecord>>, OAuthError> {
         if let Some(c) = self.clients.read().expect("cache lock").get(client_id)
-            && c.at.elapsed() < self.settings.cache_ttl
+            && let Some(value) = c.fresh(self.settings.cache_ttl)
         {
-            return Ok(Some(c.value.clone()));
+            return Ok(Some(value));
         }
         let found = self
             .with_retry(|| self.store.get_client(client_id))
@@ -114,13 +129,7 @@ impl Authority {
                     cache.clear();
                 }
                 let value = Arc::new(record);
-                cache.insert(
-                    client_id.to_owned(),
-                    Cached {
-                        at: Instant::now(),
-                        value: value.clone(),
-                    },
-                );
+                cache.insert(client_id.to_owned(), Cached::new(value.clone()));
                 Ok(Some(value))
             }
             None => {
@@ -132,9 +141,9 @@ impl Authority {
 
     pub(crate) async fn catalog(&self) -> Result<Arc<Catalog>, OAuthError> {
         if let Some(c) = self.catalog.read().expect("cache lock").as_ref()
-            && c.at.elapsed() < self.settings.cache_ttl
+            && let Some(value) = c.fresh(self.settings.cache_ttl)
         {
-            return Ok(c.value.clone());
+            return Ok(value);
         }
         let servers = self
             .with_retry(|| self.store.list_resource_servers())
@@ -146,10 +155,7 @@ impl Authority {
                 r.scopes.iter().map(|s| s.name.as_str()).collect(),
             )
         })));
-        *self.catalog.write().expect("cache lock") = Some(Cached {
-            at: Instant::now(),
-            value: catalog.clone(),
-        });
+        *self.catalog.write().expect("cache lock") = Some(Cached::new(catalog.clone()));
         Ok(catalog)
     }
 
@@ -224,39 +230,15 @@ impl Authority {
         })
         .await?;
         self.invalidate();
-        let keys = self.store.list_keys().await?;
+        let keys = self.with_retry(|| self.store.list_keys()).await?;
         keys.into_iter()
             .find(|k| k.alg == alg && k.state == KeyState::Active)
             .ok_or_else(|| StoreError::Corrupt("no active key after rotation".into()))
     }
 }
 
-/// Run `op`, retrying while the database is unavailable (Aurora resuming from pause) with
-/// capped exponential backoff, until `deadline` from now.
-pub(crate) async fn retry_while_unavailable<T, F, Fut>(
-    deadline: Duration,
-    mut op: F,
-) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let deadline = Instant::now() + deadline;
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match op().await {
-            Err(e) if e.is_unavailable() && Instant::now() + delay < deadline => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database unavailable; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// The OAuth error a client sees for a store failure (never with internal detail).
-pub(crate) fn store_failure(e: StoreError) -> OAuthError {
+fn store_failure(e: StoreError) -> OAuthError {
     if e.is_unavailable() {
         metrics::counter!("authserver_store_unavailable_total").increment(1);
         OAuthError::unavailable(5)

@@ -1,6 +1,8 @@
 //! Runtime settings of an authority (the CLI and the Lambda adapter fill them from flags
 //! and environment variables; see `main.rs` for the names).
 
+pub mod portal;
+
 use std::time::Duration;
 
 use crate::keys::Algorithm;
@@ -27,7 +29,7 @@ pub struct Settings {
     /// Longest accepted lifetime of a `private_key_jwt` assertion (exp − now).
     pub assertion_max_lifetime: i64,
     /// The self-serve portal (None: `/portal` explains how to configure it).
-    pub portal: Option<crate::portal::PortalSettings>,
+    pub portal: Option<portal::PortalSettings>,
 }
 
 impl Settings {

@@ -9,12 +9,12 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
-use crate::authority::Authority;
+use super::Authority;
+use super::token::RequestContext;
 use crate::ids::now;
 use crate::oauth::OAuthError;
 use crate::oauth::request::PresentedCredentials;
 use crate::store::ClientRecord;
-use crate::token::RequestContext;
 
 impl Authority {
     /// Authenticate the client of a token, introspection or revocation request.
