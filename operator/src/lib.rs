@@ -59,113 +59,121 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// For the `errors_total{kind}` metric.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "kube",
-            Error::Aws(e) => aws_label(e),
-            Error::Bootstrap(provisioner::bootstrap::BootstrapError::Aws(e)) => aws_label(e),
-            Error::Bootstrap(provisioner::bootstrap::BootstrapError::Apply(e)) => {
-                aws_label(&e.error)
-            }
-            Error::Apply(e) => aws_label(&e.error),
-            Error::Bootstrap(_) => "bootstrap",
-            Error::Admin(_) => "admin_api",
-            Error::InvalidSpec(_) => "invalid_spec",
-            Error::NotReady(_) => "not_ready",
-            Error::Forbidden(_) => "forbidden",
-            Error::Finalizer(_) => "finalizer",
-            Error::DeletionBlocked { .. } => "deletion_blocked",
-        }
-    }
-
+/// How a reconcile failure is handled and shown: computed once per error by
+/// [`Error::classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    /// For the `errors_total{error}` metric.
+    pub label: &'static str,
     /// Whether retrying soon can help. Terminal errors (a wrong spec, a permission AWS
     /// refuses, a forbidden scope) wait for a change instead of looping.
-    pub fn is_transient(&self) -> bool {
-        use provisioner::aws::ErrorClass;
+    pub transient: bool,
+    /// The condition reason: a CamelCase word that says what to do (`kubectl get` shows
+    /// it in the Reason column; a program can match on it).
+    pub reason: &'static str,
+}
+
+impl Class {
+    const fn new(label: &'static str, transient: bool, reason: &'static str) -> Class {
+        Class {
+            label,
+            transient,
+            reason,
+        }
+    }
+}
+
+impl Error {
+    /// The one classification of a failure: its metric label, retry policy and reason.
+    pub fn classify(&self) -> Class {
+        use admin_api::AdminError;
         use provisioner::bootstrap::BootstrapError;
-        let aws = |e: &provisioner::aws::AwsError| {
-            matches!(
-                e.class,
-                ErrorClass::Retryable
-                    | ErrorClass::Throttled
-                    | ErrorClass::StillWaiting
-                    | ErrorClass::Propagating
-            )
+        use provisioner::reconcile::ApplyFailure;
+        let apply = |f: &ApplyFailure| match f {
+            ApplyFailure::Aws(e) => aws_class(e),
+            f if f.waits_for_image() => Class::new("image", true, "ImageNotPushed"),
+            ApplyFailure::Image { error, .. } => registry_class(error),
+            ApplyFailure::Refused(_) => Class::new("refused", false, "Refused"),
+            ApplyFailure::Unresolved { .. } => Class::new("bootstrap", true, "Provisioning"),
         };
         match self {
-            Error::Kube(_) | Error::NotReady(_) | Error::Finalizer(_) => true,
-            Error::Aws(e) => aws(e),
-            Error::Apply(e) => aws(&e.error),
-            Error::Bootstrap(BootstrapError::Aws(e)) => aws(e),
-            Error::Bootstrap(BootstrapError::Apply(e)) => aws(&e.error),
-            // An image tag not pushed yet, an ARN AWS has not reported yet: come back soon.
-            Error::Bootstrap(BootstrapError::Deferred { .. }) => true,
-            Error::Bootstrap(BootstrapError::Registry(
-                provisioner::image::registry::RegistryError::NotFound { .. },
-            )) => true,
-            Error::Bootstrap(_) => false,
-            Error::Admin(e) => e.is_transient(),
-            Error::InvalidSpec(_) | Error::Forbidden(_) => false,
-            Error::DeletionBlocked { transient, .. } => *transient,
+            Error::Kube(_) => Class::new("kube", true, "KubernetesApiError"),
+            Error::Aws(e) => aws_class(e),
+            Error::Apply(e) | Error::Bootstrap(BootstrapError::Apply(e)) => apply(&e.failure),
+            Error::Bootstrap(BootstrapError::Aws(e)) => aws_class(e),
+            // An image tag not pushed yet: come back soon.
+            Error::Bootstrap(BootstrapError::Deferred(d)) if d.waits_for_image() => {
+                Class::new("image", true, "ImageNotPushed")
+            }
+            // An ARN AWS has not reported yet: come back soon.
+            Error::Bootstrap(BootstrapError::Deferred(_)) => {
+                Class::new("bootstrap", true, "Provisioning")
+            }
+            Error::Bootstrap(BootstrapError::Registry(e)) => registry_class(e),
+            Error::Bootstrap(BootstrapError::Image(_) | BootstrapError::NoBinary(_)) => {
+                Class::new("image", false, "ImageUnusable")
+            }
+            Error::Bootstrap(_) => Class::new("bootstrap", false, "BootstrapFailed"),
+            Error::Admin(e) => {
+                let reason = match e {
+                    AdminError::Unreachable { .. } => "AuthServerUnavailable",
+                    AdminError::Rejected { status: 429, .. } => "AuthServerThrottled",
+                    AdminError::Rejected { status, .. } if *status >= 500 => {
+                        "AuthServerUnavailable"
+                    }
+                    AdminError::Unauthorized { .. } => "AdminCredentialsRefused",
+                    _ => "RegistrationRefused",
+                };
+                Class::new("admin_api", e.is_transient(), reason)
+            }
+            Error::InvalidSpec(_) => Class::new("invalid_spec", false, "InvalidSpec"),
+            Error::NotReady(_) => Class::new("not_ready", true, "NotReady"),
+            Error::Forbidden(_) => Class::new("forbidden", false, "Forbidden"),
+            Error::Finalizer(_) => Class::new("finalizer", true, "FinalizerFailed"),
+            Error::DeletionBlocked {
+                reason, transient, ..
+            } => Class::new("deletion_blocked", *transient, reason),
         }
     }
 
-    /// The condition reason for this failure: a CamelCase word that says what to do
-    /// (`kubectl get` shows it in the Reason column; a program can match on it).
+    /// For the `errors_total{kind}` metric.
+    pub fn metric_label(&self) -> &'static str {
+        self.classify().label
+    }
+
+    /// Whether retrying soon can help.
+    pub fn is_transient(&self) -> bool {
+        self.classify().transient
+    }
+
+    /// The condition reason for this failure.
     pub fn reason(&self) -> &'static str {
-        use admin_api::AdminError;
-        use provisioner::bootstrap::BootstrapError;
-        use provisioner::image::registry::RegistryError;
-        match self {
-            Error::Kube(_) => "KubernetesApiError",
-            Error::Aws(e) => aws_reason(e),
-            Error::Apply(e) => aws_reason(&e.error),
-            Error::Bootstrap(BootstrapError::Aws(e)) => aws_reason(e),
-            Error::Bootstrap(BootstrapError::Apply(e)) => aws_reason(&e.error),
-            Error::Bootstrap(BootstrapError::Deferred { missing, .. })
-                if missing.contains("image.digest") =>
-            {
-                "ImageNotPushed"
-            }
-            Error::Bootstrap(BootstrapError::Registry(RegistryError::NotFound { .. })) => {
-                "ImageNotPushed"
-            }
-            Error::Bootstrap(BootstrapError::Registry(RegistryError::Aws(e))) => aws_reason(e),
-            Error::Bootstrap(
-                BootstrapError::Registry(_)
-                | BootstrapError::Image(_)
-                | BootstrapError::NoBinary(_),
-            ) => "ImageUnusable",
-            Error::Bootstrap(BootstrapError::Deferred { .. }) => "Provisioning",
-            Error::Bootstrap(_) => "BootstrapFailed",
-            Error::Admin(AdminError::Unreachable { .. }) => "AuthServerUnavailable",
-            Error::Admin(AdminError::Rejected { status: 429, .. }) => "AuthServerThrottled",
-            Error::Admin(AdminError::Rejected { status, .. }) if *status >= 500 => {
-                "AuthServerUnavailable"
-            }
-            Error::Admin(AdminError::Unauthorized { .. }) => "AdminCredentialsRefused",
-            Error::Admin(_) => "RegistrationRefused",
-            Error::InvalidSpec(_) => "InvalidSpec",
-            Error::NotReady(_) => "NotReady",
-            Error::Forbidden(_) => "Forbidden",
-            Error::Finalizer(_) => "FinalizerFailed",
-            Error::DeletionBlocked { reason, .. } => reason,
-        }
+        self.classify().reason
+    }
+}
+
+/// An image the registry cannot give: not pushed yet (transient), or unusable.
+fn registry_class(e: &provisioner::image::registry::RegistryError) -> Class {
+    use provisioner::image::registry::RegistryError;
+    match e {
+        RegistryError::NotFound { .. } => Class::new("image", true, "ImageNotPushed"),
+        RegistryError::Aws(e) => aws_class(e),
+        _ => Class::new("image", false, "ImageUnusable"),
     }
 }
 
 /// What an AWS failure asks of a person: wait (throttled, still creating), fix the
 /// operator's permissions or credentials, or read AWS's message.
-fn aws_reason(e: &provisioner::aws::AwsError) -> &'static str {
+fn aws_class(e: &provisioner::aws::AwsError) -> Class {
     use provisioner::aws::ErrorClass;
     match e.class {
-        ErrorClass::Throttled => "AwsThrottled",
-        ErrorClass::Retryable => "AwsUnavailable",
-        ErrorClass::StillWaiting | ErrorClass::Propagating => "Provisioning",
+        ErrorClass::Throttled => Class::new("aws_throttled", true, "AwsThrottled"),
+        ErrorClass::Retryable => Class::new("aws_retryable", true, "AwsUnavailable"),
+        ErrorClass::StillWaiting | ErrorClass::Propagating => {
+            Class::new("aws_waiting", true, "Provisioning")
+        }
         _ if e.code.starts_with("AccessDenied") || e.code == "UnauthorizedOperation" => {
-            "AwsAccessDenied"
+            Class::new("aws_terminal", false, "AwsAccessDenied")
         }
         _ if matches!(
             e.code.as_str(),
@@ -178,19 +186,9 @@ fn aws_reason(e: &provisioner::aws::AwsError) -> &'static str {
                 | "InvalidSignatureException"
         ) =>
         {
-            "AwsCredentialsInvalid"
+            Class::new("aws_terminal", false, "AwsCredentialsInvalid")
         }
-        _ => "AwsRefused",
-    }
-}
-
-fn aws_label(e: &provisioner::aws::AwsError) -> &'static str {
-    use provisioner::aws::ErrorClass;
-    match e.class {
-        ErrorClass::Throttled => "aws_throttled",
-        ErrorClass::Retryable => "aws_retryable",
-        ErrorClass::StillWaiting | ErrorClass::Propagating => "aws_waiting",
-        _ => "aws_terminal",
+        _ => Class::new("aws_terminal", false, "AwsRefused"),
     }
 }
 
@@ -220,13 +218,28 @@ mod tests {
             (aws("InvalidClientTokenId"), "AwsCredentialsInvalid", false),
             (aws("ValidationException"), "AwsRefused", false),
             (
-                Error::Bootstrap(provisioner::bootstrap::BootstrapError::Deferred {
-                    count: 3,
-                    missing: "image.digest".into(),
-                    resources: "function/main".into(),
-                }),
+                Error::Bootstrap(provisioner::bootstrap::BootstrapError::Deferred(
+                    authdomain_core::plan::Deferred {
+                        changes: Vec::new(),
+                        missing: vec!["image.digest".into()],
+                    },
+                )),
                 "ImageNotPushed",
                 true,
+            ),
+            (
+                Error::Apply(provisioner::reconcile::ApplyError {
+                    done: Vec::new(),
+                    failure: authdomain_core::plan::Refusal::DeletionProtection {
+                        resource: authdomain_core::plan::ResourceId::new(
+                            authdomain_core::plan::Kind::DbCluster,
+                            "main",
+                        ),
+                    }
+                    .into(),
+                }),
+                "Refused",
+                false,
             ),
             (
                 Error::Admin(admin_api::AdminError::Unreachable {

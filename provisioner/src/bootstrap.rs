@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use authdomain_api::ManagementEvent;
-use authdomain_core::plan::{Action, Kind, Plan, ResourceId};
+use authdomain_core::plan::{Action, Deferred, Kind, Observed, Plan, ResourceId};
 use authdomain_core::spec::AuthDomainManifest;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -122,12 +122,9 @@ pub enum BootstrapError {
          builds one)"
     )]
     NoAuthorizerBinary(&'static str),
-    #[error("{count} change(s) still wait for {missing}: {resources}")]
-    Deferred {
-        count: usize,
-        missing: String,
-        resources: String,
-    },
+    /// Changes wait for a value nothing here produces (an image tag not pushed yet).
+    #[error("{}", .0.summary())]
+    Deferred(Deferred),
     /// A resource the previous steps made lacks a value the next step needs (AWS did not
     /// report it): `resource` names it, `value` what is missing.
     #[error("{resource} has no {value} (AWS did not report it)")]
@@ -141,7 +138,7 @@ pub enum BootstrapError {
 }
 
 /// The value of an observed resource's string property.
-fn fact(observed: &[authdomain_core::plan::Observed], kind: Kind, field: &str) -> Option<String> {
+fn fact(observed: &[Observed], kind: Kind, field: &str) -> Option<String> {
     observed
         .iter()
         .find(|o| o.id.kind == kind && o.id.name != "authorizer")
@@ -184,6 +181,14 @@ async fn push(
     Ok((built.digest.clone(), !pushed.reused))
 }
 
+/// What the auth server's deployment established, for the steps that register with it.
+struct Deployed {
+    issuer: String,
+    token_endpoint: String,
+    /// The KMS key the kept credentials are encrypted under.
+    kms_key: String,
+}
+
 /// Bootstrap the domain `m` describes. `progress` hears of every phase and change.
 pub async fn run(
     aws: &Aws,
@@ -191,14 +196,29 @@ pub async fn run(
     options: &Options<'_>,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<Outcome, BootstrapError> {
-    let domain = m.metadata.name.clone();
     let mut outcome = Outcome {
-        domain: domain.clone(),
+        domain: m.metadata.name.clone(),
         ..Outcome::default()
     };
-    let repository = ecr::repository_name(&domain, m.spec.image.repository.as_deref());
+    let progress = &mut progress;
+    repository(aws, m, &mut outcome, progress).await?;
+    let m = &images(aws, m, options, &mut outcome, progress).await?;
+    infrastructure(aws, m, &mut outcome, progress).await?;
+    database(aws, m, options, &mut outcome, progress).await?;
+    let deployed = auth_server(aws, m, options, &mut outcome, progress).await?;
+    admin_client(aws, m, &deployed, &mut outcome, progress).await?;
+    resource_servers(aws, m, &mut outcome, progress).await?;
+    clients(aws, m, &deployed, &mut outcome, progress).await?;
+    Ok(outcome)
+}
 
-    // 1. The image repository, so that there is somewhere to push.
+/// Step 1: The image repository, so that there is somewhere to push.
+async fn repository(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(), BootstrapError> {
     progress(Progress::Phase("image repository"));
     let (plan, observed) = reconcile::plan(aws, m).await?;
     let first = Plan {
@@ -214,8 +234,20 @@ pub async fn run(
             reconcile::apply(aws, m, &first, &observed, |s| progress(Progress::Step(s))).await?;
         outcome.applied.extend(steps);
     }
+    Ok(())
+}
 
-    // 2. The images: the spec's, or ours built from the binaries and pushed by digest.
+/// Step 2: The images: the spec's, or ours built from the binaries and pushed by digest. The
+/// manifest returned names them by digest.
+async fn images(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    options: &Options<'_>,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<AuthDomainManifest, BootstrapError> {
+    let domain = &m.metadata.name;
+    let repository = ecr::repository_name(domain, m.spec.image.repository.as_deref());
     let mut m = m.clone();
     let arch = m.spec.image.architecture;
     if m.spec.image.digest.is_none() && m.spec.image.tag.is_none() {
@@ -226,12 +258,12 @@ pub async fn run(
         let built = image::assemble(binary, arch, options.version)?;
         let (digest, pushed) = push(
             aws,
-            &domain,
+            domain,
             &repository,
             &built,
             "",
             options.version,
-            &mut progress,
+            progress,
         )
         .await?;
         outcome.image_pushed = pushed;
@@ -246,43 +278,53 @@ pub async fn run(
             image::assemble_program(image::Program::Authorizer, binary, arch, options.version)?;
         let (digest, pushed) = push(
             aws,
-            &domain,
+            domain,
             &repository,
             &built,
             "authorizer-",
             options.version,
-            &mut progress,
+            progress,
         )
         .await?;
         outcome.image_pushed |= pushed;
         m.spec.authorizer.digest = Some(digest);
     }
+    Ok(m)
+}
 
-    // 3. Everything else, as `authdomain apply` does it.
+/// Step 3: Everything else, as `authdomain apply` does it; nothing may wait here (the images
+/// exist now).
+async fn infrastructure(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(), BootstrapError> {
     progress(Progress::Phase("infrastructure"));
-    let (plan, observed) = reconcile::plan(aws, &m).await?;
-    let facts = reconcile::facts(aws, &m, &observed);
-    let (plan, deferred, missing) = authdomain_core::plan::defer_unknown(&m, &plan, &facts);
-    if !deferred.is_empty() {
-        return Err(BootstrapError::Deferred {
-            count: deferred.len(),
-            missing: missing.join(", "),
-            resources: deferred
-                .iter()
-                .map(|c| c.resource.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+    let prepared = reconcile::prepare(aws, m).await?;
+    if !prepared.deferred.is_empty() {
+        return Err(BootstrapError::Deferred(prepared.deferred));
     }
-    if !plan.is_empty() {
-        let steps =
-            reconcile::apply(aws, &m, &plan, &observed, |s| progress(Progress::Step(s))).await?;
+    if !prepared.runnable.is_empty() {
+        let steps = reconcile::apply(aws, m, &prepared.runnable, &prepared.observed, |s| {
+            progress(Progress::Step(s))
+        })
+        .await?;
         outcome.applied.extend(steps);
     }
+    Ok(())
+}
 
-    // 4. The database: available, Data API on, the function's role and database.
+/// Step 4: The database: available, Data API on, the function's role and database.
+async fn database(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    options: &Options<'_>,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(), BootstrapError> {
     progress(Progress::Phase("database"));
-    let db = rds::wait_available(aws, &domain, options.timeouts.database).await?;
+    let db = rds::wait_available(aws, &m.metadata.name, options.timeouts.database).await?;
     let cluster_arn =
         fact(&db, Kind::DbCluster, "_arn").ok_or_else(|| BootstrapError::Incomplete {
             resource: "db-cluster/main".into(),
@@ -314,19 +356,24 @@ pub async fn run(
             authdomain_core::plan::names::DATABASE_NAME
         )));
     }
+    Ok(())
+}
 
-    // 5. The function: ready, then migrations and signing keys.
+/// Step 5: The function: ready, then migrations and signing keys; what it serves as.
+async fn auth_server(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    options: &Options<'_>,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<Deployed, BootstrapError> {
+    let domain = &m.metadata.name;
     progress(Progress::Phase("auth server"));
-    function::wait_ready(aws, &domain, options.timeouts.function).await?;
-    function::invoke_management(aws, &domain, &ManagementEvent::Prepare).await?;
-
-    let observed = reconcile::observe(aws, &m).await?;
-    let outputs = authdomain_core::plan::outputs(&m, &observed);
-    let issuer = outputs["issuer"].as_str().unwrap_or_default().to_owned();
-    let token_endpoint = outputs["tokenEndpoint"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    function::wait_ready(aws, domain, options.timeouts.function).await?;
+    function::invoke_management(aws, domain, &ManagementEvent::Prepare).await?;
+    let observed = reconcile::observe(aws, m).await?;
+    let outputs = authdomain_core::plan::outputs(m, &observed);
+    let text = |k: &str| outputs[k].as_str().unwrap_or_default().to_owned();
     let kms_key = observed
         .iter()
         .find(|o| o.id.kind == Kind::KmsKey)
@@ -335,48 +382,75 @@ pub async fn run(
             resource: "kms-key/main".into(),
             value: "key: it does not exist",
         })?;
-    outcome.issuer = issuer.clone();
-    outcome.token_endpoint = token_endpoint.clone();
+    let deployed = Deployed {
+        issuer: text("issuer"),
+        token_endpoint: text("tokenEndpoint"),
+        kms_key,
+    };
+    outcome.issuer = deployed.issuer.clone();
+    outcome.token_endpoint = deployed.token_endpoint.clone();
     outcome.image = fact(&observed, Kind::Function, "image").unwrap_or_default();
+    Ok(deployed)
+}
 
-    // 6. The admin client, kept in Secrets Manager.
-    let admin_name = secrets::admin_secret_name(&domain);
+/// Step 6: The admin client, kept in Secrets Manager (created again when the server no longer
+/// knows the kept one: a database created anew).
+async fn admin_client(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    deployed: &Deployed,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(), BootstrapError> {
+    let domain = &m.metadata.name;
+    let admin_name = secrets::admin_secret_name(domain);
     outcome.admin_secret = admin_name.clone();
     let existing = secrets::read_json(aws, &admin_name).await?;
-    if !still_registered(aws, &domain, existing.as_ref()).await? {
-        let created = function::invoke_management(
-            aws,
-            &domain,
-            &ManagementEvent::CreateAdminClient {
-                name: Some(format!("{domain}-admin")),
-            },
-        )
-        .await?;
-        let value = credentials(&created, &issuer, &token_endpoint);
-        secrets::write_json(
-            aws,
-            &domain,
-            &m.spec.tags,
-            &secrets::CredentialsSecret {
-                id: ResourceId::new(Kind::Secret, "admin"),
-                name: admin_name.clone(),
-                description: format!(
-                    "AuthDomain {domain}: the admin client (authdomain:admin scope) of {issuer}"
-                ),
-                kms_key: &kms_key,
-            },
-            &value,
-        )
-        .await?;
-        outcome.admin_created = true;
-        progress(Progress::Did(format!(
-            "admin client created; credentials in {admin_name}"
-        )));
+    if still_registered(aws, domain, existing.as_ref()).await? {
+        return Ok(());
     }
+    let created = function::invoke_management(
+        aws,
+        domain,
+        &ManagementEvent::CreateAdminClient {
+            name: Some(format!("{domain}-admin")),
+        },
+    )
+    .await?;
+    let value = credentials(&created, &deployed.issuer, &deployed.token_endpoint);
+    secrets::write_json(
+        aws,
+        domain,
+        &m.spec.tags,
+        &secrets::CredentialsSecret {
+            id: ResourceId::new(Kind::Secret, "admin"),
+            name: admin_name.clone(),
+            description: format!(
+                "AuthDomain {domain}: the admin client (authdomain:admin scope) of {}",
+                deployed.issuer
+            ),
+            kms_key: &deployed.kms_key,
+        },
+        &value,
+    )
+    .await?;
+    outcome.admin_created = true;
+    progress(Progress::Did(format!(
+        "admin client created; credentials in {admin_name}"
+    )));
+    Ok(())
+}
 
-    // 7. The spec's resource servers: written where they differ.
+/// Step 7: The spec's resource servers: written where they differ.
+async fn resource_servers(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(), BootstrapError> {
+    let domain = &m.metadata.name;
     let current: Vec<authdomain_api::ResourceServer> = serde_json::from_value(
-        function::invoke_management(aws, &domain, &ManagementEvent::ListResourceServers).await?,
+        function::invoke_management(aws, domain, &ManagementEvent::ListResourceServers).await?,
     )
     .map_err(|e| BootstrapError::Answer {
         action: "list-resource-servers",
@@ -393,7 +467,7 @@ pub async fn run(
         let identifier = rs.identifier.clone();
         function::invoke_management(
             aws,
-            &domain,
+            domain,
             &ManagementEvent::PutResourceServer {
                 resource_server: rs,
             },
@@ -404,83 +478,97 @@ pub async fn run(
         )));
         outcome.resource_servers_written.push(identifier);
     }
+    Ok(())
+}
 
-    // 8. The spec's clients: created once (credentials into Secrets Manager), updated
-    //    where the spec changed.
+/// Step 8: The spec's clients: created once (credentials into Secrets Manager), updated where
+/// the spec changed.
+async fn clients(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    deployed: &Deployed,
+    outcome: &mut Outcome,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<(), BootstrapError> {
+    let domain = &m.metadata.name;
     for (spec_client, input) in m
         .spec
         .clients
         .iter()
         .zip(authdomain_core::registrations::clients(&m.spec))
     {
-        let name = secrets::client_secret_name(&domain, &spec_client.name);
+        let name = secrets::client_secret_name(domain, &spec_client.name);
         outcome
             .client_secrets
             .push((spec_client.name.clone(), name.clone()));
         let existing = secrets::read_json(aws, &name).await?;
         let registered = match existing.as_ref().and_then(|v| v["client_id"].as_str()) {
-            Some(id) => get_client(aws, &domain, id).await?,
+            Some(id) => get_client(aws, domain, id).await?,
             None => None,
         };
-        match registered {
-            Some(have) => {
-                let client: authdomain_api::Client =
-                    serde_json::from_value(have).map_err(|e| BootstrapError::Answer {
-                        action: "get-client",
-                        error: e.to_string(),
-                    })?;
-                if authdomain_core::registrations::client_differs(&input, &client) {
-                    function::invoke_management(
-                        aws,
-                        &domain,
-                        &ManagementEvent::UpdateClient {
-                            client_id: client.client_id.clone(),
-                            client: input.clone(),
-                        },
-                    )
-                    .await?;
-                    progress(Progress::Did(format!(
-                        "client {} updated",
-                        spec_client.name
-                    )));
-                    outcome.clients_updated.push(spec_client.name.clone());
-                }
-            }
-            None => {
-                let created = function::invoke_management(
+        if let Some(have) = registered {
+            let client: authdomain_api::Client =
+                serde_json::from_value(have).map_err(|e| BootstrapError::Answer {
+                    action: "get-client",
+                    error: e.to_string(),
+                })?;
+            if authdomain_core::registrations::client_differs(&input, &client) {
+                function::invoke_management(
                     aws,
-                    &domain,
-                    &ManagementEvent::CreateClient {
+                    domain,
+                    &ManagementEvent::UpdateClient {
+                        client_id: client.client_id.clone(),
                         client: input.clone(),
                     },
                 )
                 .await?;
-                let value = credentials(&created, &issuer, &token_endpoint);
-                secrets::write_json(
-                    aws,
-                    &domain,
-                    &m.spec.tags,
-                    &secrets::CredentialsSecret {
-                        id: ResourceId::new(Kind::Secret, format!("client-{}", spec_client.name)),
-                        name: name.clone(),
-                        description: format!(
-                            "AuthDomain {domain}: credentials of the client `{}` of {issuer}",
-                            spec_client.name
-                        ),
-                        kms_key: &kms_key,
-                    },
-                    &value,
-                )
-                .await?;
                 progress(Progress::Did(format!(
-                    "client {} created; credentials in {name}",
+                    "client {} updated",
                     spec_client.name
                 )));
-                outcome.clients_created.push(spec_client.name.clone());
+                outcome.clients_updated.push(spec_client.name.clone());
             }
+            continue;
         }
+        let created = function::invoke_management(
+            aws,
+            domain,
+            &ManagementEvent::CreateClient {
+                client: input.clone(),
+            },
+        )
+        .await?;
+        let value = credentials(&created, &deployed.issuer, &deployed.token_endpoint);
+        secrets::write_json(
+            aws,
+            domain,
+            &m.spec.tags,
+            &secrets::CredentialsSecret {
+                id: ResourceId::new(Kind::Secret, format!("client-{}", spec_client.name)),
+                name: name.clone(),
+                description: format!(
+                    "AuthDomain {domain}: credentials of the client `{}` of {}",
+                    spec_client.name, deployed.issuer
+                ),
+                kms_key: &deployed.kms_key,
+            },
+            &value,
+        )
+        .await?;
+        progress(Progress::Did(format!(
+            "client {} created; credentials in {name}",
+            spec_client.name
+        )));
+        outcome.clients_created.push(spec_client.name.clone());
     }
-    Ok(outcome)
+    Ok(())
+}
+
+/// The admin client's credentials the domain keeps (`client_id`, `client_secret`,
+/// `issuer`, `token_url`), or None before bootstrap has created them. The operator reads
+/// them through this, not through the secret's name.
+pub async fn admin_credentials(aws: &Aws, domain: &str) -> Result<Option<Value>, AwsError> {
+    secrets::read_json(aws, &secrets::admin_secret_name(domain)).await
 }
 
 /// The JSON kept in Secrets Manager for a created client: what a workload needs to get a

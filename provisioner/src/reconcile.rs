@@ -1,17 +1,21 @@
 //! observe → plan → act: the one path the CLI and the operator both call.
+//!
+//! [`prepare`] observes and plans, and splits off what must wait (an image nobody has
+//! pushed); [`apply`] carries out what can run now, after the pure refusals of
+//! `authdomain_core::plan::refusal`; [`destroy_plan_kept`] reads what destroy needs and
+//! asks the core what goes and what stays.
 
 use std::collections::BTreeMap;
 
 use authdomain_core::plan::{
-    Action, Change, Desired, Facts, Kind, Observed, Plan, ResourceId, Service, delete_order,
-    desired, diff_with, graph, retained, waves,
+    Action, Change, Deferred, Desired, Facts, Kept, Kind, Observed, Plan, Refusal, ResourceId,
+    Service, defer_unknown, delete_order, desired, diff_with, graph, is_image_fact, refusal, waves,
 };
 use authdomain_core::spec::AuthDomainManifest;
 
 use crate::aws::protection::{self, Purpose};
-use crate::aws::{
-    Aws, AwsError, ErrorClass, api, ec2, ecr, function, iam, kms, rds, secrets, tagging,
-};
+use crate::aws::{Aws, AwsError, api, ec2, ecr, function, iam, kms, rds, secrets, tagging};
+use crate::image::registry::RegistryError;
 
 /// Everything tagged for the domain (the services are observed concurrently). An API or
 /// route of `spec.protectedApis` that does not exist is an error naming the field.
@@ -219,9 +223,12 @@ async fn create(
     m: &AuthDomainManifest,
     d: &Desired,
     physical: &ec2::Physical,
-) -> Result<String, AwsError> {
+) -> Result<String, ApplyFailure> {
     let (domain, tags) = (&m.metadata.name, &m.spec.tags);
-    match d.id.kind.service() {
+    if d.id.kind.service() == Service::Function {
+        check_image(aws, m, d).await?;
+    }
+    Ok(match d.id.kind.service() {
         Service::Ec2 => Box::pin(ec2::create(aws, domain, tags, d, physical)).await,
         Service::Rds => Box::pin(rds::create(aws, domain, tags, d, physical)).await,
         Service::Ecr => {
@@ -232,14 +239,11 @@ async fn create(
         Service::IamPolicy => Box::pin(iam::put_policy(aws, domain, d)).await,
         Service::Kms => Box::pin(kms::create(aws, domain, tags, d)).await,
         Service::Secrets => Box::pin(secrets::create(aws, domain, tags, d)).await,
-        Service::Function => {
-            check_image(aws, m, d).await?;
-            Box::pin(function::create(aws, domain, tags, d, physical)).await
-        }
+        Service::Function => Box::pin(function::create(aws, domain, tags, d, physical)).await,
         Service::Permission => Box::pin(function::create_permission(aws, d, physical)).await,
         Service::Api => Box::pin(api::create(aws, domain, tags, d, physical)).await,
         Service::Protection => Box::pin(protection::create(aws, domain, d, physical)).await,
-    }
+    }?)
 }
 
 async fn update(
@@ -249,7 +253,7 @@ async fn update(
     o: &Observed,
     change: &Change,
     physical: &ec2::Physical,
-) -> Result<(), AwsError> {
+) -> Result<(), ApplyFailure> {
     // Tags are the same for every service: set here; the services see the other fields.
     if change.touches("tags") {
         tagging::retag(aws, d, o).await?;
@@ -267,7 +271,12 @@ async fn update(
         return Ok(());
     }
     let change = &rest;
-    match d.id.kind.service() {
+    if d.id.kind.service() == Service::Function
+        && (change.touches("image") || change.touches("architecture"))
+    {
+        check_image(aws, m, d).await?;
+    }
+    Ok(match d.id.kind.service() {
         Service::Ec2 => Box::pin(ec2::update(aws, d, o, change, physical)).await,
         Service::Rds => Box::pin(rds::update(aws, d, o, change, physical)).await,
         Service::Ecr => Box::pin(ecr::update(aws, d, o, change)).await,
@@ -278,9 +287,6 @@ async fn update(
         Service::Kms => Box::pin(kms::update(aws, &m.metadata.name, d, o, change)).await,
         Service::Secrets => Box::pin(secrets::update(aws, d, o, change)).await,
         Service::Function => {
-            if change.touches("image") || change.touches("architecture") {
-                check_image(aws, m, d).await?;
-            }
             Box::pin(function::update(
                 aws,
                 &m.metadata.name,
@@ -294,7 +300,7 @@ async fn update(
         Service::Permission => Box::pin(function::update_permission(aws, d, o, physical)).await,
         Service::Api => Box::pin(api::update(aws, d, o, change, physical)).await,
         Service::Protection => Box::pin(protection::update(aws, d, o, physical)).await,
-    }
+    }?)
 }
 
 async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), AwsError> {
@@ -316,14 +322,14 @@ async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), A
 /// Refuse to deploy an image Lambda could not run as this function: read its manifest and
 /// config from the registry and compare the architecture (an image for the wrong one fails
 /// every cold start with `Runtime.InvalidEntrypoint`).
-async fn check_image(aws: &Aws, m: &AuthDomainManifest, d: &Desired) -> Result<(), AwsError> {
-    let resource = d.id.to_string();
+async fn check_image(aws: &Aws, m: &AuthDomainManifest, d: &Desired) -> Result<(), ApplyFailure> {
     let image = d.props.get("image").and_then(serde_json::Value::as_str);
     let Some((uri, digest)) = image.and_then(|i| i.split_once('@')) else {
-        return Err(crate::aws::missing(&d.id, "image"));
+        return Err(crate::aws::missing(&d.id, "image").into());
     };
-    let fail = |e: crate::image::registry::RegistryError| {
-        e.for_resource("check the image of", resource.clone())
+    let fail = |error: RegistryError| ApplyFailure::Image {
+        resource: d.id.clone(),
+        error,
     };
     let (_, repository) = crate::image::registry::split_repository_uri(uri).map_err(fail)?;
     let registry = crate::image::registry::Registry::connect(aws, uri)
@@ -342,6 +348,33 @@ pub async fn plan(aws: &Aws, m: &AuthDomainManifest) -> Result<(Plan, Vec<Observ
     Ok((diff_with(&desired(m), &observed, &facts), observed))
 }
 
+/// A plan ready to apply: everything that differs, what can run now, and what waits for
+/// a value nothing here produces (an image nobody has pushed), with the advice to give.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Everything that differs (what `plan` shows).
+    pub full: Plan,
+    /// What can be applied now.
+    pub runnable: Plan,
+    /// What waits, and for what.
+    pub deferred: Deferred,
+    pub observed: Vec<Observed>,
+}
+
+/// Observe, plan and split off what must wait: the one preparation of `apply`, `bootstrap`
+/// and the operator.
+pub async fn prepare(aws: &Aws, m: &AuthDomainManifest) -> Result<Prepared, AwsError> {
+    let (full, observed) = plan(aws, m).await?;
+    let facts = facts(aws, m, &observed);
+    let (runnable, deferred) = defer_unknown(m, &full, &facts);
+    Ok(Prepared {
+        full,
+        runnable,
+        deferred,
+        observed,
+    })
+}
+
 /// The plan for removing what the domain's `deletionPolicy` lets go: everything tagged for
 /// it with `Delete` (with the credentials `bootstrap` kept); with `Retain` only the
 /// serving tier (function, API, role), keeping the data and what reading it needs
@@ -353,18 +386,10 @@ pub async fn destroy_plan(
     destroy_plan_kept(aws, m).await.map(|(p, o, _)| (p, o))
 }
 
-/// Something destroy leaves in place, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Kept {
-    pub resource: ResourceId,
-    pub reason: String,
-}
-
-/// [`destroy_plan`], and what it keeps although `deletionPolicy` is `Delete`: the KMS key
-/// and the KEK secret while a final snapshot of the database exists or is about to be
-/// taken. The snapshot holds the signing keys and client secrets encrypted under the
-/// KEK, which is encrypted under the key: deleting either would make the snapshot's
-/// credentials unreadable for good. Once the snapshots are deleted, destroy removes both.
+/// [`destroy_plan`], and what it keeps although `deletionPolicy` is `Delete` (see
+/// `authdomain_core::plan::destroy_plan`): the observation, with the credentials
+/// `bootstrap` kept and the domain's final snapshots, is read here; the decision is the
+/// core's.
 pub async fn destroy_plan_kept(
     aws: &Aws,
     m: &AuthDomainManifest,
@@ -372,59 +397,12 @@ pub async fn destroy_plan_kept(
     let mut observed = observe_for(aws, m, Purpose::Destroy).await?;
     // The credentials bootstrap kept are the domain's too.
     observed.extend(secrets::observe_credentials(aws, &m.metadata.name).await?);
-    let mut plan = diff_with(&[], &observed, &Facts::default());
-    // A key already scheduled for deletion (an earlier destroy) has nothing left to do.
-    plan.changes.retain(|c| {
-        c.resource.kind != Kind::KmsKey
-            || observed.iter().all(|o| {
-                o.id != c.resource
-                    || o.props.get("state").and_then(serde_json::Value::as_str)
-                        != Some("PendingDeletion")
-            })
-    });
-    let mut kept = Vec::new();
-    if m.spec.deletion_policy == authdomain_core::spec::DeletionPolicy::Retain {
-        plan.changes.retain(|c| !retained(c.resource.kind));
-        return Ok((plan, observed, kept));
-    }
-    let cluster_goes = plan
-        .changes
-        .iter()
-        .any(|c| c.resource.kind == Kind::DbCluster);
-    let snapshots = rds::final_snapshots(aws, &m.metadata.name).await?;
-    let why = if cluster_goes && m.spec.database.final_snapshot {
-        Some(
-            "destroy takes a final snapshot of db-cluster/main (spec.database.finalSnapshot)"
-                .to_owned(),
-        )
-    } else if !snapshots.is_empty() {
-        Some(format!("final snapshot(s) {} exist", snapshots.join(", ")))
+    let snapshots = if m.spec.deletion_policy == authdomain_core::spec::DeletionPolicy::Delete {
+        rds::final_snapshots(aws, &m.metadata.name).await?
     } else {
-        None
+        Vec::new()
     };
-    if let Some(why) = why {
-        let key_needed = [
-            (
-                ResourceId::new(Kind::KmsKey, "main"),
-                "the KEK secret is encrypted under it",
-            ),
-            (
-                ResourceId::new(Kind::Secret, "kek"),
-                "it holds the key-encryption key of the snapshot's signing keys and client secrets",
-            ),
-        ];
-        for (id, role) in key_needed {
-            if plan.changes.iter().any(|c| c.resource == id) {
-                plan.changes.retain(|c| c.resource != id);
-                kept.push(Kept {
-                    resource: id,
-                    reason: format!(
-                        "{why}; {role}. Delete the snapshot(s) first, then destroy again removes it"
-                    ),
-                });
-            }
-        }
-    }
+    let (plan, kept) = authdomain_core::plan::destroy_plan(m, &observed, &snapshots);
     Ok((plan, observed, kept))
 }
 
@@ -436,223 +414,285 @@ pub struct Step {
     pub physical_id: String,
 }
 
-/// An apply that stopped part-way: what was done before the error.
+/// An apply that stopped part-way: what was done before the failure.
 #[derive(Debug, thiserror::Error)]
-#[error("{error} (after {} completed step(s); re-running continues from here)", done.len())]
+#[error("{failure} (after {} completed step(s); re-running continues from here)", done.len())]
 pub struct ApplyError {
     pub done: Vec<Step>,
     #[source]
-    pub error: AwsError,
+    pub failure: ApplyFailure,
+}
+
+/// Why an apply stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyFailure {
+    /// AWS refused or failed a call.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The plan is one we refuse to carry out (checked before anything is done).
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    /// A change needs values nothing has produced (an image nobody pushed).
+    #[error("{action} {resource}: {}", unresolved_text(missing))]
+    Unresolved {
+        action: &'static str,
+        resource: ResourceId,
+        missing: Vec<String>,
+    },
+    /// The function's image cannot run as the function (an index, another architecture,
+    /// not in the registry).
+    #[error("check the image of {resource}: {error}")]
+    Image {
+        resource: ResourceId,
+        error: RegistryError,
+    },
+}
+
+impl ApplyFailure {
+    /// The AWS failure, when AWS is what failed.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            ApplyFailure::Aws(e) => Some(e),
+            ApplyFailure::Image {
+                error: RegistryError::Aws(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether it waits for the domain's image to be pushed.
+    pub fn waits_for_image(&self) -> bool {
+        match self {
+            ApplyFailure::Unresolved { missing, .. } => missing.iter().any(|f| is_image_fact(f)),
+            ApplyFailure::Image {
+                error: RegistryError::NotFound { .. },
+                ..
+            } => true,
+            _ => false,
+        }
+    }
+}
+
+fn unresolved_text(missing: &[String]) -> String {
+    if missing.iter().any(|f| is_image_fact(f)) {
+        format!(
+            "no image to deploy: {}",
+            authdomain_core::plan::IMAGE_ADVICE
+        )
+    } else {
+        format!(
+            "needs {} which no resource provides yet",
+            missing.join(", ")
+        )
+    }
 }
 
 /// Carry out `plan` (made from `observed`). `progress` is told of each step as it completes.
+/// In order: the pure refusals (nothing is done when one applies), the creates and updates
+/// in waves of independent changes, the deletes (referrers first), and the redeployment of
+/// REST APIs whose protection changed.
 pub async fn apply(
     aws: &Aws,
     m: &AuthDomainManifest,
     plan: &Plan,
     observed: &[Observed],
-    mut progress: impl FnMut(&Step),
+    progress: impl FnMut(&Step),
 ) -> Result<Vec<Step>, ApplyError> {
+    if let Some(r) = refusal(plan, observed) {
+        return Err(ApplyError {
+            done: Vec::new(),
+            failure: r.into(),
+        });
+    }
     let desired_list = desired(m);
-    let wanted: BTreeMap<&ResourceId, &Desired> = desired_list.iter().map(|d| (&d.id, d)).collect();
-    let by_id: BTreeMap<&ResourceId, &Observed> = observed.iter().map(|o| (&o.id, o)).collect();
-    let mut physical: ec2::Physical = observed
-        .iter()
-        .map(|o| (o.id.clone(), o.physical_id.clone()))
-        .collect();
-    let mut done: Vec<Step> = Vec::new();
-    let mut to_delete: Vec<&Observed> = Vec::new();
-    let fail = |done: &Vec<Step>, error| ApplyError {
-        done: done.clone(),
-        error,
+    let mut run = Run {
+        aws,
+        m,
+        wanted: desired_list.iter().map(|d| (&d.id, d)).collect(),
+        by_id: observed.iter().map(|o| (&o.id, o)).collect(),
+        physical: observed
+            .iter()
+            .map(|o| (o.id.clone(), o.physical_id.clone()))
+            .collect(),
+        done: Vec::new(),
+        progress,
     };
-
-    // Refuse up front what would fail half-way: deleting a protected database.
-    for change in plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete && c.resource.kind == Kind::DbCluster)
-    {
-        if let Some(o) = by_id.get(&change.resource)
-            && o.props
-                .get("deletion-protection")
-                .and_then(serde_json::Value::as_bool)
-                == Some(true)
-        {
-            return Err(fail(
-                &done,
-                AwsError {
-                    action: "delete",
-                    resource: change.resource.to_string(),
-                    code: "DeletionProtection".into(),
-                    message: "the cluster has deletion protection: set spec.database.deletionProtection to false and apply \
-                              first, or keep the database with deletionPolicy: Retain; nothing was changed"
-                        .into(),
-                    class: ErrorClass::Terminal,
-                },
-            ));
-        }
+    let result = async {
+        let replaced = run.waves(plan, &desired_list, observed).await?;
+        run.deletes(plan, replaced).await?;
+        run.redeploy(plan).await
     }
-    // A plan that would replace the cluster (and lose its data) is refused before acting.
-    if let Some(c) = plan
-        .changes
-        .iter()
-        .find(|c| c.action == Action::Replace && c.resource.kind == Kind::DbCluster)
-    {
-        return Err(fail(
-            &done,
-            AwsError {
-                action: "replace",
-                resource: c.resource.to_string(),
-                code: "WouldLoseData".into(),
-                message: format!(
-                    "{}: replacing the database would lose its data; refusing (nothing was changed)",
-                    c.reason
-                ),
-                class: ErrorClass::Terminal,
-            },
-        ));
+    .await;
+    match result {
+        Ok(()) => Ok(run.done),
+        Err(failure) => Err(ApplyError {
+            done: run.done,
+            failure,
+        }),
     }
-    for change in plan.changes.iter().filter(|c| c.action == Action::Delete) {
-        to_delete.push(by_id[&change.resource]);
-    }
-    // Independent branches run concurrently, one wave of dependencies at a time. Values
-    // that exist only once earlier waves have run (ARNs, endpoints) are resolved right
-    // before each wave; when one is missing, AWS is read again once.
-    let mut facts = facts(aws, m, observed);
-    for wave in waves(plan, &desired_list) {
-        let mut resolved: Vec<(&Change, Desired)> = Vec::with_capacity(wave.len());
-        let mut refreshed = false;
-        for &i in &wave {
-            let change = &plan.changes[i];
-            let d = wanted[&change.resource];
-            let r = match d.resolved(&facts) {
-                Ok(r) => r,
-                Err(_) if !refreshed => {
-                    refreshed = true;
-                    let now = observe(aws, m).await.map_err(|e| fail(&done, e))?;
-                    facts = self::facts(aws, m, &now);
-                    d.resolved(&facts)
-                        .map_err(|missing| fail(&done, unknown_facts(change, &missing)))?
-                }
-                Err(missing) => return Err(fail(&done, unknown_facts(change, &missing))),
-            };
-            resolved.push((change, r));
-        }
-        let physical_now = &physical;
-        let results = futures::future::join_all(resolved.iter().map(|(change, d)| {
-            let by_id = &by_id;
-            async move {
-                let result = match change.action {
-                    Action::Update => {
-                        let o = by_id[&change.resource];
-                        Box::pin(update(aws, m, d, o, change, physical_now))
-                            .await
-                            .map(|()| o.physical_id.clone())
-                    }
-                    _ => Box::pin(create(aws, m, d, physical_now)).await,
-                };
-                (*change, result)
-            }
-        }))
-        .await;
-        let mut first_error = None;
-        for (change, result) in results {
-            match result {
-                Ok(id) => {
-                    if change.action == Action::Replace
-                        && let Some(o) = by_id.get(&change.resource)
-                    {
-                        to_delete.push(o);
-                    }
-                    if change.action != Action::Update {
-                        physical.insert(change.resource.clone(), id.clone());
-                    }
-                    let step = Step {
-                        resource: change.resource.clone(),
-                        action: change.action,
-                        physical_id: id,
-                    };
-                    progress(&step);
-                    done.push(step);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(fail(&done, e));
-        }
-    }
-    // Deletes last, referrers before what they refer to: replaced resources' old copies
-    // and resources the spec no longer has. Parts of an API that goes too go with it.
-    let apis_deleted: Vec<String> = to_delete
-        .iter()
-        .filter(|o| o.id.kind == Kind::Api)
-        .map(|o| o.physical_id.clone())
-        .collect();
-    for o in delete_order(&to_delete) {
-        let part_of_deleted_api = matches!(
-            o.id.kind,
-            Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage
-        ) && o
-            .refs
-            .get("api")
-            .is_some_and(|a| a.iter().any(|id| apis_deleted.contains(id)));
-        if part_of_deleted_api {
-            continue;
-        }
-        delete(aws, m, o).await.map_err(|e| fail(&done, e))?;
-        let step = Step {
-            resource: o.id.clone(),
-            action: Action::Delete,
-            physical_id: o.physical_id.clone(),
-        };
-        progress(&step);
-        done.push(step);
-    }
-    // A REST API serves only what was deployed: one deployment of each REST API whose
-    // authorizer or methods changed, after every change (detaches included).
-    let touched: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.resource.kind.service() == Service::Protection)
-        .collect();
-    for (api, stage) in protection::rest_deployments(m, &touched, &wanted, &by_id) {
-        let id = protection::redeploy(aws, &m.metadata.name, &api, &stage)
-            .await
-            .map_err(|e| fail(&done, e))?;
-        let step = Step {
-            resource: ResourceId::new(Kind::ApiStage, format!("{api}/{stage}")),
-            action: Action::Update,
-            physical_id: format!("deployment {id}"),
-        };
-        progress(&step);
-        done.push(step);
-    }
-    Ok(done)
 }
 
-/// The error for a change whose values cannot be known yet.
-fn unknown_facts(change: &Change, missing: &[String]) -> AwsError {
-    let image = missing
-        .iter()
-        .any(|f| f.starts_with("image.") || f.contains("image-digest"));
-    AwsError {
+/// An apply under way: what it knows and what it has done.
+struct Run<'a, P: FnMut(&Step)> {
+    aws: &'a Aws,
+    m: &'a AuthDomainManifest,
+    wanted: BTreeMap<&'a ResourceId, &'a Desired>,
+    by_id: BTreeMap<&'a ResourceId, &'a Observed>,
+    physical: ec2::Physical,
+    done: Vec<Step>,
+    progress: P,
+}
+
+impl<'a, P: FnMut(&Step)> Run<'a, P> {
+    fn did(&mut self, step: Step) {
+        (self.progress)(&step);
+        self.done.push(step);
+    }
+
+    /// Creates, updates and replacements, one wave of dependencies at a time (independent
+    /// branches concurrently). Values that exist only once earlier waves have run (ARNs,
+    /// endpoints) are resolved right before each wave; when one is missing, AWS is read
+    /// again once. Returns the old copies of replaced resources, to delete afterwards.
+    async fn waves(
+        &mut self,
+        plan: &'a Plan,
+        desired_list: &[Desired],
+        observed: &[Observed],
+    ) -> Result<Vec<&'a Observed>, ApplyFailure> {
+        let (aws, m) = (self.aws, self.m);
+        let mut replaced = Vec::new();
+        let mut facts = facts(aws, m, observed);
+        for wave in waves(plan, desired_list) {
+            let mut resolved: Vec<(&Change, Desired)> = Vec::with_capacity(wave.len());
+            let mut refreshed = false;
+            for &i in &wave {
+                let change = &plan.changes[i];
+                let d = self.wanted[&change.resource];
+                let r = match d.resolved(&facts) {
+                    Ok(r) => r,
+                    Err(_) if !refreshed => {
+                        refreshed = true;
+                        facts = self::facts(aws, m, &observe(aws, m).await?);
+                        d.resolved(&facts)
+                            .map_err(|missing| unknown_facts(change, &missing))?
+                    }
+                    Err(missing) => return Err(unknown_facts(change, &missing)),
+                };
+                resolved.push((change, r));
+            }
+            let (physical_now, by_id) = (&self.physical, &self.by_id);
+            let results =
+                futures::future::join_all(resolved.iter().map(|(change, d)| async move {
+                    let result = match change.action {
+                        Action::Update => {
+                            let o = by_id[&change.resource];
+                            Box::pin(update(aws, m, d, o, change, physical_now))
+                                .await
+                                .map(|()| o.physical_id.clone())
+                        }
+                        _ => Box::pin(create(aws, m, d, physical_now)).await,
+                    };
+                    (*change, result)
+                }))
+                .await;
+            let mut first_error = None;
+            for (change, result) in results {
+                match result {
+                    Ok(id) => {
+                        if change.action == Action::Replace
+                            && let Some(o) = self.by_id.get(&change.resource)
+                        {
+                            replaced.push(*o);
+                        }
+                        if change.action != Action::Update {
+                            self.physical.insert(change.resource.clone(), id.clone());
+                        }
+                        self.did(Step {
+                            resource: change.resource.clone(),
+                            action: change.action,
+                            physical_id: id,
+                        });
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        Ok(replaced)
+    }
+
+    /// Deletes last, referrers before what they refer to: replaced resources' old copies
+    /// and resources the spec no longer has. Parts of an API that goes too go with it.
+    async fn deletes(
+        &mut self,
+        plan: &Plan,
+        replaced: Vec<&'a Observed>,
+    ) -> Result<(), ApplyFailure> {
+        let mut to_delete: Vec<&Observed> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| self.by_id[&c.resource])
+            .collect();
+        to_delete.extend(replaced);
+        let apis_deleted: Vec<String> = to_delete
+            .iter()
+            .filter(|o| o.id.kind == Kind::Api)
+            .map(|o| o.physical_id.clone())
+            .collect();
+        for o in delete_order(&to_delete) {
+            let part_of_deleted_api = matches!(
+                o.id.kind,
+                Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage
+            ) && o
+                .refs
+                .get("api")
+                .is_some_and(|a| a.iter().any(|id| apis_deleted.contains(id)));
+            if part_of_deleted_api {
+                continue;
+            }
+            delete(self.aws, self.m, o).await?;
+            self.did(Step {
+                resource: o.id.clone(),
+                action: Action::Delete,
+                physical_id: o.physical_id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A REST API serves only what was deployed: one deployment of each REST API whose
+    /// authorizer or methods changed, after every change (detaches included).
+    async fn redeploy(&mut self, plan: &Plan) -> Result<(), ApplyFailure> {
+        let touched: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| c.resource.kind.service() == Service::Protection)
+            .collect();
+        for (api, stage) in
+            protection::rest_deployments(self.m, &touched, &self.wanted, &self.by_id)
+        {
+            let id = protection::redeploy(self.aws, &self.m.metadata.name, &api, &stage).await?;
+            self.did(Step {
+                resource: ResourceId::new(Kind::ApiStage, format!("{api}/{stage}")),
+                action: Action::Update,
+                physical_id: format!("deployment {id}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The failure of a change whose values cannot be known yet.
+fn unknown_facts(change: &Change, missing: &[String]) -> ApplyFailure {
+    ApplyFailure::Unresolved {
         action: change.action.as_str(),
-        resource: change.resource.to_string(),
-        code: "UnknownValue".into(),
-        message: if image {
-            "no image to deploy: set spec.image.digest, push spec.image.tag to the repository, or run \
-             `authdomain bootstrap` (it builds and pushes one)"
-                .into()
-        } else {
-            format!(
-                "needs {} which no resource provides yet",
-                missing.join(", ")
-            )
-        },
-        class: ErrorClass::Terminal,
+        resource: change.resource.clone(),
+        missing: missing.to_vec(),
     }
 }

@@ -3,17 +3,61 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::{Action, Change, Desired, Facts, Plan, ResourceId};
 use crate::spec::AuthDomainManifest;
 
+/// What a person does when changes wait for the domain's image.
+pub const IMAGE_ADVICE: &str = "set spec.image.digest, push spec.image.tag to the repository, or \
+     run `authdomain bootstrap` (it builds and pushes one)";
+
+/// Changes that wait, and the values they wait for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Deferred {
+    pub changes: Vec<Change>,
+    /// The facts nothing in the plan will produce (`image.digest`, …).
+    pub missing: Vec<String>,
+}
+
+impl Deferred {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Whether what is missing is the domain's image (a tag not pushed, no digest).
+    pub fn waits_for_image(&self) -> bool {
+        self.missing.iter().any(|f| is_image_fact(f))
+    }
+
+    /// `3 change(s) wait for image.digest: function/main, …`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} change(s) wait for {}: {}",
+            self.changes.len(),
+            self.missing.join(", "),
+            self.changes
+                .iter()
+                .map(|c| c.resource.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// What to do about it, when a person can do something.
+    pub fn advice(&self) -> Option<&'static str> {
+        self.waits_for_image().then_some(IMAGE_ADVICE)
+    }
+}
+
+/// Whether a fact is the image's (its digest, or the repository's digest of a tag).
+pub fn is_image_fact(fact: &str) -> bool {
+    fact.starts_with("image.") || fact.contains("image-digest")
+}
+
 /// Split a plan into what can run now and what must wait for a value nothing in the plan
 /// will produce (an image not pushed yet), with everything that depends on those.
-/// Returns (runnable plan, deferred changes, the missing facts).
-pub fn defer_unknown(
-    m: &AuthDomainManifest,
-    plan: &Plan,
-    facts: &Facts,
-) -> (Plan, Vec<Change>, Vec<String>) {
+pub fn defer_unknown(m: &AuthDomainManifest, plan: &Plan, facts: &Facts) -> (Plan, Deferred) {
     let desired_list = super::graph::desired(m);
     let wanted: BTreeMap<&ResourceId, &Desired> = desired_list.iter().map(|d| (&d.id, d)).collect();
     // Facts the plan itself will establish: those of resources it creates or replaces,
@@ -50,5 +94,11 @@ pub fn defer_unknown(
         .iter()
         .cloned()
         .partition(|c| blocked.contains(&c.resource));
-    (Plan { changes: run }, deferred, missing_all)
+    (
+        Plan { changes: run },
+        Deferred {
+            changes: deferred,
+            missing: missing_all,
+        },
+    )
 }

@@ -7,13 +7,17 @@
 //! another form is never a change.
 
 mod defer;
+mod destroy;
 pub mod graph;
+mod guard;
 pub mod names;
 mod outputs;
 pub mod zones;
 
-pub use defer::defer_unknown;
+pub use defer::{Deferred, IMAGE_ADVICE, defer_unknown, is_image_fact};
+pub use destroy::{Kept, destroy_plan};
 pub use graph::{desired, retained};
+pub use guard::{Refusal, refusal};
 pub use outputs::outputs;
 
 use std::collections::{BTreeMap, BTreeSet};

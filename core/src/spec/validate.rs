@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use authdomain_api::names;
 
 use super::{
-    API_VERSION, ApiType, AuthDomainManifest, ClientAuthMethod, KIND, ProtectionMode,
-    SigningAlgorithm,
+    API_VERSION, ApiType, AuthDomainManifest, AuthDomainSpec, ClientAuthMethod, KIND,
+    ProtectionMode, SigningAlgorithm,
 };
 
 /// One problem with a manifest: the field path (as written in YAML) and what was expected.
@@ -116,11 +116,30 @@ pub fn deploy_issues(m: &AuthDomainManifest) -> Vec<Issue> {
     out
 }
 
-/// Check a parsed manifest; empty when valid.
+/// Check a parsed manifest; empty when valid. One rule family per function, each
+/// reporting every problem it finds with its field path.
 pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
     let mut out = Vec::new();
     let mut bad = |path: &str, msg: String| out.push(Issue::new(path, msg));
+    identity(m, &mut bad);
+    let s = &m.spec;
+    network(s, &mut bad);
+    database(s, &mut bad);
+    image(s, &mut bad);
+    api(s, &mut bad);
+    let scopes = resource_servers(s, &mut bad);
+    clients(s, &scopes, &mut bad);
+    protected_apis(m, &mut bad);
+    operator(s, &scopes, &mut bad);
+    tags(s, &mut bad);
+    if let Some(p) = &s.portal {
+        validate_portal(p, s, &mut out);
+    }
+    out
+}
 
+/// `apiVersion`, `kind`, the domain's name and its region.
+fn identity(m: &AuthDomainManifest, bad: &mut impl FnMut(&str, String)) {
     if m.api_version != API_VERSION {
         bad(
             "apiVersion",
@@ -147,8 +166,11 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             ),
         );
     }
+}
 
-    // Network: room for public, private and isolated subnets in every AZ (a /prefix+5 each).
+/// The VPC's range and the zones it may not use.
+fn network(s: &AuthDomainSpec, bad: &mut impl FnMut(&str, String)) {
+    // Room for public, private and isolated subnets in every AZ (a /prefix+5 each).
     match parse_cidr(&s.network.cidr) {
         None => bad(
             "spec.network.cidr",
@@ -192,17 +214,10 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             );
         }
     }
-    if !(1..=1000).contains(&s.image.keep_images) {
-        bad(
-            "spec.image.keepImages",
-            format!(
-                "expected 1 to 1000 images to keep, found {}",
-                s.image.keep_images
-            ),
-        );
-    }
+}
 
-    // Database.
+/// Aurora: capacities, storage, an engine version that can scale to zero.
+fn database(s: &AuthDomainSpec, bad: &mut impl FnMut(&str, String)) {
     let db = &s.database;
     if !half_step(db.min_capacity) {
         bad(
@@ -270,8 +285,20 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             }
         }
     }
+}
 
-    // Image.
+/// The image: repository, tag or digest, how many to keep.
+fn image(s: &AuthDomainSpec, bad: &mut impl FnMut(&str, String)) {
+    if !(1..=1000).contains(&s.image.keep_images) {
+        bad(
+            "spec.image.keepImages",
+            format!(
+                "expected 1 to 1000 images to keep, found {}",
+                s.image.keep_images
+            ),
+        );
+    }
+
     if let Some(repo) = &s.image.repository
         && !is_ecr_repository(repo)
     {
@@ -315,8 +342,10 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             );
         }
     }
+}
 
-    // API.
+/// The HTTP API: stage name and CORS origins.
+fn api(s: &AuthDomainSpec, bad: &mut impl FnMut(&str, String)) {
     let stage_ok = s.api.stage == "$default"
         || ((1..=128).contains(&s.api.stage.len())
             && s.api
@@ -346,7 +375,14 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             }
         }
     }
+}
 
+/// Resource servers: identifiers absolute and unique, scope names unique in the domain.
+/// Returns the domain's scope names.
+fn resource_servers<'a>(
+    s: &'a AuthDomainSpec,
+    bad: &mut impl FnMut(&str, String),
+) -> BTreeSet<&'a str> {
     // Resource servers and scopes: identifiers absolute, scope names unique in the domain.
     let mut identifiers = BTreeSet::new();
     let mut scopes = BTreeSet::new();
@@ -389,7 +425,11 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
         }
     }
 
-    // Clients.
+    scopes
+}
+
+/// Clients: names, scopes the domain defines, lifetimes, authentication methods.
+fn clients(s: &AuthDomainSpec, scopes: &BTreeSet<&str>, bad: &mut impl FnMut(&str, String)) {
     let mut names = BTreeSet::new();
     for (i, c) in s.clients.iter().enumerate() {
         let base = format!("spec.clients[{i}]");
@@ -448,9 +488,10 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             _ => {}
         }
     }
+}
 
-    protected_apis(m, &mut bad);
-
+/// The operator's settings: grants name the domain's scopes (or prefixes of them).
+fn operator(s: &AuthDomainSpec, scopes: &BTreeSet<&str>, bad: &mut impl FnMut(&str, String)) {
     // Operator settings: grants name the domain's scopes (or prefixes of them).
     for (i, a) in s.operator.client_access.iter().enumerate() {
         let base = format!("spec.operator.clientAccess[{i}]");
@@ -489,7 +530,10 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             format!("must be 5 to 1440 minutes, found {n}"),
         );
     }
+}
 
+/// Tags: AWS limits (50 per resource, of which we use 2), reserved prefixes.
+fn tags(s: &AuthDomainSpec, bad: &mut impl FnMut(&str, String)) {
     // Tags: AWS limits (50 per resource, of which we use 2), reserved prefixes.
     if s.tags.len() > 40 {
         bad(
@@ -515,10 +559,6 @@ pub fn validate(m: &AuthDomainManifest) -> Vec<Issue> {
             bad(&path, "tag values are at most 256 characters".into());
         }
     }
-    if let Some(p) = &s.portal {
-        validate_portal(p, s, &mut out);
-    }
-    out
 }
 
 /// HTTP methods of API Gateway route keys.

@@ -161,18 +161,17 @@ impl Context {
             .cloned()
             .unwrap_or(issuer);
         let aws = self.aws_for(&domain.spec.0).await?;
-        let secret_name = provisioner::aws::secrets::admin_secret_name(&name);
-        let kept = provisioner::aws::secrets::read_json(&aws, &secret_name)
+        let kept = provisioner::bootstrap::admin_credentials(&aws, &name)
             .await?
             .ok_or_else(|| {
                 Error::NotReady(format!(
-                    "the admin credentials of {name} ({secret_name}) do not exist yet"
+                    "the admin credentials of {name} do not exist yet (bootstrap creates them)"
                 ))
             })?;
         let (Some(id), Some(secret)) = (kept["client_id"].as_str(), kept["client_secret"].as_str())
         else {
             return Err(Error::InvalidSpec(format!(
-                "{secret_name} holds no client_id and client_secret"
+                "the admin credentials of {name} hold no client_id and client_secret"
             )));
         };
         let session = Arc::new(AdminApi::new(

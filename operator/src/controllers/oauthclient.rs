@@ -239,9 +239,50 @@ async fn write_secret(
     Ok(())
 }
 
+/// A registration being reconciled: the client, its domain's answers, and the admin API.
+struct Registration<'a> {
+    ctx: &'a Context,
+    oc: &'a OAuthClient,
+    admin: Arc<crate::admin_api::AdminApi>,
+    id: String,
+    issuer: String,
+    token_url: String,
+    scopes: Vec<String>,
+}
+
+impl Registration<'_> {
+    async fn event(&self, reason: &str, action: &str, note: &str) {
+        self.ctx
+            .recorder
+            .publish(self.oc, EventKind::Normal, reason, action, note)
+            .await;
+    }
+
+    fn secret_data(&self, secret: &str) -> BTreeMap<String, ByteString> {
+        secret_data(
+            &self.id,
+            secret,
+            &self.issuer,
+            &self.token_url,
+            &self.scopes,
+        )
+    }
+}
+
+/// Where a reconcile stands before it registers: ready to, or waiting (with the
+/// action already decided and the status written).
+enum Target {
+    Ready {
+        domain: Box<AuthDomain>,
+        issuer: String,
+        token_url: String,
+        scopes: Vec<String>,
+    },
+    Waiting(Action),
+}
+
 async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = oc.namespace().unwrap_or_default();
-    let generation = oc.meta().generation;
     // The state machine (active and previous secret, the rotation carried out, the
     // Secret's digest) runs on the status as stored: the cached object can predate this
     // controller's last status write, whose watch event may come after the Secret's that
@@ -252,13 +293,60 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
         .await?
         .status
         .unwrap_or_default();
+    let (domain, issuer, token_url, scopes) = match target(&ctx, &oc, &st).await? {
+        Target::Ready {
+            domain,
+            issuer,
+            token_url,
+            scopes,
+        } => (domain, issuer, token_url, scopes),
+        Target::Waiting(action) => return Ok(action),
+    };
+    let r = Registration {
+        ctx: &ctx,
+        oc: &oc,
+        admin: ctx.admin_for(&domain).await?,
+        id: client_id(&oc),
+        issuer,
+        token_url,
+        scopes,
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let existing_secret = secrets.get_opt(&secret_name(&oc)).await?;
+    let registered = match r.admin.get_client(&r.id).await {
+        Ok(c) => Some(c),
+        Err(AdminError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    // The Registered event of a new registration says it all; no "ready again" after it.
+    let announced = registered.is_none();
+    match registered {
+        None => register(&r, &mut st).await?,
+        Some(client) => {
+            update_registration(&r, &client).await?;
+            keep_secret(&r, &client, existing_secret.as_ref(), &mut st).await?;
+        }
+    }
+    let requeue = end_grace_period(&r, &mut st).await?;
+    mark_ready(&r, st, announced).await?;
+    // A success ends the backoff (OAuthClients keep no schedule of their own).
+    ctx.forget(&key(&oc));
+    Ok(Action::requeue(requeue))
+}
+
+/// The domain, its issuer and token URL, and the scopes the namespace may have; or why
+/// not yet (the status says so).
+async fn target(ctx: &Context, oc: &OAuthClient, st: &OAuthClientStatus) -> Result<Target, Error> {
+    let ns = oc.namespace().unwrap_or_default();
+    let waiting = |reason: &'static str, message: String, then: Action| async move {
+        not_ready(ctx, oc, st.clone(), reason, message, then)
+            .await
+            .map(Target::Waiting)
+    };
     let domains: Api<AuthDomain> = Api::all(ctx.client.clone());
     let Some(domain) = domains.get_opt(&oc.spec.domain).await? else {
         let m = format!("AuthDomain `{}` does not exist", oc.spec.domain);
-        return not_ready(
-            &ctx,
-            &oc,
-            st,
+        return waiting(
             "DomainNotFound",
             m,
             Action::requeue(Duration::from_secs(60)),
@@ -273,10 +361,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
     let (Some(issuer), Some(token_url)) = (outputs.issuer.clone(), outputs.token_url.clone())
     else {
         let m = format!("AuthDomain `{}` is not ready yet", oc.spec.domain);
-        return not_ready(
-            &ctx,
-            &oc,
-            st,
+        return waiting(
             "DomainNotReady",
             m,
             Action::requeue(Duration::from_secs(20)),
@@ -285,7 +370,7 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
     };
     let scopes = match granted_scopes(&oc.spec, &domain.spec.0) {
         Ok(s) => s,
-        Err(m) => return not_ready(&ctx, &oc, st, "InvalidSpec", m, Action::await_change()).await,
+        Err(m) => return waiting("InvalidSpec", m, Action::await_change()).await,
     };
     let forbidden = domain.spec.0.forbidden_scopes(&ns, &scopes);
     if !forbidden.is_empty() {
@@ -299,176 +384,187 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
             oc.spec.domain
         );
         // Terminal until the OAuthClient or the domain's grants change (both are watched).
-        return not_ready(&ctx, &oc, st, "Forbidden", m, Action::await_change()).await;
+        return waiting("Forbidden", m, Action::await_change()).await;
     }
-    let admin = ctx.admin_for(&domain).await?;
-    let input = client_input(&oc, &scopes);
-    let id = client_id(&oc);
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let existing_secret = secrets.get_opt(&secret_name(&oc)).await?;
-    let registered = match admin.get_client(&id).await {
-        Ok(c) => Some(c),
-        Err(AdminError::NotFound { .. }) => None,
-        Err(e) => return Err(e.into()),
+    Ok(Target::Ready {
+        domain: Box::new(domain),
+        issuer,
+        token_url,
+        scopes,
+    })
+}
+
+/// A new registration: the client, its first secret into the Secret.
+async fn register(r: &Registration<'_>, st: &mut OAuthClientStatus) -> Result<(), Error> {
+    let created = r
+        .admin
+        .create_client(&client_input(r.oc, &r.scopes))
+        .await?;
+    let secret = created.client_secret.clone().unwrap_or_default();
+    st.secret_digest = Some(secret_digest(&secret));
+    write_secret(r.ctx, r.oc, r.secret_data(&secret)).await?;
+    st.active_secret_id = created.client.secrets.first().map(|s| s.secret_id.clone());
+    st.previous_secret_id = None;
+    st.previous_secret_revoke_at = None;
+    st.rotated_for = r.oc.spec.rotation.as_ref().map(|x| x.request.clone());
+    r.event(
+        "Registered",
+        "Register",
+        &format!(
+            "client {} registered; credentials in Secret {}",
+            r.id,
+            secret_name(r.oc)
+        ),
+    )
+    .await;
+    Ok(())
+}
+
+/// The registration's fields as the OAuthClient says (scopes, lifetime, method).
+async fn update_registration(
+    r: &Registration<'_>,
+    client: &authdomain_api::Client,
+) -> Result<(), Error> {
+    let input = client_input(r.oc, &r.scopes);
+    if authdomain_core::registrations::client_differs(&input, client) {
+        r.admin.update_client(&r.id, &input).await?;
+        r.event(
+            "Updated",
+            "Register",
+            &format!("client {}: scopes {}", r.id, r.scopes.join(" ")),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// The Secret: a new secret when it is missing, edited by hand or a rotation is asked
+/// for; otherwise its fields kept current.
+async fn keep_secret(
+    r: &Registration<'_>,
+    client: &authdomain_api::Client,
+    existing: Option<&Secret>,
+    st: &mut OAuthClientStatus,
+) -> Result<(), Error> {
+    // The Secret's client_secret is not the one issued (edited by hand): the workload
+    // reads a value that works nowhere, so a new secret is issued as if the Secret were
+    // missing. (A status from before digests adopts the value.)
+    let current = existing.and_then(|s| secret_value(s, "client_secret"));
+    let current_digest = current.as_deref().map(secret_digest);
+    if st.secret_digest.is_none() {
+        st.secret_digest = current_digest.clone();
+    }
+    let tampered = current_digest.is_some() && current_digest != st.secret_digest;
+    let secret_missing = existing.is_none() || tampered;
+    let rotation_asked =
+        r.oc.spec
+            .rotation
+            .as_ref()
+            .is_some_and(|x| st.rotated_for.as_deref() != Some(x.request.as_str()));
+    if secret_missing || rotation_asked {
+        return renew_secret(r, client, st, secret_missing, tampered).await;
+    }
+    if let Some(secret) = existing {
+        restore_secret(r, secret, &current.unwrap_or_default()).await?;
+    }
+    Ok(())
+}
+
+/// Issue a new secret and write it to the Secret. On a rotation the previous one stays
+/// valid for the grace period; a secret whose Secret was lost is revoked at once.
+async fn renew_secret(
+    r: &Registration<'_>,
+    client: &authdomain_api::Client,
+    st: &mut OAuthClientStatus,
+    secret_missing: bool,
+    tampered: bool,
+) -> Result<(), Error> {
+    let (admin, id) = (&r.admin, &r.id);
+    // Two secrets at most: a rotation still in its grace period ends now.
+    if let Some(previous) = st.previous_secret_id.take() {
+        admin.revoke_secret(id, &previous).await?;
+    }
+    if client.secrets.len() >= 2 {
+        for s in client
+            .secrets
+            .iter()
+            .filter(|s| Some(&s.secret_id) != st.active_secret_id.as_ref())
+        {
+            admin.revoke_secret(id, &s.secret_id).await?;
+        }
+    }
+    let new = admin.add_secret(id).await?;
+    st.secret_digest = Some(secret_digest(&new.client_secret));
+    write_secret(r.ctx, r.oc, r.secret_data(&new.client_secret)).await?;
+    let grace =
+        r.oc.spec
+            .rotation
+            .as_ref()
+            .map_or(0, |x| x.grace_period_seconds);
+    match st.active_secret_id.replace(new.secret_id.clone()) {
+        Some(old) if !secret_missing => {
+            let revoke_at = k8s_openapi::jiff::Timestamp::now()
+                + k8s_openapi::jiff::SignedDuration::from_secs(i64::from(grace));
+            st.previous_secret_id = Some(old);
+            st.previous_secret_revoke_at = Some(
+                revoke_at
+                    .round(k8s_openapi::jiff::Unit::Second)
+                    .unwrap_or(revoke_at)
+                    .to_string(),
+            );
+        }
+        // The Secret was deleted: its secret is not in use anywhere we know of.
+        Some(old) => admin.revoke_secret(id, &old).await?,
+        None => {}
+    }
+    st.rotated_for = r.oc.spec.rotation.as_ref().map(|x| x.request.clone());
+    let note = if tampered {
+        format!(
+            "Secret {}'s client_secret was edited: a new secret was issued",
+            secret_name(r.oc)
+        )
+    } else if secret_missing {
+        format!(
+            "Secret {} was missing: a new secret was issued",
+            secret_name(r.oc)
+        )
+    } else {
+        format!("secret rotated; the previous one stays valid for {grace} s")
     };
-    let now = status::now();
-    // The Registered event of a new registration says it all; no "ready again" after it.
-    let mut announced = false;
-    match registered {
-        None => {
-            announced = true;
-            let created = admin.create_client(&input).await?;
-            let secret = created.client_secret.clone().unwrap_or_default();
-            st.secret_digest = Some(secret_digest(&secret));
-            write_secret(
-                &ctx,
-                &oc,
-                secret_data(&id, &secret, &issuer, &token_url, &scopes),
-            )
-            .await?;
-            st.active_secret_id = created.client.secrets.first().map(|s| s.secret_id.clone());
-            st.previous_secret_id = None;
-            st.previous_secret_revoke_at = None;
-            st.rotated_for = oc.spec.rotation.as_ref().map(|r| r.request.clone());
-            ctx.recorder
-                .publish(
-                    oc.as_ref(),
-                    EventKind::Normal,
-                    "Registered",
-                    "Register",
-                    &format!(
-                        "client {id} registered; credentials in Secret {}",
-                        secret_name(&oc)
-                    ),
-                )
-                .await;
-        }
-        Some(client) => {
-            if authdomain_core::registrations::client_differs(&input, &client) {
-                admin.update_client(&id, &input).await?;
-                ctx.recorder
-                    .publish(
-                        oc.as_ref(),
-                        EventKind::Normal,
-                        "Updated",
-                        "Register",
-                        &format!("client {id}: scopes {}", scopes.join(" ")),
-                    )
-                    .await;
-            }
-            let secret_missing = existing_secret.is_none();
-            // The Secret's client_secret is not the one issued (edited by hand): the
-            // workload reads a value that works nowhere, so a new secret is issued as if
-            // the Secret were missing. (A status from before digests adopts the value.)
-            let current = existing_secret
-                .as_ref()
-                .and_then(|s| secret_value(s, "client_secret"));
-            let current_digest = current.as_deref().map(secret_digest);
-            if st.secret_digest.is_none() {
-                st.secret_digest = current_digest.clone();
-            }
-            let tampered = current_digest.is_some() && current_digest != st.secret_digest;
-            let secret_missing = secret_missing || tampered;
-            let rotation_asked = oc
-                .spec
-                .rotation
-                .as_ref()
-                .is_some_and(|r| st.rotated_for.as_deref() != Some(r.request.as_str()));
-            if secret_missing || rotation_asked {
-                // Two secrets at most: a rotation still in its grace period ends now.
-                if let Some(previous) = st.previous_secret_id.take() {
-                    admin.revoke_secret(&id, &previous).await?;
-                }
-                if client.secrets.len() >= 2 {
-                    for s in client
-                        .secrets
-                        .iter()
-                        .filter(|s| Some(&s.secret_id) != st.active_secret_id.as_ref())
-                    {
-                        admin.revoke_secret(&id, &s.secret_id).await?;
-                    }
-                }
-                let new = admin.add_secret(&id).await?;
-                st.secret_digest = Some(secret_digest(&new.client_secret));
-                write_secret(
-                    &ctx,
-                    &oc,
-                    secret_data(&id, &new.client_secret, &issuer, &token_url, &scopes),
-                )
-                .await?;
-                let grace = oc
-                    .spec
-                    .rotation
-                    .as_ref()
-                    .map_or(0, |r| r.grace_period_seconds);
-                match st.active_secret_id.replace(new.secret_id.clone()) {
-                    Some(old) if !secret_missing => {
-                        let revoke_at = k8s_openapi::jiff::Timestamp::now()
-                            + k8s_openapi::jiff::SignedDuration::from_secs(i64::from(grace));
-                        st.previous_secret_id = Some(old);
-                        st.previous_secret_revoke_at = Some(
-                            revoke_at
-                                .round(k8s_openapi::jiff::Unit::Second)
-                                .unwrap_or(revoke_at)
-                                .to_string(),
-                        );
-                    }
-                    // The Secret was deleted: its secret is not in use anywhere we know of.
-                    Some(old) => admin.revoke_secret(&id, &old).await?,
-                    None => {}
-                }
-                st.rotated_for = oc.spec.rotation.as_ref().map(|r| r.request.clone());
-                let note = if tampered {
-                    format!(
-                        "Secret {}'s client_secret was edited: a new secret was issued",
-                        secret_name(&oc)
-                    )
-                } else if secret_missing {
-                    format!(
-                        "Secret {} was missing: a new secret was issued",
-                        secret_name(&oc)
-                    )
-                } else {
-                    format!("secret rotated; the previous one stays valid for {grace} s")
-                };
-                ctx.recorder
-                    .publish(
-                        oc.as_ref(),
-                        EventKind::Normal,
-                        "SecretRotated",
-                        "Rotate",
-                        &note,
-                    )
-                    .await;
-            } else if let Some(secret) = existing_secret.as_ref() {
-                // Keep the other fields current (a scope change, a new issuer, a field
-                // edited or removed by hand). Keys others added are theirs and stay.
-                let current = current.unwrap_or_default();
-                let want = secret_data(&id, &current, &issuer, &token_url, &scopes);
-                let ours_differ = want
-                    .iter()
-                    .any(|(k, v)| secret.data.as_ref().and_then(|d| d.get(k)) != Some(v));
-                let labels_differ = secret
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .is_none_or(|l| l.get(MANAGED_BY).map(String::as_str) != Some(MANAGER));
-                if ours_differ || labels_differ {
-                    write_secret(&ctx, &oc, want).await?;
-                    ctx.recorder
-                        .publish(
-                            oc.as_ref(),
-                            EventKind::Normal,
-                            "SecretRestored",
-                            "Register",
-                            &format!("Secret {} was edited: restored", secret_name(&oc)),
-                        )
-                        .await;
-                }
-            }
-        }
+    r.event("SecretRotated", "Rotate", &note).await;
+    Ok(())
+}
+
+/// Keep the Secret's other fields current (a scope change, a new issuer, a field edited
+/// or removed by hand). Keys others added are theirs and stay.
+async fn restore_secret(r: &Registration<'_>, secret: &Secret, current: &str) -> Result<(), Error> {
+    let want = r.secret_data(current);
+    let ours_differ = want
+        .iter()
+        .any(|(k, v)| secret.data.as_ref().and_then(|d| d.get(k)) != Some(v));
+    let labels_differ = secret
+        .metadata
+        .labels
+        .as_ref()
+        .is_none_or(|l| l.get(MANAGED_BY).map(String::as_str) != Some(MANAGER));
+    if ours_differ || labels_differ {
+        write_secret(r.ctx, r.oc, want).await?;
+        r.event(
+            "SecretRestored",
+            "Register",
+            &format!("Secret {} was edited: restored", secret_name(r.oc)),
+        )
+        .await;
     }
-    // The end of a rotation's grace period.
+    Ok(())
+}
+
+/// The end of a rotation's grace period: the previous secret revoked when it is due;
+/// otherwise when to come back for it (at most ten minutes).
+async fn end_grace_period(
+    r: &Registration<'_>,
+    st: &mut OAuthClientStatus,
+) -> Result<Duration, Error> {
     let mut requeue = Duration::from_secs(600);
     if let (Some(previous), Some(at)) = (
         st.previous_secret_id.clone(),
@@ -479,52 +575,61 @@ async fn apply(oc: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action, Error>
             .unwrap_or_else(|_| k8s_openapi::jiff::Timestamp::now());
         let left = at.duration_since(k8s_openapi::jiff::Timestamp::now());
         if left.is_negative() || left.is_zero() {
-            admin.revoke_secret(&id, &previous).await?;
+            r.admin.revoke_secret(&r.id, &previous).await?;
             st.previous_secret_id = None;
             st.previous_secret_revoke_at = None;
-            ctx.recorder
-                .publish(
-                    oc.as_ref(),
-                    EventKind::Normal,
-                    "SecretRevoked",
-                    "Rotate",
-                    "the previous secret's grace period ended; it is revoked",
-                )
-                .await;
+            r.event(
+                "SecretRevoked",
+                "Rotate",
+                "the previous secret's grace period ended; it is revoked",
+            )
+            .await;
         } else {
             requeue = requeue
                 .min(Duration::try_from(left).unwrap_or_default() + Duration::from_millis(200));
         }
     }
-    st.client_id = Some(id.clone());
-    st.secret_name = Some(secret_name(&oc));
-    st.scopes = scopes;
+    Ok(requeue)
+}
+
+/// Ready: the status as registered, and "ready again" when it was not.
+async fn mark_ready(
+    r: &Registration<'_>,
+    mut st: OAuthClientStatus,
+    announced: bool,
+) -> Result<(), Error> {
+    let generation = r.oc.meta().generation;
+    st.client_id = Some(r.id.clone());
+    st.secret_name = Some(secret_name(r.oc));
+    st.scopes = r.scopes.clone();
     st.observed_generation = generation;
     let before = status::find(&st.conditions, READY).map(|c| (c.status.clone(), c.reason.clone()));
     status::set(
         &mut st.conditions,
-        Wanted::yes(READY, "Registered", format!("client {id} at {issuer}")),
+        Wanted::yes(
+            READY,
+            "Registered",
+            format!("client {} at {}", r.id, r.issuer),
+        ),
         generation,
-        &now,
+        &status::now(),
     );
-    patch_status(&ctx, &oc, &st).await?;
+    patch_status(r.ctx, r.oc, &st).await?;
     if let Some((was, reason)) = before
         && was != "True"
         && !announced
     {
-        ctx.recorder
-            .publish(
-                oc.as_ref(),
-                EventKind::Normal,
-                "Registered",
-                "Register",
-                &format!("ready again (was {reason}): client {id} at {issuer}"),
-            )
-            .await;
+        r.event(
+            "Registered",
+            "Register",
+            &format!(
+                "ready again (was {reason}): client {} at {}",
+                r.id, r.issuer
+            ),
+        )
+        .await;
     }
-    // A success ends the backoff (OAuthClients keep no schedule of their own).
-    ctx.forget(&key(&oc));
-    Ok(Action::requeue(requeue))
+    Ok(())
 }
 
 /// The key of an OAuthClient in the context's schedule.

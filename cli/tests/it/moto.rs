@@ -9,9 +9,18 @@ use authdomain_core::plan::{Action, Kind};
 use authdomain_core::spec::{self, Architecture, AuthDomainManifest};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
 use provisioner::aws::{Aws, TAG_DOMAIN};
+use provisioner::image::registry::RegistryError;
 use provisioner::image::{self, registry::Registry};
-use provisioner::reconcile;
+use provisioner::reconcile::{self, ApplyError, ApplyFailure};
 use serde_json::Value;
+
+/// The refusal's code, when apply refused the plan before acting.
+fn refused(err: &ApplyError) -> Option<&'static str> {
+    match &err.failure {
+        ApplyFailure::Refused(r) => Some(r.code()),
+        _ => None,
+    }
+}
 
 const BIN: &str = env!("CARGO_BIN_EXE_authdomain");
 
@@ -111,9 +120,14 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     let desired = authdomain_core::plan::desired(&m).len();
     assert_eq!(plan.count(Action::Create), desired, "{plan:#?}");
     let facts = reconcile::facts(&aws, &m, &observed);
-    let (runnable, deferred, missing) = authdomain_core::plan::defer_unknown(&m, &plan, &facts);
-    assert_eq!(missing, ["image.digest"]);
-    let waiting: Vec<String> = deferred.iter().map(|c| c.resource.to_string()).collect();
+    let (runnable, deferred) = authdomain_core::plan::defer_unknown(&m, &plan, &facts);
+    assert_eq!(deferred.missing, ["image.digest"]);
+    assert!(deferred.waits_for_image());
+    let waiting: Vec<String> = deferred
+        .changes
+        .iter()
+        .map(|c| c.resource.to_string())
+        .collect();
     assert!(waiting.contains(&"function/main".to_owned()), "{waiting:?}");
     assert!(
         waiting.contains(&"lambda-permission/api".to_owned()),
@@ -131,12 +145,12 @@ async fn network_apply_is_idempotent_repairs_drift_and_destroys() {
     let steps = reconcile::apply(&aws, &m, &runnable, &observed, |_| {})
         .await
         .unwrap();
-    assert_eq!(steps.len(), desired - deferred.len());
+    assert_eq!(steps.len(), desired - deferred.changes.len());
 
     // The image is pushed; the next apply creates the rest, deploying it by digest.
     let digest = push_image(&aws, "netdemo-authserver", "v1").await;
     let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();
-    assert_eq!(plan.changes.len(), deferred.len(), "{plan:#?}");
+    assert_eq!(plan.changes.len(), deferred.changes.len(), "{plan:#?}");
     reconcile::apply(&aws, &m, &plan, &observed, |_| {})
         .await
         .unwrap();
@@ -625,7 +639,7 @@ async fn destroy_refuses_a_protected_database_before_changing_anything() {
         .await
         .unwrap_err();
     assert!(err.done.is_empty(), "nothing was deleted: {:?}", err.done);
-    assert_eq!(err.error.code, "DeletionProtection");
+    assert_eq!(refused(&err), Some("DeletionProtection"));
     assert!(err.to_string().contains("deletionProtection"), "{err}");
     assert_eq!(reconcile::observe(&aws, &m).await.unwrap().len(), before);
 }
@@ -685,8 +699,13 @@ async fn apply_refuses_an_image_for_another_architecture_before_creating_the_fun
     let err = reconcile::apply(&aws, &m, &plan, &observed, |_| {})
         .await
         .unwrap_err();
-    assert_eq!(err.error.code, "ImageArchitectureMismatch", "{err}");
-    assert_eq!(err.error.resource, "function/main");
+    match &err.failure {
+        ApplyFailure::Image {
+            resource,
+            error: RegistryError::ArchitectureMismatch { .. },
+        } => assert_eq!(resource.to_string(), "function/main"),
+        other => panic!("expected an architecture mismatch, got {other}"),
+    }
     let message = err.to_string();
     assert!(
         message.contains("linux/amd64") && message.contains("is arm64"),
@@ -867,7 +886,7 @@ async fn the_examples_apply_converge_and_destroy_per_their_policy() {
             let err = reconcile::apply(&aws, &m, &destroy, &observed, |_| {})
                 .await
                 .unwrap_err();
-            assert_eq!(err.error.code, "DeletionProtection", "{file}: {err}");
+            assert_eq!(refused(&err), Some("DeletionProtection"), "{file}: {err}");
             assert!(err.done.is_empty(), "{file}: {:?}", err.done);
             m.spec.database.deletion_protection = false;
             let (plan, observed) = reconcile::plan(&aws, &m).await.unwrap();

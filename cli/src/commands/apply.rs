@@ -25,30 +25,21 @@ pub struct Args {
 pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     let m = load_for_aws(&args.file)?;
     let aws = connect(aws_args, &m).await;
-    let (full_plan, observed) = reconcile::plan(&aws, &m).await?;
+    let reconcile::Prepared {
+        full,
+        runnable: plan,
+        deferred,
+        observed,
+    } = reconcile::prepare(&aws, &m).await?;
     if args.output == Output::Text {
-        print!("{}", drift::table(&m.metadata.name, &full_plan));
+        print!("{}", drift::table(&m.metadata.name, &full));
     }
     // Changes that need a value nothing here can produce (an image not pushed yet) wait;
     // the rest is applied and the command fails naming what waits.
-    let facts = reconcile::facts(&aws, &m, &observed);
-    let (plan, deferred, missing) = authdomain_core::plan::defer_unknown(&m, &full_plan, &facts);
     if !deferred.is_empty() {
-        eprintln!(
-            "{} change(s) wait for {} and are not applied now: {}",
-            deferred.len(),
-            missing.join(", "),
-            deferred
-                .iter()
-                .map(|c| c.resource.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if missing.iter().any(|f| f.starts_with("image.")) {
-            eprintln!(
-                "  the image: set spec.image.digest, push spec.image.tag to the repository, \
-                 or run `authdomain bootstrap` (it builds and pushes one)"
-            );
+        eprintln!("{}; they are not applied now", deferred.summary());
+        if let Some(advice) = deferred.advice() {
+            eprintln!("  the image: {advice}");
         }
     }
     if plan.is_empty() && !deferred.is_empty() {
@@ -90,7 +81,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "domain": m.metadata.name,
                 "steps": steps,
-                "deferred": deferred,
+                "deferred": deferred.changes,
             }))?
         );
     } else {
@@ -104,11 +95,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     if deferred.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!(
-            "error: apply is incomplete: {} change(s) still wait for {}",
-            deferred.len(),
-            missing.join(", ")
-        );
+        eprintln!("error: apply is incomplete: {}", deferred.summary());
         Ok(ExitCode::FAILURE)
     }
 }

@@ -30,7 +30,6 @@ pub struct DevServer {
     /// The self-serve portal's address.
     pub portal: String,
     pub token_endpoint: String,
-    pub database: PathBuf,
     pub clients: Vec<DevClient>,
     pub authority: Arc<Authority>,
     pub listener: tokio::net::TcpListener,
@@ -191,7 +190,6 @@ pub async fn start(
         portal: format!("{issuer}/portal"),
         token_endpoint: format!("{issuer}/oauth2/token"),
         issuer,
-        database,
         clients,
         authority,
         listener,

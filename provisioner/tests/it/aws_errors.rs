@@ -1,7 +1,6 @@
 //! Error paths no emulator produces, scripted with aws-smithy-mocks (every test here is a
 //! mock, and its name says so): throttling retried with backoff, terminal errors failing
 //! fast with the resource and AWS's code, DependencyViolation on delete retried.
-#![allow(clippy::todo)] // `mock!` expands to code containing todo!()
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -19,7 +18,7 @@ use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutpu
 use aws_smithy_mocks::{Rule, mock};
 use provisioner::aws::{Aws, ErrorClass, ec2};
 
-mod mocked;
+use crate::mocked;
 
 fn client(rules: &[&Rule]) -> Aws {
     mocked::client(rules)

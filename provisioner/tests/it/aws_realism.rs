@@ -4,7 +4,6 @@
 //! update states, availability zones by ID, NAT gateway states, Aurora ordering and the
 //! Data API warming up, the KMS key's lifecycle across destroy and re-apply. Long waits
 //! run on tokio's paused clock: half an hour of AWS time takes milliseconds.
-#![allow(clippy::todo)] // `mock!` expands to code containing todo!()
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,7 +17,7 @@ use provisioner::aws::{ErrorClass, ec2, function, iam, kms, rds, rdsdata};
 use serde_json::json;
 use tokio::time::Instant;
 
-mod mocked;
+use crate::mocked;
 
 fn meta(code: &str, message: &str) -> ErrorMetadata {
     ErrorMetadata::builder().code(code).message(message).build()

@@ -42,8 +42,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .tempdir()
         .context("creating a directory for the local database")?;
     let sign_in = match args.sign_in {
-        SignInMode::Dev => provisioner::dev::DevSignIn::Development,
-        SignInMode::Provider => provisioner::dev::DevSignIn::Provider {
+        SignInMode::Dev => crate::dev::DevSignIn::Development,
+        SignInMode::Provider => crate::dev::DevSignIn::Provider {
             manifest_dir: args
                 .file
                 .parent()
@@ -51,7 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default(),
         },
     };
-    let server = provisioner::dev::start(&m, dir.path(), args.listen, &sign_in).await?;
+    let server = crate::dev::start(&m, dir.path(), args.listen, &sign_in).await?;
     println!(
         "AuthDomain `{}` running locally (SQLite, no AWS)",
         m.metadata.name
