@@ -38,6 +38,8 @@ measure() { # measure REV NAME
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name ($(git rev-parse --short "$rev"))" "$cold" "$cold_mb" \
       "$warm_prov" "$warm_auth" "$binaries" "$([[ $sqlx -gt 0 ]] && echo yes || echo no)"
   )
+  # One target directory at a time (each is several GB).
+  rm -rf "$WORK/target-$name"
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(cargo --version)"

@@ -14,6 +14,15 @@ Always on:
   without authorization has no authorizer and no scopes).
 - API Gateway (REST): moto has no UpdateMethod; AWS applies its JSON-Patch-style
   `patchOperations` (`replace /authorizationType`, `replace /authorizerId`) to the method.
+- Policy conditions: moto evaluates only `StringEquals` and treats every other operator as
+  met, treats a statement whose condition is not met as a Deny (AWS: the statement does not
+  apply), and sets no `aws:SecureTransport`; so a TLS-only bucket policy (`Deny` when
+  `aws:SecureTransport` is false) refused every request. Here `Bool`, `StringEquals`,
+  `StringNotEquals` and `StringLike` (and their `IfExists` forms) are evaluated as AWS does,
+  a statement whose condition is not met does not apply, and requests carry
+  `aws:SecureTransport` true: moto listens on plain HTTP on loopback, where the product's S3
+  requests are HTTPS (`read_model::object`'s unit test checks the URL it builds without an
+  endpoint override).
 
 Per account, when a test asks for them (a JSON file `<account>.json` in the directory named
 by AUTHDOMAIN_MOTO_HOOKS_DIR; moto itself cannot run a function or execute SQL):
@@ -25,6 +34,7 @@ by AUTHDOMAIN_MOTO_HOOKS_DIR; moto itself cannot run a function or execute SQL):
 """
 
 import csv
+import fnmatch
 import io
 import json
 import os
@@ -39,11 +49,60 @@ from moto.apigatewayv2 import models as apigw_models
 from moto.apigatewayv2 import responses as apigw_responses
 from moto.awslambda import models
 from moto.core.exceptions import JsonRESTError
+from moto.iam import access_control
 from moto.core.responses import ActionResult
 from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rdsdata import responses as rdsdata_responses
 from moto.server import main
+
+# --- Policy conditions ------------------------------------------------------------------
+
+_statement_permitted = access_control.IAMPolicyStatement.is_action_permitted
+
+
+def _condition_met(condition, values):
+    """AWS's evaluation of a Condition block for the operators our policies use: every key
+    of every operator must match; a missing key fails unless the operator ends with
+    IfExists. An operator moto does not know is left to moto (ignored)."""
+    for op, keys in condition.items():
+        if_exists = op.endswith("IfExists")
+        base = op[: -len("IfExists")] if if_exists else op
+        for key, expected in keys.items():
+            expected = expected if isinstance(expected, list) else [expected]
+            actual = values.get(key)
+            if actual is None:
+                if if_exists:
+                    continue
+                return False
+            if base == "Bool":
+                ok = any(str(e).lower() == str(actual).lower() for e in expected)
+            elif base == "StringEquals":
+                ok = actual in expected
+            elif base == "StringNotEquals":
+                ok = actual not in expected
+            elif base == "StringLike":
+                ok = any(fnmatch.fnmatchcase(actual, e) for e in expected)
+            else:
+                continue
+            if not ok:
+                return False
+    return True
+
+
+def _patched_statement_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+    condition = self._statement.get("Condition")
+    if not condition:
+        return _statement_permitted(self, action, resource, principal, incoming_condition_values)
+    values = dict(incoming_condition_values or {})
+    values.setdefault("aws:SecureTransport", "true")
+    if not _condition_met(condition, values):
+        return access_control.PermissionResult.NEUTRAL
+    unconditional = {k: v for k, v in self._statement.items() if k != "Condition"}
+    return _statement_permitted(access_control.IAMPolicyStatement(unconditional), action, resource, principal, values)
+
+
+access_control.IAMPolicyStatement.is_action_permitted = _patched_statement_permitted
 
 # --- Lambda: KMSKeyArn -------------------------------------------------------------------
 

@@ -20,9 +20,19 @@ pub enum ManagementEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
-    /// Create or replace a resource server.
+    /// Create or replace a resource server. Removing scopes that clients hold is refused
+    /// (naming them) unless `remove_held_scopes`; then they are taken from those clients.
     PutResourceServer {
         resource_server: ResourceServerInput,
+        #[serde(default)]
+        remove_held_scopes: bool,
+    },
+    /// Delete a resource server; as [`ManagementEvent::PutResourceServer`] for the scopes
+    /// that clients hold.
+    DeleteResourceServer {
+        identifier: String,
+        #[serde(default)]
+        remove_held_scopes: bool,
     },
     /// Create a client.
     CreateClient {
@@ -36,6 +46,10 @@ pub enum ManagementEvent {
     UpdateClient {
         client_id: String,
         client: ClientInput,
+    },
+    /// Delete a client: its secrets stop working at once.
+    DeleteClient {
+        client_id: String,
     },
     /// Every resource server and its scopes.
     ListResourceServers,
@@ -53,9 +67,11 @@ impl ManagementEvent {
             ManagementEvent::Prepare => "prepare",
             ManagementEvent::CreateAdminClient { .. } => "create-admin-client",
             ManagementEvent::PutResourceServer { .. } => "put-resource-server",
+            ManagementEvent::DeleteResourceServer { .. } => "delete-resource-server",
             ManagementEvent::CreateClient { .. } => "create-client",
             ManagementEvent::GetClient { .. } => "get-client",
             ManagementEvent::UpdateClient { .. } => "update-client",
+            ManagementEvent::DeleteClient { .. } => "delete-client",
             ManagementEvent::ListResourceServers => "list-resource-servers",
             ManagementEvent::RotateKeys { .. } => "rotate-keys",
             ManagementEvent::ListKeys => "list-keys",

@@ -102,6 +102,11 @@ pub struct ResourceServerInput {
     /// member's create defaults to their team when they are in exactly one.
     #[serde(default)]
     pub team: Option<String>,
+    /// Set by a tool that owns the registration (`spec` for the resource servers of an
+    /// `AuthDomain`'s `spec.resourceServers`): the portal shows it as managed there and
+    /// read-only. Only admin callers may set or change it.
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -111,6 +116,8 @@ pub struct ResourceServer {
     pub scopes: Vec<ScopeInput>,
     #[serde(default)]
     pub team: Option<String>,
+    #[serde(default)]
+    pub managed_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -151,8 +158,8 @@ pub struct ClientInput {
     #[serde(default)]
     pub team: Option<String>,
     /// Set by a tool that owns the registration (the Kubernetes operator sets
-    /// `kubernetes:NAMESPACE/NAME`): the portal shows the client as managed there and
-    /// read-only. Only admin callers may set or change it.
+    /// `kubernetes:NAMESPACE/NAME`, `authdomain apply` sets `spec`): the portal shows the
+    /// client as managed there and read-only. Only admin callers may set or change it.
     #[serde(default)]
     pub managed_by: Option<String>,
 }
@@ -211,6 +218,21 @@ pub struct KeyInfo {
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub expires_at: Option<i64>,
+}
+
+/// A token to revoke (the admin API's `POST /admin/v1/revocations`): one of this
+/// server's access tokens, whoever it was issued to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RevocationInput {
+    pub token: String,
+}
+
+/// A revoked token: introspection reports it inactive until it expires.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Revocation {
+    pub jti: String,
+    pub client_id: String,
+    pub expires_at: i64,
 }
 
 /// Scopes of the admin audience of this form authorise the admin API for one team's

@@ -84,6 +84,7 @@ async fn start(dir: &std::path::Path) -> SocketAddr {
                         })
                         .collect(),
                     team: Some("payments".into()),
+                    managed_by: None,
                 },
             )
             .await

@@ -32,8 +32,13 @@ async fn source_ip(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Serve Lambda invocations until the runtime stops.
+/// Serve Lambda invocations until the runtime stops. The read model and the signing keys
+/// are loaded at start (the init phase); after an invocation that used the database, its
+/// connections are closed before the answer goes back, so a frozen execution environment
+/// holds none (Aurora pauses only without user connections) and never wakes up to a
+/// connection or an IAM token that went stale while it slept.
 pub async fn run(authority: Arc<Authority>) -> Result<(), lambda_runtime::Error> {
+    authority.warm().await;
     let app = router(authority.clone(), None).layer(middleware::from_fn(source_ip));
     let handler = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
         let authority = authority.clone();
@@ -41,15 +46,16 @@ pub async fn run(authority: Arc<Authority>) -> Result<(), lambda_runtime::Error>
         async move {
             let LambdaEvent { payload, context } = event;
             if let Some(command) = payload.get(authdomain_api::EVENT_KEY) {
-                return Ok::<Value, lambda_runtime::Error>(
-                    events::handle(&authority, command.clone()).await,
-                );
+                let answer = events::handle(&authority, command.clone()).await;
+                authority.release_connections().await;
+                return Ok::<Value, lambda_runtime::Error>(answer);
             }
             let request: LambdaRequest = serde_json::from_value(payload).map_err(|e| {
                 format!("the event is neither an API Gateway request nor a management event: {e}")
             })?;
-            let response = adapter.call(LambdaEvent::new(request, context)).await?;
-            Ok(serde_json::to_value(response)?)
+            let response = adapter.call(LambdaEvent::new(request, context)).await;
+            authority.release_connections().await;
+            Ok(serde_json::to_value(response?)?)
         }
     });
     lambda_runtime::run(handler).await

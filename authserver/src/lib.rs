@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lambda;
 pub mod oauth;
 pub mod portal;
+pub mod read_model;
 pub mod secrets_manager;
 pub mod settings;
 pub mod store;

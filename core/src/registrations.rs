@@ -24,6 +24,7 @@ pub fn resource_servers(spec: &AuthDomainSpec) -> Vec<ResourceServerInput> {
                 })
                 .collect(),
             team: r.team.clone(),
+            managed_by: None,
         })
         .collect()
 }
@@ -136,11 +137,13 @@ mod tests {
                 },
             ],
             team: None,
+            managed_by: None,
         };
         let mut have = ResourceServer {
             identifier: "https://api".into(),
             name: "https://api".into(),
             team: None,
+            managed_by: None,
             scopes: vec![
                 ScopeInput {
                     name: "r".into(),

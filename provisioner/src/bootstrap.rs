@@ -11,12 +11,12 @@
 use std::time::Duration;
 
 use authdomain_api::ManagementEvent;
-use authdomain_core::plan::{Action, Deferred, Kind, Observed, Plan, ResourceId};
+use authdomain_core::plan::{Action, Allow, Deferred, Kind, Observed, Plan, ResourceId, Service};
 use authdomain_core::spec::AuthDomainManifest;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, AwsError, ecr, function, rds, rdsdata, secrets};
+use crate::aws::{Aws, AwsError, ecr, function, rds, rdsdata, registrations, secrets};
 use crate::image::registry::{Registry, RegistryError};
 use crate::image::{self, ImageError};
 use crate::reconcile::{self, ApplyError, Step};
@@ -51,6 +51,9 @@ pub struct Options<'a> {
     /// The auth server's version, recorded in the image and its tag.
     pub version: &'a str,
     pub timeouts: Timeouts,
+    /// What the registrations' apply may do beyond the default (`--adopt`,
+    /// `--remove-held-scopes`).
+    pub allow: Allow,
 }
 
 /// A phase starting, or a step of the infrastructure apply done.
@@ -82,6 +85,9 @@ pub struct Outcome {
     pub resource_servers_written: Vec<String>,
     pub clients_created: Vec<String>,
     pub clients_updated: Vec<String>,
+    /// Clients the spec created that it no longer has: deleted, their kept credentials
+    /// scheduled for deletion.
+    pub clients_deleted: Vec<String>,
     /// Spec client name → Secrets Manager name of its credentials.
     pub client_secrets: Vec<(String, String)>,
 }
@@ -98,6 +104,7 @@ impl Outcome {
             || !self.resource_servers_written.is_empty()
             || !self.clients_created.is_empty()
             || !self.clients_updated.is_empty()
+            || !self.clients_deleted.is_empty()
     }
 }
 
@@ -207,8 +214,7 @@ pub async fn run(
     database(aws, m, options, &mut outcome, progress).await?;
     let deployed = auth_server(aws, m, options, &mut outcome, progress).await?;
     admin_client(aws, m, &deployed, &mut outcome, progress).await?;
-    resource_servers(aws, m, &mut outcome, progress).await?;
-    clients(aws, m, &deployed, &mut outcome, progress).await?;
+    registrations(aws, m, options, &mut outcome, progress).await?;
     Ok(outcome)
 }
 
@@ -302,11 +308,26 @@ async fn infrastructure(
 ) -> Result<(), BootstrapError> {
     progress(Progress::Phase("infrastructure"));
     let prepared = reconcile::prepare(aws, m).await?;
-    if !prepared.deferred.is_empty() {
-        return Err(BootstrapError::Deferred(prepared.deferred));
+    // Registrations are step 7's (on a new domain they wait for the read model the
+    // function publishes once the database is prepared).
+    let infrastructure =
+        |c: &authdomain_core::plan::Change| c.resource.kind.service() != Service::Registrations;
+    let mut deferred = prepared.deferred.clone();
+    deferred.changes.retain(infrastructure);
+    if !deferred.is_empty() {
+        return Err(BootstrapError::Deferred(deferred));
     }
-    if !prepared.runnable.is_empty() {
-        let steps = reconcile::apply(aws, m, &prepared.runnable, &prepared.observed, |s| {
+    let plan = Plan {
+        changes: prepared
+            .runnable
+            .changes
+            .iter()
+            .filter(|c| infrastructure(c))
+            .cloned()
+            .collect(),
+    };
+    if !plan.is_empty() {
+        let steps = reconcile::apply(aws, m, &plan, &prepared.observed, |s| {
             progress(Progress::Step(s))
         })
         .await?;
@@ -417,7 +438,7 @@ async fn admin_client(
         },
     )
     .await?;
-    let value = credentials(&created, &deployed.issuer, &deployed.token_endpoint);
+    let value = registrations::credentials(&created, &deployed.issuer);
     secrets::write_json(
         aws,
         domain,
@@ -441,126 +462,58 @@ async fn admin_client(
     Ok(())
 }
 
-/// Step 7: The spec's resource servers: written where they differ.
-async fn resource_servers(
+/// Step 7: The spec's resource servers and clients, through the same plan and apply as
+/// `authdomain apply` (now that the read model exists, they no longer wait): created,
+/// updated or deleted where they differ; a created client's credentials are kept in
+/// Secrets Manager.
+async fn registrations(
     aws: &Aws,
     m: &AuthDomainManifest,
+    options: &Options<'_>,
     outcome: &mut Outcome,
     progress: &mut impl FnMut(Progress<'_>),
 ) -> Result<(), BootstrapError> {
-    let domain = &m.metadata.name;
-    let current: Vec<authdomain_api::ResourceServer> = serde_json::from_value(
-        function::invoke_management(aws, domain, &ManagementEvent::ListResourceServers).await?,
-    )
-    .map_err(|e| BootstrapError::Answer {
-        action: "list-resource-servers",
-        error: e.to_string(),
-    })?;
-    for rs in authdomain_core::registrations::resource_servers(&m.spec) {
-        let same = current
-            .iter()
-            .find(|c| c.identifier == rs.identifier)
-            .is_some_and(|c| !authdomain_core::registrations::resource_server_differs(&rs, c));
-        if same {
-            continue;
-        }
-        let identifier = rs.identifier.clone();
-        function::invoke_management(
-            aws,
-            domain,
-            &ManagementEvent::PutResourceServer {
-                resource_server: rs,
-            },
-        )
-        .await?;
-        progress(Progress::Did(format!(
-            "resource server {identifier} written"
-        )));
-        outcome.resource_servers_written.push(identifier);
+    progress(Progress::Phase("registrations"));
+    let prepared = reconcile::prepare(aws, m).await?;
+    if !prepared.deferred.is_empty() {
+        return Err(BootstrapError::Deferred(prepared.deferred));
     }
-    Ok(())
-}
-
-/// Step 8: The spec's clients: created once (credentials into Secrets Manager), updated where
-/// the spec changed.
-async fn clients(
-    aws: &Aws,
-    m: &AuthDomainManifest,
-    deployed: &Deployed,
-    outcome: &mut Outcome,
-    progress: &mut impl FnMut(Progress<'_>),
-) -> Result<(), BootstrapError> {
-    let domain = &m.metadata.name;
-    for (spec_client, input) in m
+    let plan = Plan {
+        changes: prepared
+            .runnable
+            .changes
+            .iter()
+            .filter(|c| c.resource.kind.service() == Service::Registrations)
+            .cloned()
+            .collect(),
+    };
+    if !plan.is_empty() {
+        let steps = reconcile::apply_with(aws, m, &plan, &prepared.observed, options.allow, |s| {
+            progress(Progress::Step(s))
+        })
+        .await?;
+        for step in &steps {
+            let name = step.resource.name.clone();
+            match (step.resource.kind, step.action) {
+                (Kind::ResourceServer, _) => outcome.resource_servers_written.push(name),
+                (Kind::Client, Action::Create) => outcome.clients_created.push(name),
+                (Kind::Client, Action::Delete) => outcome.clients_deleted.push(name),
+                (Kind::Client, _) => outcome.clients_updated.push(name),
+                _ => {}
+            }
+        }
+    }
+    outcome.client_secrets = m
         .spec
         .clients
         .iter()
-        .zip(authdomain_core::registrations::clients(&m.spec))
-    {
-        let name = secrets::client_secret_name(domain, &spec_client.name);
-        outcome
-            .client_secrets
-            .push((spec_client.name.clone(), name.clone()));
-        let existing = secrets::read_json(aws, &name).await?;
-        let registered = match existing.as_ref().and_then(|v| v["client_id"].as_str()) {
-            Some(id) => get_client(aws, domain, id).await?,
-            None => None,
-        };
-        if let Some(have) = registered {
-            let client: authdomain_api::Client =
-                serde_json::from_value(have).map_err(|e| BootstrapError::Answer {
-                    action: "get-client",
-                    error: e.to_string(),
-                })?;
-            if authdomain_core::registrations::client_differs(&input, &client) {
-                function::invoke_management(
-                    aws,
-                    domain,
-                    &ManagementEvent::UpdateClient {
-                        client_id: client.client_id.clone(),
-                        client: input.clone(),
-                    },
-                )
-                .await?;
-                progress(Progress::Did(format!(
-                    "client {} updated",
-                    spec_client.name
-                )));
-                outcome.clients_updated.push(spec_client.name.clone());
-            }
-            continue;
-        }
-        let created = function::invoke_management(
-            aws,
-            domain,
-            &ManagementEvent::CreateClient {
-                client: input.clone(),
-            },
-        )
-        .await?;
-        let value = credentials(&created, &deployed.issuer, &deployed.token_endpoint);
-        secrets::write_json(
-            aws,
-            domain,
-            &m.spec.tags,
-            &secrets::CredentialsSecret {
-                id: ResourceId::new(Kind::Secret, format!("client-{}", spec_client.name)),
-                name: name.clone(),
-                description: format!(
-                    "AuthDomain {domain}: credentials of the client `{}` of {}",
-                    spec_client.name, deployed.issuer
-                ),
-                kms_key: &deployed.kms_key,
-            },
-            &value,
-        )
-        .await?;
-        progress(Progress::Did(format!(
-            "client {} created; credentials in {name}",
-            spec_client.name
-        )));
-        outcome.clients_created.push(spec_client.name.clone());
-    }
+        .map(|c| {
+            (
+                c.name.clone(),
+                secrets::client_secret_name(&m.metadata.name, &c.name),
+            )
+        })
+        .collect();
     Ok(())
 }
 
@@ -569,24 +522,6 @@ async fn clients(
 /// them through this, not through the secret's name.
 pub async fn admin_credentials(aws: &Aws, domain: &str) -> Result<Option<Value>, AwsError> {
     secrets::read_json(aws, &secrets::admin_secret_name(domain)).await
-}
-
-/// The JSON kept in Secrets Manager for a created client: what a workload needs to get a
-/// token (`client_secret` is absent for `private_key_jwt` clients).
-fn credentials(created: &Value, issuer: &str, token_endpoint: &str) -> Value {
-    let mut v = json!({
-        "client_id": created["client_id"],
-        "issuer": issuer,
-        "token_url": token_endpoint,
-        "scope": created["scopes"]
-            .as_array()
-            .map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
-            .unwrap_or_default(),
-    });
-    if let Some(secret) = created["client_secret"].as_str() {
-        v["client_secret"] = json!(secret);
-    }
-    v
 }
 
 /// The server's view of client `id`, or None when it does not know it (a database
@@ -625,7 +560,7 @@ mod tests {
             "client_id": "abc", "client_secret": "s3cr3t", "scopes": ["a", "b"],
             "name": "svc", "secrets": [{"secret_id": "x"}]
         });
-        let v = credentials(&created, "https://issuer", "https://issuer/oauth2/token");
+        let v = registrations::credentials(&created, "https://issuer");
         assert_eq!(
             v,
             json!({
@@ -635,7 +570,7 @@ mod tests {
         );
         let jwt_client = json!({"client_id": "k", "scopes": []});
         assert!(
-            credentials(&jwt_client, "i", "t")
+            registrations::credentials(&jwt_client, "i")
                 .get("client_secret")
                 .is_none()
         );

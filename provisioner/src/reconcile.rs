@@ -8,13 +8,16 @@
 use std::collections::BTreeMap;
 
 use authdomain_core::plan::{
-    Action, Change, Deferred, Desired, Facts, Kept, Kind, Observed, Plan, Refusal, ResourceId,
-    Service, defer_unknown, delete_order, desired, diff_with, graph, is_image_fact, refusal, waves,
+    Action, Allow, Change, Deferred, Desired, Facts, Kept, Kind, Observed, Plan, Refusal,
+    ResourceId, Service, defer_unknown, delete_order, desired, diff_with, graph, is_image_fact,
+    refusal, waves,
 };
 use authdomain_core::spec::AuthDomainManifest;
 
 use crate::aws::protection::{self, Purpose};
-use crate::aws::{Aws, AwsError, api, ec2, ecr, function, iam, kms, rds, secrets, tagging};
+use crate::aws::{
+    Aws, AwsError, api, ec2, ecr, function, iam, kms, rds, registrations, s3, secrets, tagging,
+};
 use crate::image::registry::RegistryError;
 
 /// Everything tagged for the domain (the services are observed concurrently). An API or
@@ -40,6 +43,7 @@ pub async fn observe_for(
         // Zones are chosen now, so a spec asking for more than the region offers fails
         // at plan time naming the field.
         ec2::zone_assignment(aws, m, &all).await?;
+        ec2::s3_prefix_list(aws).await?;
     }
     Ok(all)
 }
@@ -73,6 +77,7 @@ pub async fn observe_many(
         let mut all = network.remove(&m.metadata.name).unwrap_or_default();
         all.extend(rest?);
         ec2::zone_assignment(aws, m, &all).await?;
+        ec2::s3_prefix_list(aws).await?;
         out.push(all);
     }
     Ok(out)
@@ -106,8 +111,8 @@ async fn observe_named(
             None => api::observe(aws, domain).await,
         }
     };
-    // Seven services' futures are large together: each lives on the heap.
-    let (database, images, roles, keys, kek, functions, apis) = tokio::join!(
+    // Eight services' futures are large together: each lives on the heap.
+    let (database, images, roles, keys, kek, functions, apis, buckets) = tokio::join!(
         Box::pin(database),
         Box::pin(ecr::observe(aws, domain, &repository)),
         Box::pin(iam::observe(aws, domain)),
@@ -115,12 +120,19 @@ async fn observe_named(
         Box::pin(secrets::observe(aws, domain)),
         Box::pin(function::observe(aws, domain)),
         Box::pin(api),
+        Box::pin(s3::observe(aws, domain)),
     );
     let mut all = database?;
-    for part in [images, roles, keys, kek, functions, apis] {
+    for part in [images, roles, keys, kek, functions, apis, buckets] {
         all.extend(part?);
     }
     all.extend(observe_protection(aws, m, &all, purpose).await?);
+    // The auth server's registrations, from its published read model (never the function:
+    // that would wake the database). Destroy takes the function away with them.
+    if purpose == Purpose::Apply {
+        let held = registrations::observe(aws, m, &mut all).await?;
+        all.extend(held);
+    }
     // The digest of the spec's tag, unless the spec names a digest or the function already
     // runs that tag (repository tags are immutable). Asked of the registry itself (what
     // ECR's API reports on AWS too), so a mirror or a local registry answers the same.
@@ -202,6 +214,9 @@ pub async fn plan_many(aws: &Aws, manifests: &[AuthDomainManifest]) -> Result<Ve
 /// slot.
 pub fn facts(aws: &Aws, m: &AuthDomainManifest, observed: &[Observed]) -> Facts {
     let mut f = graph::facts(m, &aws.region, observed);
+    if let Some(list) = aws.s3_prefix_list.get() {
+        f.insert("prefix-list.s3", list.as_str());
+    }
     if let Some(zones) = aws.zones.get() {
         let n = &m.spec.network;
         if let Ok(chosen) = authdomain_core::plan::zones::assign(
@@ -223,6 +238,7 @@ async fn create(
     m: &AuthDomainManifest,
     d: &Desired,
     physical: &ec2::Physical,
+    allow: Allow,
 ) -> Result<String, ApplyFailure> {
     let (domain, tags) = (&m.metadata.name, &m.spec.tags);
     if d.id.kind.service() == Service::Function {
@@ -243,6 +259,27 @@ async fn create(
         Service::Permission => Box::pin(function::create_permission(aws, d, physical)).await,
         Service::Api => Box::pin(api::create(aws, domain, tags, d, physical)).await,
         Service::Protection => Box::pin(protection::create(aws, domain, d, physical)).await,
+        Service::S3 => Box::pin(s3::create(aws, domain, tags, d)).await,
+        Service::Registrations => {
+            let issuer = d.props.get("issuer").and_then(serde_json::Value::as_str);
+            let key = physical.get(&ResourceId::new(Kind::KmsKey, "main"));
+            let (Some(issuer), Some(kms_key)) = (issuer, key) else {
+                return Err(crate::aws::missing(&d.id, "issuer or kms-key").into());
+            };
+            let keeping = registrations::Keeping {
+                issuer,
+                kms_key,
+                tags,
+            };
+            Box::pin(registrations::create(
+                aws,
+                domain,
+                d,
+                &keeping,
+                allow.remove_held_scopes,
+            ))
+            .await
+        }
     }?)
 }
 
@@ -253,6 +290,7 @@ async fn update(
     o: &Observed,
     change: &Change,
     physical: &ec2::Physical,
+    allow: Allow,
 ) -> Result<(), ApplyFailure> {
     // Tags are the same for every service: set here; the services see the other fields.
     if change.touches("tags") {
@@ -295,15 +333,57 @@ async fn update(
                 change,
                 physical,
             ))
-            .await
+            .await?;
+            migrate(aws, m, d, o, change).await
         }
         Service::Permission => Box::pin(function::update_permission(aws, d, o, physical)).await,
         Service::Api => Box::pin(api::update(aws, d, o, change, physical)).await,
         Service::Protection => Box::pin(protection::update(aws, d, o, physical)).await,
+        Service::S3 => Box::pin(s3::update(aws, d, o, change)).await,
+        Service::Registrations => {
+            Box::pin(registrations::update(
+                aws,
+                &m.metadata.name,
+                d,
+                o,
+                allow.remove_held_scopes,
+            ))
+            .await
+        }
     }?)
 }
 
-async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), AwsError> {
+/// A new image on a domain whose database was prepared (its read model exists): its
+/// migrations run now, through the `prepare` management event, not at the next bootstrap.
+/// `prepare` is idempotent: migrations already applied are skipped.
+async fn migrate(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    d: &Desired,
+    o: &Observed,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let prepared = o.props.contains_key("_read-model-issuer");
+    if d.id != ResourceId::new(Kind::Function, "main") || !change.touches("image") || !prepared {
+        return Ok(());
+    }
+    aws.notices
+        .say("function/main: a new image; running its database migrations (prepare)");
+    function::invoke_management(
+        aws,
+        &m.metadata.name,
+        &authdomain_api::ManagementEvent::Prepare,
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn delete(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    o: &Observed,
+    allow: Allow,
+) -> Result<(), AwsError> {
     match o.id.kind.service() {
         Service::Ec2 => Box::pin(ec2::delete(aws, o)).await,
         Service::Rds => Box::pin(rds::delete(aws, o, m.spec.database.final_snapshot)).await,
@@ -316,6 +396,16 @@ async fn delete(aws: &Aws, m: &AuthDomainManifest, o: &Observed) -> Result<(), A
         Service::Permission => Box::pin(function::delete_permission(aws, o)).await,
         Service::Api => Box::pin(api::delete(aws, o)).await,
         Service::Protection => Box::pin(protection::delete(aws, &m.metadata.name, o)).await,
+        Service::S3 => Box::pin(s3::delete(aws, o)).await,
+        Service::Registrations => {
+            Box::pin(registrations::delete(
+                aws,
+                &m.metadata.name,
+                o,
+                allow.remove_held_scopes,
+            ))
+            .await
+        }
     }
 }
 
@@ -499,7 +589,20 @@ pub async fn apply(
     observed: &[Observed],
     progress: impl FnMut(&Step),
 ) -> Result<Vec<Step>, ApplyError> {
-    if let Some(r) = refusal(plan, observed) {
+    apply_with(aws, m, plan, observed, Allow::default(), progress).await
+}
+
+/// [`apply`], allowing what the caller allows beyond the default (`--adopt`,
+/// `--remove-held-scopes`).
+pub async fn apply_with(
+    aws: &Aws,
+    m: &AuthDomainManifest,
+    plan: &Plan,
+    observed: &[Observed],
+    allow: Allow,
+    progress: impl FnMut(&Step),
+) -> Result<Vec<Step>, ApplyError> {
+    if let Some(r) = refusal(plan, observed, allow) {
         return Err(ApplyError {
             done: Vec::new(),
             failure: r.into(),
@@ -517,6 +620,7 @@ pub async fn apply(
             .collect(),
         done: Vec::new(),
         progress,
+        allow,
     };
     let result = async {
         let replaced = run.waves(plan, &desired_list, observed).await?;
@@ -542,6 +646,7 @@ struct Run<'a, P: FnMut(&Step)> {
     physical: ec2::Physical,
     done: Vec<Step>,
     progress: P,
+    allow: Allow,
 }
 
 impl<'a, P: FnMut(&Step)> Run<'a, P> {
@@ -581,17 +686,17 @@ impl<'a, P: FnMut(&Step)> Run<'a, P> {
                 };
                 resolved.push((change, r));
             }
-            let (physical_now, by_id) = (&self.physical, &self.by_id);
+            let (physical_now, by_id, allow) = (&self.physical, &self.by_id, self.allow);
             let results =
                 futures::future::join_all(resolved.iter().map(|(change, d)| async move {
                     let result = match change.action {
                         Action::Update => {
                             let o = by_id[&change.resource];
-                            Box::pin(update(aws, m, d, o, change, physical_now))
+                            Box::pin(update(aws, m, d, o, change, physical_now, allow))
                                 .await
                                 .map(|()| o.physical_id.clone())
                         }
-                        _ => Box::pin(create(aws, m, d, physical_now)).await,
+                        _ => Box::pin(create(aws, m, d, physical_now, allow)).await,
                     };
                     (*change, result)
                 }))
@@ -656,7 +761,7 @@ impl<'a, P: FnMut(&Step)> Run<'a, P> {
             if part_of_deleted_api {
                 continue;
             }
-            delete(self.aws, self.m, o).await?;
+            delete(self.aws, self.m, o, self.allow).await?;
             self.did(Step {
                 resource: o.id.clone(),
                 action: Action::Delete,

@@ -69,6 +69,7 @@ impl LocalIssuer {
                         })
                         .collect(),
                     team: None,
+                    managed_by: None,
                 },
                 false,
                 true,

@@ -270,6 +270,7 @@ mod tests {
                 description: String::new(),
             }],
             team: team.map(str::to_owned),
+            managed_by: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -193,6 +193,7 @@ impl Authority {
         };
         self.with_retry(|| self.store.insert_client(&record))
             .await?;
+        self.after_change().await;
         tracing::info!(client_id = %record.client_id, name = %record.name, "client created");
         self.audit(
             actor,
@@ -217,15 +218,11 @@ impl Authority {
 
     pub async fn list_clients(&self, actor: &Actor) -> Result<Vec<Client>, AdminError> {
         let own = match actor.teams() {
-            Some(_) => actor.own_scopes(
-                &self
-                    .with_retry(|| self.store.list_resource_servers())
-                    .await?,
-            ),
+            Some(_) => actor.own_scopes(&self.read_resource_servers().await?),
             None => None,
         };
         Ok(self
-            .with_retry(|| self.store.list_clients())
+            .read_clients()
             .await?
             .iter()
             .filter(|c| actor.can_see_client(c, own.as_ref()))
@@ -268,7 +265,23 @@ impl Authority {
     }
 
     pub async fn get_client(&self, actor: &Actor, client_id: &str) -> Result<Client, AdminError> {
-        Ok(client_view(&self.visible_client(actor, client_id).await?))
+        let c = self
+            .read_client(client_id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}` does not exist")))?;
+        if actor.teams().is_some()
+            && !actor.can_see_client(
+                &c,
+                actor
+                    .own_scopes(&self.read_resource_servers().await?)
+                    .as_ref(),
+            )
+        {
+            return Err(AdminError::Forbidden(format!(
+                "client `{client_id}` belongs to another team"
+            )));
+        }
+        Ok(client_view(&c))
     }
 
     /// Take one scope from a client (its resource server no longer defines it).
@@ -310,7 +323,7 @@ impl Authority {
                 "client `{client_id}` does not exist"
             )));
         }
-        self.invalidate();
+        self.after_change().await;
         self.audit(
             actor,
             "client.update",
@@ -338,7 +351,7 @@ impl Authority {
                 "client `{client_id}` does not exist"
             )));
         }
-        self.invalidate();
+        self.after_change().await;
         tracing::info!(client_id, "client deleted");
         self.audit(
             actor,
@@ -375,7 +388,7 @@ impl Authority {
                 )));
             }
         }
-        self.invalidate();
+        self.after_change().await;
         tracing::info!(client_id, secret_id = %record.secret_id, "client secret added");
         self.audit(
             actor,
@@ -408,7 +421,7 @@ impl Authority {
                 "client `{client_id}` has no secret `{secret_id}`"
             )));
         }
-        self.invalidate();
+        self.after_change().await;
         tracing::info!(client_id, secret_id, "client secret revoked");
         self.audit(
             actor,

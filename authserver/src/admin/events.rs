@@ -29,12 +29,28 @@ pub async fn handle(authority: &Authority, event: Value) -> Value {
                     .await?,
             )
             .expect("serialisable"),
-            ManagementEvent::PutResourceServer { resource_server } => serde_json::to_value(
+            ManagementEvent::PutResourceServer {
+                resource_server,
+                remove_held_scopes,
+            } => serde_json::to_value(
                 authority
-                    .put_resource_server(actor, resource_server, false, true)
+                    .put_resource_server(actor, resource_server, false, remove_held_scopes)
                     .await?,
             )
             .expect("serialisable"),
+            ManagementEvent::DeleteResourceServer {
+                identifier,
+                remove_held_scopes,
+            } => {
+                authority
+                    .delete_resource_server_held(actor, &identifier, remove_held_scopes)
+                    .await?;
+                json!({ "deleted": identifier })
+            }
+            ManagementEvent::DeleteClient { client_id } => {
+                authority.delete_client(actor, &client_id).await?;
+                json!({ "deleted": client_id })
+            }
             ManagementEvent::CreateClient { client } => {
                 serde_json::to_value(authority.create_client(actor, client).await?)
                     .expect("serialisable")

@@ -10,12 +10,16 @@ use crate::authority::Authority;
 impl Authority {
     /// Every signing key (public data: anyone signed in may read them).
     pub async fn list_keys(&self, _actor: &Actor) -> Result<Vec<KeyInfo>, AdminError> {
-        Ok(self
-            .with_retry(|| self.store.list_keys())
-            .await?
-            .iter()
-            .map(key_view)
-            .collect())
+        Ok(self.read_keys().await?.iter().map(key_view).collect())
+    }
+
+    /// Where the read model's publication stands.
+    pub async fn read_model(
+        &self,
+        actor: &Actor,
+    ) -> Result<crate::authority::ReadModelStatus, AdminError> {
+        actor.require_admin("reading the read model's publication")?;
+        Ok(self.read_model_status().await?)
     }
 
     /// Rotate signing keys (see [`Authority::rotate_keys`] for `force`).
@@ -39,10 +43,15 @@ impl Authority {
     }
 
     /// Migrations, keys and the admin resource server: everything a fresh database needs.
+    /// Migrate, make sure the signing keys and the admin API's resource server exist, and
+    /// publish the read model when it is behind (so a new domain has one to serve from).
     pub async fn prepare(&self) -> Result<(), AdminError> {
         self.with_retry(|| self.store.migrate()).await?;
         self.ensure_keys().await?;
         self.ensure_admin_resource_server().await?;
+        self.publish_if_behind().await.map_err(|e| {
+            AdminError::Unavailable(format!("the read model could not be published: {e}"))
+        })?;
         Ok(())
     }
 

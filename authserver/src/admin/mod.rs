@@ -9,6 +9,7 @@ mod clients;
 pub mod events;
 mod keys;
 mod resource_servers;
+mod tokens;
 
 pub use access::{Actor, Role, Via};
 pub use resource_servers::{HeldBy, HeldScope};
@@ -34,6 +35,10 @@ pub enum AdminError {
     ScopesHeld(Vec<HeldScope>),
     #[error(transparent)]
     Store(StoreError),
+    /// Something the change depends on besides the database is unavailable (publishing
+    /// the read model); retrying later helps.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for AdminError {
@@ -123,6 +128,7 @@ fn rs_view(r: &ResourceServerRecord) -> ResourceServer {
             })
             .collect(),
         team: r.team.clone(),
+        managed_by: r.managed_by.clone(),
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

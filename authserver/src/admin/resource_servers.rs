@@ -103,6 +103,31 @@ impl Authority {
             }
             actor.require_resource_server(e)?;
         }
+        let existing_owner = existing.as_ref().and_then(|e| e.managed_by.clone());
+        if !actor.is_admin() && input.managed_by.is_some() && input.managed_by != existing_owner {
+            return Err(AdminError::Forbidden(
+                "`managed_by` is set by admin tools only".into(),
+            ));
+        }
+        if let Some(tool) = &existing_owner
+            && actor.via == Via::Portal
+        {
+            return Err(AdminError::Forbidden(format!(
+                "resource server `{}` is managed by {tool}: change it there",
+                input.identifier
+            )));
+        }
+        if let Some(m) = &input.managed_by
+            && (m.is_empty() || m.len() > 300)
+        {
+            return Err(invalid("managed_by", "expected 1 to 300 characters"));
+        }
+        // An admin's write says who manages it; a member's keeps what it was.
+        let managed_by = if actor.is_admin() {
+            input.managed_by.clone()
+        } else {
+            existing_owner
+        };
         let team = match (&existing, &input.team) {
             // A member keeps the API in their team unless they move it to another of theirs.
             (Some(e), None) if !actor.is_admin() => e.team.clone(),
@@ -123,6 +148,7 @@ impl Authority {
                 })
                 .collect(),
             team,
+            managed_by,
             created_at: existing.as_ref().map_or(t, |e| e.created_at),
             updated_at: t,
             identifier: input.identifier,
@@ -144,7 +170,7 @@ impl Authority {
                 self.strip_scope(&c.client_id, &h.scope).await?;
             }
         }
-        self.invalidate();
+        self.after_change().await;
         let action = if existing.is_some() {
             "resource-server.update"
         } else {
@@ -196,7 +222,7 @@ impl Authority {
         actor: &Actor,
     ) -> Result<Vec<ResourceServer>, AdminError> {
         Ok(self
-            .with_retry(|| self.store.list_resource_servers())
+            .read_resource_servers()
             .await?
             .iter()
             .filter(|r| actor.can_see_resource_server(r))
@@ -210,13 +236,38 @@ impl Authority {
         identifier: &str,
     ) -> Result<ResourceServer, AdminError> {
         let r = self
-            .with_retry(|| self.store.get_resource_server(identifier))
+            .read_resource_servers()
             .await?
+            .into_iter()
+            .find(|r| r.identifier == identifier)
             .ok_or_else(|| {
                 AdminError::NotFound(format!("resource server `{identifier}` does not exist"))
             })?;
         actor.require_resource_server(&r)?;
         Ok(rs_view(&r))
+    }
+
+    /// Delete a resource server whose scopes clients may hold: refused naming them
+    /// ([`AdminError::ScopesHeld`]) unless `remove_held`, which takes the scopes from those
+    /// clients first (management events: `authdomain apply` removing a spec API).
+    pub async fn delete_resource_server_held(
+        &self,
+        actor: &Actor,
+        identifier: &str,
+        remove_held: bool,
+    ) -> Result<(), AdminError> {
+        let existing = self.get_resource_server(actor, identifier).await?;
+        let scopes: Vec<String> = existing.scopes.iter().map(|s| s.name.clone()).collect();
+        let held = self.held_scopes(&scopes).await?;
+        if !held.is_empty() && !remove_held {
+            return Err(AdminError::ScopesHeld(held));
+        }
+        for h in &held {
+            for c in &h.clients {
+                self.strip_scope(&c.client_id, &h.scope).await?;
+            }
+        }
+        self.delete_resource_server(actor, identifier).await
     }
 
     pub async fn delete_resource_server(
@@ -230,6 +281,13 @@ impl Authority {
             ));
         }
         let existing = self.get_resource_server(actor, identifier).await?;
+        if let Some(tool) = &existing.managed_by
+            && actor.via == Via::Portal
+        {
+            return Err(AdminError::Forbidden(format!(
+                "resource server `{identifier}` is managed by {tool}: change it there"
+            )));
+        }
         if !self
             .with_retry(|| self.store.delete_resource_server(identifier))
             .await?
@@ -238,7 +296,7 @@ impl Authority {
                 "resource server `{identifier}` does not exist"
             )));
         }
-        self.invalidate();
+        self.after_change().await;
         self.audit(
             actor,
             "resource-server.delete",
@@ -289,6 +347,7 @@ impl Authority {
             name: Some("AuthDomain admin API".into()),
             scopes,
             team: None,
+            managed_by: None,
         };
         let system = Actor::system(Via::Cli, "authserver");
         match self

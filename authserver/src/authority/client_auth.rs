@@ -24,25 +24,10 @@ impl Authority {
         ctx: &RequestContext,
     ) -> Result<Arc<ClientRecord>, OAuthError> {
         let header = credentials.used_authorization_header();
-        let started = Instant::now();
         let claimed = credentials.claimed_client_id();
-        if let Err(t) = self
-            .throttle
-            .check(claimed, ctx.source_address.as_deref(), started)
-        {
-            metrics::counter!("authserver_client_auth_throttled_total").increment(1);
-            let secs = t.retry_after.as_secs().max(1);
-            let mut e = OAuthError::new(
-                crate::oauth::ErrorCode::TooManyAttempts,
-                format!(
-                    "too many failed client authentications from this {}; retry after {secs} s",
-                    t.subject
-                ),
-            )
-            .with_header(header);
-            e.retry_after = Some(secs);
-            return Err(e);
-        }
+        // The credentials are checked first: a correct credential always succeeds, so
+        // guesses sent with a victim's client id cannot lock the victim out. The throttle
+        // decides only how a failure is answered (and spares the log).
         let outcome = match credentials {
             PresentedCredentials::Basic { client_id, secret }
             | PresentedCredentials::Post { client_id, secret } => {
@@ -57,21 +42,36 @@ impl Authority {
                     .await
             }
         };
-        match outcome {
-            Ok(client) => Ok(client),
-            Err(e) => {
-                if e.code == crate::oauth::ErrorCode::InvalidClient {
-                    metrics::counter!("authserver_client_auth_failures_total").increment(1);
-                    self.throttle.record_failure(
-                        claimed,
-                        ctx.source_address.as_deref(),
-                        Instant::now(),
-                    );
-                    tracing::info!(client_id = claimed.unwrap_or("-"), reason = %e.description, "client authentication failed");
-                }
-                Err(e.with_header(header))
+        let e = match outcome {
+            Ok(client) => return Ok(client),
+            Err(e) if e.code != crate::oauth::ErrorCode::InvalidClient => {
+                return Err(e.with_header(header));
             }
+            Err(e) => e,
+        };
+        let now = Instant::now();
+        if let Err(t) = self
+            .throttle
+            .check(claimed, ctx.source_address.as_deref(), now)
+        {
+            metrics::counter!("authserver_client_auth_throttled_total").increment(1);
+            let secs = t.retry_after.as_secs().max(1);
+            let mut e = OAuthError::new(
+                crate::oauth::ErrorCode::TooManyAttempts,
+                format!(
+                    "too many failed client authentications from this {}; retry after {secs} s",
+                    t.subject
+                ),
+            )
+            .with_header(header);
+            e.retry_after = Some(secs);
+            return Err(e);
         }
+        metrics::counter!("authserver_client_auth_failures_total").increment(1);
+        self.throttle
+            .record_failure(claimed, ctx.source_address.as_deref(), now);
+        tracing::info!(client_id = claimed.unwrap_or("-"), reason = %e.description, "client authentication failed");
+        Err(e.with_header(header))
     }
 
     async fn authenticate_secret(
@@ -215,10 +215,24 @@ impl Authority {
         let jti = data.claims["jti"]
             .as_str()
             .ok_or_else(|| bad("claim `jti` is required (RFC 7523 §3)"))?;
-        let first_use = self
-            .with_retry(|| self.store.use_assertion(&client_id, jti, exp + 30, t))
-            .await
-            .map_err(|e| self.store_failure(e))?;
+        let first_use = match &self.assertions {
+            // The read model's path: a create-only object, no database write.
+            Some(used) => used
+                .first_use(&client_id, jti, exp + 30)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "recording a client assertion failed");
+                    if e.is_unavailable() {
+                        OAuthError::unavailable(5)
+                    } else {
+                        OAuthError::server_error("internal error while checking the assertion")
+                    }
+                })?,
+            None => self
+                .with_retry(|| self.store.use_assertion(&client_id, jti, exp + 30, t))
+                .await
+                .map_err(|e| self.store_failure(e))?,
+        };
         if !first_use {
             return Err(bad("its `jti` has been used before (replay)"));
         }

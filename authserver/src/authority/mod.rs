@@ -8,10 +8,13 @@
 
 pub mod client_auth;
 pub mod own_tokens;
+mod publication;
+mod reads;
 mod sessions;
 pub mod token;
 
 pub use own_tokens::{KeyRingCache, OwnTokenError};
+pub use publication::ReadModelStatus;
 pub use token::{RequestContext, TokenResponse};
 
 use std::collections::HashMap;
@@ -26,6 +29,7 @@ use crate::jwks_client::JwksClient;
 use crate::keys::{Kek, KeyRing, KeyState, StoredKey};
 use crate::oauth::OAuthError;
 use crate::oauth::grant::Catalog;
+use crate::read_model::{Assertions, ObjectStore, Published, ReadModelError, View};
 use crate::settings::Settings;
 use crate::store::retry::retry_while_unavailable;
 use crate::store::{ClientRecord, Store, StoreError};
@@ -46,6 +50,10 @@ pub struct Authority {
     pub(crate) own_tokens: Verifier<Arc<KeyRingCache>>,
     /// Keys of `private_key_jwt` clients registered with a `jwks_uri`.
     pub(crate) client_keys: JwksClient,
+    /// The published read model (Lambda): with it, the token path reads no database.
+    pub(crate) published: Option<Arc<Published>>,
+    /// Used client assertions, on the read model's path (create-only objects).
+    pub(crate) assertions: Option<Assertions>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -57,9 +65,31 @@ impl std::fmt::Debug for Authority {
 }
 
 impl Authority {
+    /// An authority over `store`. With `settings.read_model`, the token path reads the
+    /// published read model and every change publishes a new version (see
+    /// `crate::read_model`); without, it reads the database behind per-instance caches.
+    /// The read model's location is checked by [`Settings::validate`].
     pub fn new(store: Store, kek: Kek, settings: Settings) -> Authority {
         let kek = Arc::new(kek);
-        let ring = Arc::new(KeyRingCache::new(store.clone(), kek.clone(), &settings));
+        let objects = settings.read_model.as_ref().map(|r| {
+            ObjectStore::new(r).expect("Settings::validate checked the read model's location")
+        });
+        // The read model is looked for anew at four fifths of the cache lifetime, so a
+        // change reaches every instance within the lifetime itself, revalidation included.
+        let published = objects.clone().map(|o| {
+            Arc::new(Published::new(
+                o,
+                kek.clone(),
+                &settings.issuer,
+                settings.cache_ttl * 4 / 5,
+            ))
+        });
+        let ring = Arc::new(KeyRingCache::new(
+            store.clone(),
+            published.clone(),
+            kek.clone(),
+            &settings,
+        ));
         Authority {
             own_tokens: own_tokens::verifier(&settings, ring.clone()),
             ring,
@@ -70,7 +100,53 @@ impl Authority {
             clients: RwLock::new(HashMap::new()),
             catalog: RwLock::new(None),
             client_keys: JwksClient::default(),
+            assertions: objects.map(Assertions::new),
+            published,
         }
+    }
+
+    /// Whether the token path reads the published read model (not the database).
+    pub fn reads_published(&self) -> bool {
+        self.published.is_some()
+    }
+
+    /// The read model as the token path sees it now (loading or revalidating it as it
+    /// would); an error in database mode.
+    pub async fn published_view(&self) -> Result<Arc<View>, ReadModelError> {
+        match &self.published {
+            Some(p) => p.view().await,
+            None => Err(ReadModelError::Absent("(no read model configured)".into())),
+        }
+    }
+
+    /// The read model in hand (None in database mode, or before the first load).
+    pub fn read_model_version(&self) -> Option<i64> {
+        self.published.as_ref().and_then(|p| p.loaded_version())
+    }
+
+    /// Load what the first request needs before it arrives: the read model (or, in
+    /// database mode, nothing) and the signing keys. A failure is logged, not fatal: the
+    /// first request tries again.
+    pub async fn warm(&self) {
+        if let Some(p) = &self.published
+            && let Err(e) = p.view().await
+        {
+            tracing::warn!(error = %e, "read model not loaded yet; the first request tries again");
+        }
+        if let Err(e) = self.keyring().await {
+            tracing::warn!(error = %e, "signing keys not loaded yet; the first request tries again");
+        }
+    }
+
+    /// Close the database connections opened by this invocation (Lambda, after an
+    /// administrative request): a frozen execution environment keeps none open.
+    pub async fn release_connections(&self) {
+        self.store.release().await;
+    }
+
+    /// Open database connections now (tests and metrics).
+    pub fn open_connections(&self) -> u32 {
+        self.store.open_connections()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -109,10 +185,22 @@ impl Authority {
 
     // ---- cached reads ----------------------------------------------------------------
 
+    /// The published read model (revalidated when older than the cache lifetime), as the
+    /// token path reads it; None in database mode.
+    pub(crate) async fn view(&self) -> Result<Option<Arc<View>>, OAuthError> {
+        match &self.published {
+            Some(p) => p.view().await.map(Some).map_err(read_model_failure),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn client(
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<ClientRecord>>, OAuthError> {
+        if let Some(view) = self.view().await? {
+            return Ok(view.clients.get(client_id).cloned());
+        }
         if let Some(c) = self.clients.read().expect("cache lock").get(client_id)
             && let Some(value) = c.fresh(self.settings.cache_ttl)
         {
@@ -140,6 +228,9 @@ impl Authority {
     }
 
     pub(crate) async fn catalog(&self) -> Result<Arc<Catalog>, OAuthError> {
+        if let Some(view) = self.view().await? {
+            return Ok(view.catalog.clone());
+        }
         if let Some(c) = self.catalog.read().expect("cache lock").as_ref()
             && let Some(value) = c.fresh(self.settings.cache_ttl)
         {
@@ -192,7 +283,7 @@ impl Authority {
             other => other?,
         };
         if changed {
-            self.invalidate();
+            self.after_change().await;
         }
         Ok(changed)
     }
@@ -229,11 +320,32 @@ impl Authority {
                 .rotate_keys(alg, &next, t, t + self.settings.max_token_ttl)
         })
         .await?;
-        self.invalidate();
+        self.after_change().await;
         let keys = self.with_retry(|| self.store.list_keys()).await?;
         keys.into_iter()
             .find(|k| k.alg == alg && k.state == KeyState::Active)
             .ok_or_else(|| StoreError::Corrupt("no active key after rotation".into()))
+    }
+}
+
+/// The OAuth error a client sees when the read model cannot be read.
+pub(crate) fn read_model_failure(e: ReadModelError) -> OAuthError {
+    if e.is_unavailable() {
+        metrics::counter!("authserver_read_model_unavailable_total").increment(1);
+        tracing::warn!(error = %e, "read model unavailable");
+        OAuthError::unavailable(5)
+    } else {
+        tracing::error!(error = %e, "read model unreadable");
+        OAuthError::server_error("internal error while reading the client registry")
+    }
+}
+
+/// A read model failure where a store failure is expected (admin reads).
+pub(crate) fn read_model_as_store(e: ReadModelError) -> StoreError {
+    if e.is_unavailable() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Corrupt(e.to_string())
     }
 }
 

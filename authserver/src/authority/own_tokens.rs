@@ -1,5 +1,6 @@
 //! Our own keys and tokens: the signing key ring, cached per instance and reloaded from
-//! the store every `key_refresh`, and the verifier of tokens we issued (the admin API's
+//! the store every `key_refresh` (or, with a read model, rebuilt when the published
+//! version changes), and the verifier of tokens we issued (the admin API's
 //! bearer check, introspection, revocation). The verifier is the workspace's one
 //! implementation of token validation (`authdomain-verifier`), with our key ring as its
 //! key source instead of a JWKS fetched over HTTP.
@@ -11,11 +12,12 @@ use authdomain_verifier::{
     AccessToken, AudiencePolicy, Config, KeySource, PublicKey, Verifier, VerifyError,
 };
 
-use super::{Authority, store_failure};
+use super::{Authority, read_model_failure, store_failure};
 use crate::cached::Cached;
 use crate::ids::now;
 use crate::keys::{Algorithm, Kek, KeyRing};
 use crate::oauth::OAuthError;
+use crate::read_model::Published;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::store::retry::retry_while_unavailable;
@@ -23,6 +25,10 @@ use crate::store::retry::retry_while_unavailable;
 /// The key ring of this instance.
 pub struct KeyRingCache {
     store: Store,
+    /// With a read model, the keys come from it and the ring follows its version.
+    published: Option<Arc<Published>>,
+    /// The read model version the ring was built from.
+    built_from: RwLock<Option<i64>>,
     kek: Arc<Kek>,
     alg: Algorithm,
     refresh_every: Duration,
@@ -32,9 +38,16 @@ pub struct KeyRingCache {
 }
 
 impl KeyRingCache {
-    pub(crate) fn new(store: Store, kek: Arc<Kek>, settings: &Settings) -> KeyRingCache {
+    pub(crate) fn new(
+        store: Store,
+        published: Option<Arc<Published>>,
+        kek: Arc<Kek>,
+        settings: &Settings,
+    ) -> KeyRingCache {
         KeyRingCache {
             store,
+            published,
+            built_from: RwLock::new(None),
             kek,
             alg: settings.signing_alg,
             refresh_every: settings.key_refresh,
@@ -45,8 +58,12 @@ impl KeyRingCache {
     }
 
     /// The signing keys, reloaded every `key_refresh` (one request reloads, others go on
-    /// with the previous ring; a failed reload keeps the previous ring).
+    /// with the previous ring; a failed reload keeps the previous ring). With a read
+    /// model: the ring of the version in hand, rebuilt when that version changes.
     pub async fn get(&self) -> Result<Arc<KeyRing>, OAuthError> {
+        if let Some(published) = &self.published {
+            return self.ring_of_read_model(published).await;
+        }
         let current = self
             .ring
             .read()
@@ -71,6 +88,28 @@ impl KeyRingCache {
 
     pub(crate) fn invalidate(&self) {
         *self.ring.write().expect("cache lock") = None;
+        *self.built_from.write().expect("cache lock") = None;
+    }
+
+    async fn ring_of_read_model(&self, published: &Published) -> Result<Arc<KeyRing>, OAuthError> {
+        let view = published.view().await.map_err(read_model_failure)?;
+        if *self.built_from.read().expect("cache lock") == Some(view.version)
+            && let Some(c) = self.ring.read().expect("cache lock").as_ref()
+        {
+            return Ok(c.value.clone());
+        }
+        let ring = Arc::new(self.load(&view.keys)?);
+        *self.ring.write().expect("cache lock") = Some(Cached::new(ring.clone()));
+        *self.built_from.write().expect("cache lock") = Some(view.version);
+        Ok(ring)
+    }
+
+    fn load(&self, stored: &[crate::keys::StoredKey]) -> Result<KeyRing, OAuthError> {
+        KeyRing::load(stored, self.alg, &self.kek, now()).map_err(|e| {
+            // A wrong KEK or missing keys is a configuration fault, not an outage.
+            tracing::error!(error = %e, "signing keys are unusable");
+            OAuthError::server_error("signing keys are unavailable on this server")
+        })
     }
 
     async fn reload(&self) -> Result<Arc<KeyRing>, OAuthError> {
@@ -80,20 +119,9 @@ impl KeyRingCache {
                 tracing::warn!(error = %e, "could not load signing keys");
                 store_failure(e)
             })?;
-        match KeyRing::load(&stored, self.alg, &self.kek, now()) {
-            Ok(ring) => {
-                let ring = Arc::new(ring);
-                *self.ring.write().expect("cache lock") = Some(Cached::new(ring.clone()));
-                Ok(ring)
-            }
-            Err(e) => {
-                // A wrong KEK or missing keys is a configuration fault, not an outage.
-                tracing::error!(error = %e, "signing keys are unusable");
-                Err(OAuthError::server_error(
-                    "signing keys are unavailable on this server",
-                ))
-            }
-        }
+        let ring = Arc::new(self.load(&stored)?);
+        *self.ring.write().expect("cache lock") = Some(Cached::new(ring.clone()));
+        Ok(ring)
     }
 }
 

@@ -90,6 +90,9 @@ impl Authority {
     }
 
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
+        if let Some(view) = self.view().await? {
+            return Ok(view.is_revoked(jti));
+        }
         self.with_retry(|| self.store.is_revoked(jti))
             .await
             .map_err(|e| self.store_failure(e))
@@ -155,6 +158,8 @@ impl Authority {
         .await
         .map_err(|e| self.store_failure(e))?;
         metrics::counter!("authserver_tokens_revoked_total").increment(1);
+        // Introspection served from the read model sees it within the cache bound.
+        self.after_change().await;
         Ok(())
     }
 }

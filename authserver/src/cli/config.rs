@@ -182,10 +182,19 @@ pub async fn authority(g: &Global, default_issuer: String) -> anyhow::Result<Arc
     settings.max_token_ttl = g.max_token_ttl;
     settings.cache_ttl = Duration::from_secs(g.cache_ttl);
     settings.db_retry_deadline = Duration::from_secs(g.db_retry_seconds);
+    if let Some(location) = &g.read_model {
+        settings.read_model = Some(authserver::settings::ReadModelSettings {
+            location: location.clone(),
+            region: std::env::var("AWS_REGION")
+                .context("AUTHSERVER_READ_MODEL needs AWS_REGION")?,
+            endpoint: None,
+            credentials: None,
+        });
+    }
     settings
         .validate()
         .map_err(anyhow::Error::msg)
-        .context("the settings (AUTHSERVER_ISSUER, AUTHSERVER_PORTAL_*)")?;
+        .context("the settings (AUTHSERVER_ISSUER, AUTHSERVER_PORTAL_*, AUTHSERVER_READ_MODEL)")?;
     let kek = resolve_kek(g)?;
     let iam_auth_region = if g.database_iam_auth {
         Some(std::env::var("AWS_REGION").context("AUTHSERVER_DATABASE_IAM_AUTH needs AWS_REGION")?)

@@ -139,6 +139,7 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                         name,
                         scopes,
                         team,
+                        managed_by: None,
                     },
                 )
                 .await?;
@@ -196,7 +197,9 @@ pub async fn run(a: &Authority, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Serve { .. } | Command::Migrate => unreachable!("handled by run"),
+        Command::Serve { .. } | Command::Migrate | Command::Publish => {
+            unreachable!("handled by run")
+        }
     }
     Ok(())
 }

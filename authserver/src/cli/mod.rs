@@ -94,6 +94,11 @@ pub struct Global {
         global = true
     )]
     pub db_max_connections: u32,
+    /// Serve the token path from the published read model at `s3://BUCKET/PREFIX` (in
+    /// AWS_REGION, with the environment's credentials) instead of the database, and
+    /// publish it after every change. What `authdomain` deploys on Lambda.
+    #[arg(long, env = "AUTHSERVER_READ_MODEL", global = true)]
+    pub read_model: Option<String>,
     /// Log format (default: json on Lambda, text elsewhere). Levels via RUST_LOG.
     #[arg(long, env = "AUTHSERVER_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
@@ -205,6 +210,9 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Publish the read model (AUTHSERVER_READ_MODEL) when it is behind the database, and
+    /// print where publication stands as JSON.
+    Publish,
 }
 
 #[derive(Subcommand, Debug)]
@@ -361,6 +369,21 @@ pub async fn run(cli: Cli, lambda: bool) -> anyhow::Result<()> {
             eprintln!(
                 "database migrated; signing keys ready ({})",
                 a.settings().signing_alg
+            );
+            Ok(())
+        }
+        Command::Publish => {
+            let a = config::authority(g, "http://127.0.0.1:8080".into()).await?;
+            if !a.reads_published() {
+                anyhow::bail!(
+                    "no read model to publish: set AUTHSERVER_READ_MODEL (s3://BUCKET/PREFIX)"
+                );
+            }
+            a.prepare().await?;
+            a.publish_if_behind().await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&a.read_model_status().await?)?
             );
             Ok(())
         }

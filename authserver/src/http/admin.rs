@@ -21,7 +21,8 @@ use crate::authority::OwnTokenError;
 use crate::store::AuditFilter;
 use authdomain_api::{
     ADMIN_AUDIENCE, ADMIN_SCOPE, AuditEvent, Client, ClientInput, CreatedClient, KeyInfo,
-    NewSecret, ResourceServer, ResourceServerInput, ScopeInput, SecretInfo, TEAM_SCOPE_PREFIX,
+    NewSecret, ResourceServer, ResourceServerInput, Revocation, RevocationInput, ScopeInput,
+    SecretInfo, TEAM_SCOPE_PREFIX,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -49,6 +50,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/keys", get(list_keys))
         .route("/keys/rotate", post(rotate_keys))
+        .route("/revocations", post(revoke_token))
+        .route("/read-model", get(read_model))
         .route("/audit", get(list_audit))
 }
 
@@ -58,9 +61,9 @@ pub fn routes() -> Router<AppState> {
     paths(
         list_resource_servers, create_resource_server, get_resource_server, put_resource_server, delete_resource_server,
         list_clients, create_client, get_client, update_client, delete_client, add_secret, revoke_secret,
-        list_keys, rotate_keys, list_audit
+        list_keys, rotate_keys, revoke_token, read_model, list_audit
     ),
-    components(schemas(ResourceServerInput, ResourceServer, ScopeInput, ClientInput, Client, CreatedClient, SecretInfo, NewSecret, KeyInfo, AuditEvent, crate::admin::HeldScope, crate::admin::HeldBy)),
+    components(schemas(ResourceServerInput, ResourceServer, ScopeInput, ClientInput, Client, CreatedClient, SecretInfo, NewSecret, KeyInfo, RevocationInput, Revocation, crate::authority::ReadModelStatus, AuditEvent, crate::admin::HeldScope, crate::admin::HeldBy)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -375,6 +378,29 @@ async fn rotate_keys(
         .await
         .map(Json)
         .into_response()
+}
+
+#[utoipa::path(post, path = "/admin/v1/revocations", tag = "tokens", request_body = RevocationInput,
+    responses((status = 200, body = Revocation, description = "introspection reports the token inactive until it expires"),
+              (status = 422, description = "not a valid, unexpired access token of this server")))]
+async fn revoke_token(
+    Caller(a): Caller,
+    State(s): State<AppState>,
+    input: Result<Json<RevocationInput>, JsonRejection>,
+) -> Response {
+    let input = try_body!(input);
+    s.authority
+        .revoke_token_as_admin(&a, input)
+        .await
+        .map(Json)
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/admin/v1/read-model", tag = "read-model",
+    responses((status = 200, body = crate::authority::ReadModelStatus,
+               description = "the published read model's version against the database's, and the last publication failure")))]
+async fn read_model(Caller(a): Caller, State(s): State<AppState>) -> Response {
+    s.authority.read_model(&a).await.map(Json).into_response()
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -58,6 +58,11 @@ impl IntoResponse for AdminError {
                 None,
             ),
             AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
+            AdminError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                None,
+            ),
         };
         let description = match &self {
             AdminError::Store(e) if !e.is_unavailable() => {

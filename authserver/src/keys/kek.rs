@@ -24,6 +24,8 @@ pub enum KekError {
 pub struct Kek {
     aead: LessSafeKey,
     pepper: hmac::Key,
+    /// The read model's seal: a key of its own, so the KEK never seals two kinds of data.
+    read_model: authdomain_read_model::SealKey,
 }
 
 impl std::fmt::Debug for Kek {
@@ -42,7 +44,12 @@ impl Kek {
         let derive = hmac::Key::new(hmac::HMAC_SHA256, bytes);
         let pepper_bytes = hmac::sign(&derive, b"authdomain/client-secret-pepper/v1");
         let pepper = hmac::Key::new(hmac::HMAC_SHA256, pepper_bytes.as_ref());
-        Ok(Kek { aead, pepper })
+        let read_model = authdomain_read_model::SealKey::derive(bytes).expect("32 bytes");
+        Ok(Kek {
+            aead,
+            pepper,
+            read_model,
+        })
     }
 
     /// Parse base64 (standard or URL-safe, padded or not).
@@ -68,37 +75,16 @@ impl Kek {
 
     /// Encrypt `plaintext`, binding it to `context` (the key id) as associated data.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .expect("system randomness");
-        let mut buf = plaintext.to_vec();
-        self.aead
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(context.as_bytes()),
-                &mut buf,
-            )
-            .expect("AES-GCM seal");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
-        out.push(VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&buf);
-        out
+        seal_with(&self.aead, context.as_bytes(), plaintext)
     }
 
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, KekError> {
-        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
-            return Err(KekError::Decrypt);
-        }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
-            .map_err(|_| KekError::Decrypt)?;
-        let mut buf = sealed[1 + NONCE_LEN..].to_vec();
-        let plain = self
-            .aead
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
-            .map_err(|_| KekError::Decrypt)?;
-        Ok(plain.to_vec())
+        open_with(&self.aead, context.as_bytes(), sealed)
+    }
+
+    /// The key that seals read model snapshots, derived from this KEK.
+    pub fn read_model_key(&self) -> &authdomain_read_model::SealKey {
+        &self.read_model
     }
 
     /// The keyed hash (HMAC-SHA-256) under which client secrets are stored.
@@ -107,6 +93,39 @@ impl Kek {
             .as_ref()
             .to_vec()
     }
+}
+
+/// AES-256-GCM with a random nonce: `VERSION || nonce || ciphertext || tag`.
+fn seal_with(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .expect("system randomness");
+    let mut buf = plaintext.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .expect("AES-GCM seal");
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
+    out.push(VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&buf);
+    out
+}
+
+fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, KekError> {
+    if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+        return Err(KekError::Decrypt);
+    }
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
+        .map_err(|_| KekError::Decrypt)?;
+    let mut buf = sealed[1 + NONCE_LEN..].to_vec();
+    let plain = key
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .map_err(|_| KekError::Decrypt)?;
+    Ok(plain.to_vec())
 }
 
 #[cfg(test)]
@@ -129,6 +148,26 @@ mod tests {
         assert!(err.to_string().contains("32 bytes"), "{err}");
         let kek = Kek::from_bytes(&[7u8; 32]).unwrap();
         assert_eq!(format!("{kek:?}"), "Kek(<redacted>)");
+    }
+
+    #[test]
+    fn the_read_model_seal_is_a_key_of_its_own() {
+        let kek = Kek::from_bytes(&[3u8; 32]).unwrap();
+        let sealed = kek.read_model_key().seal(b"v1", b"snapshot");
+        assert_eq!(
+            kek.read_model_key().open(b"v1", &sealed).unwrap(),
+            b"snapshot"
+        );
+        assert!(
+            kek.read_model_key().open(b"v2", &sealed).is_err(),
+            "bound to its aad"
+        );
+        assert!(
+            kek.open("v1", &sealed).is_err(),
+            "not the private keys' seal"
+        );
+        let key_seal = kek.seal("v1", b"snapshot");
+        assert!(kek.read_model_key().open(b"v1", &key_seal).is_err());
     }
 
     #[test]

@@ -129,6 +129,11 @@ pub(super) fn admin_error_page(
             format!("`{field}`: {message}"),
         ),
         AdminError::ScopesHeld(_) => (StatusCode::CONFLICT, "Scopes held", e.to_string()),
+        AdminError::Unavailable(m) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            m.clone(),
+        ),
         AdminError::Store(s) if s.is_unavailable() => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again shortly",

@@ -30,6 +30,48 @@ pub struct Settings {
     pub assertion_max_lifetime: i64,
     /// The self-serve portal (None: `/portal` explains how to configure it).
     pub portal: Option<portal::PortalSettings>,
+    /// The published read model (None: the token path reads the database).
+    pub read_model: Option<ReadModelSettings>,
+}
+
+/// Where the read model lives (see `crate::read_model`).
+#[derive(Debug, Clone)]
+pub struct ReadModelSettings {
+    /// `s3://BUCKET/PREFIX`.
+    pub location: String,
+    /// The bucket's region.
+    pub region: String,
+    /// Another S3 endpoint (an emulator); default: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`,
+    /// else the region's.
+    pub endpoint: Option<String>,
+    /// Fixed credentials; default: the environment's (on Lambda, the function's role).
+    pub credentials: Option<crate::store::iam_auth::EnvCredentials>,
+}
+
+/// The bucket and the key prefix of an `s3://BUCKET/PREFIX` location: a bucket name as S3
+/// allows it, a prefix of safe characters without `.` or `..` segments (they would be
+/// normalised out of the URL and sign another key).
+pub fn parse_read_model_location(location: &str) -> Result<(String, String), String> {
+    let bad = || {
+        format!(
+            "read model location `{location}`: expected s3://BUCKET/PREFIX (bucket: 3 to 63 of \
+             a-z 0-9 - .; prefix: A-Z a-z 0-9 - _ . /)"
+        )
+    };
+    let rest = location.strip_prefix("s3://").ok_or_else(bad)?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let valid_prefix = prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && !prefix.split('/').any(|s| s == "." || s == "..");
+    if !valid_bucket || !valid_prefix {
+        return Err(bad());
+    }
+    Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
 }
 
 impl Settings {
@@ -46,6 +88,7 @@ impl Settings {
             throttle: ThrottleSettings::default(),
             assertion_max_lifetime: 3600,
             portal: None,
+            read_model: None,
         }
     }
 
@@ -83,6 +126,12 @@ impl Settings {
         }
         if let Some(p) = &self.portal {
             p.validate()?;
+        }
+        if let Some(r) = &self.read_model {
+            parse_read_model_location(&r.location)?;
+            if r.region.is_empty() {
+                return Err("the read model needs the bucket's region (AWS_REGION)".into());
+            }
         }
         if self.default_token_ttl <= 0 || self.default_token_ttl > self.max_token_ttl {
             return Err(format!(

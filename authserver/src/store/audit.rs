@@ -76,7 +76,7 @@ impl Store {
             .map(|a| format!("{}%", a.replace(['%', '_'], "")));
         // The team filter reads the JSON list in SQL: json_array_elements_text (PostgreSQL)
         // and json_each (SQLite).
-        let sql = match self.db {
+        let sql = match self.pool() {
             Db::Postgres(_) => audit_select!("team IN (SELECT json_array_elements_text($6::json))"),
             Db::Sqlite(_) => audit_select!("team IN (SELECT value FROM json_each($6))"),
         };

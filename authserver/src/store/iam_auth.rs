@@ -30,13 +30,22 @@ impl std::fmt::Debug for EnvCredentials {
 }
 
 impl EnvCredentials {
+    /// Fixed credentials (an emulator's, in tests).
+    pub fn new(access_key_id: &str, secret_access_key: &str) -> EnvCredentials {
+        EnvCredentials {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+            session_token: None,
+        }
+    }
+
     pub fn from_env() -> Result<EnvCredentials, String> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Ok(EnvCredentials {
             access_key_id: var("AWS_ACCESS_KEY_ID")
-                .ok_or("IAM database authentication needs AWS_ACCESS_KEY_ID")?,
+                .ok_or("AWS credentials are missing: AWS_ACCESS_KEY_ID is not set")?,
             secret_access_key: var("AWS_SECRET_ACCESS_KEY")
-                .ok_or("IAM database authentication needs AWS_SECRET_ACCESS_KEY")?,
+                .ok_or("AWS credentials are missing: AWS_SECRET_ACCESS_KEY is not set")?,
             session_token: var("AWS_SESSION_TOKEN"),
         })
     }

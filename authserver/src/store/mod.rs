@@ -75,16 +75,23 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// identifier, name, team, created_at, updated_at, scope name, scope description
+/// identifier, name, team, managed_by, created_at, updated_at, scope name, scope description
 type ResourceServerRow = (
     String,
     String,
+    Option<String>,
     Option<String>,
     i64,
     i64,
     Option<String>,
     Option<String>,
 );
+
+/// Every resource server with its scopes, as [`ResourceServerRow`]s (one query for the
+/// admin reads and the read model's snapshot).
+pub(crate) const RESOURCE_SERVERS_SQL: &str = "SELECT r.identifier, r.name, r.team, r.managed_by, r.created_at, r.updated_at, s.name, s.description \
+     FROM resource_servers r LEFT JOIN resource_server_scopes s ON s.identifier = r.identifier \
+     ORDER BY r.identifier, s.name";
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -94,16 +101,32 @@ enum Db {
     Sqlite(SqlitePool),
 }
 
-/// The auth server's store.
+/// The auth server's store. Clones share one pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: Db,
+    inner: std::sync::Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: std::sync::RwLock<Db>,
+    /// How to open the PostgreSQL pool again after [`Store::release`].
+    reopen: Option<PgReopen>,
+}
+
+/// A PostgreSQL pool's recipe: its connect options and, with IAM authentication, the
+/// region to sign a fresh token in.
+#[derive(Debug, Clone)]
+struct PgReopen {
+    connect: PgConnectOptions,
+    iam_region: Option<String>,
+    options: StoreOptions,
 }
 
 /// Expand `$body` once per driver with `$pool` bound to the concrete pool.
 macro_rules! with_pool {
     ($self:expr, $pool:ident => $body:expr) => {
-        match &$self.db {
+        match &$self.pool() {
             Db::Postgres($pool) => $body,
             Db::Sqlite($pool) => $body,
         }
@@ -204,31 +227,25 @@ impl Store {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect =
                 PgConnectOptions::from_str(url).map_err(|e| config_err(e.to_string()))?;
-            let iam = match &options.iam_auth_region {
-                Some(region) => {
-                    if matches!(
-                        connect.get_ssl_mode(),
-                        PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer
-                    ) {
-                        connect = connect.ssl_mode(PgSslMode::Require);
-                    }
-                    let token = iam_token(&connect, region).map_err(config_err)?;
-                    Some((region.clone(), connect.clone(), token))
-                }
-                None => None,
+            if options.iam_auth_region.is_some()
+                && matches!(
+                    connect.get_ssl_mode(),
+                    PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer
+                )
+            {
+                connect = connect.ssl_mode(PgSslMode::Require);
+            }
+            let recipe = PgReopen {
+                connect,
+                iam_region: options.iam_auth_region.clone(),
+                options: options.clone(),
             };
-            let pool = PgPoolOptions::new()
-                .max_connections(options.max_connections)
-                .min_connections(0)
-                .acquire_timeout(options.acquire_timeout)
-                .idle_timeout(Some(Duration::from_secs(300)))
-                .connect_lazy_with(match &iam {
-                    Some((_, c, token)) => c.clone().password(token),
-                    None => connect,
-                });
-            if let Some((region, base, _)) = iam {
+            let pool = recipe.pool().map_err(config_err)?;
+            if let Some(region) = recipe.iam_region.clone() {
                 // Tokens live 15 minutes; new connections always get one signed within 10.
+                // (A pool that `release` replaces gets a fresh token when it is made.)
                 let refresh = pool.clone();
+                let base = recipe.connect.clone();
                 tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -244,9 +261,7 @@ impl Store {
                     }
                 });
             }
-            Ok(Store {
-                db: Db::Postgres(pool),
-            })
+            Ok(Store::new(Db::Postgres(pool), Some(recipe)))
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(|e| config_err(e.to_string()))?
@@ -277,9 +292,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Ok(Store {
-                db: Db::Sqlite(pool),
-            })
+            Ok(Store::new(Db::Sqlite(pool), None))
         } else {
             Err(config_err(
                 "expected a URL starting with postgres://, postgresql:// or sqlite:".into(),
@@ -287,8 +300,58 @@ impl Store {
         }
     }
 
+    fn new(db: Db, reopen: Option<PgReopen>) -> Store {
+        Store {
+            inner: std::sync::Arc::new(Inner {
+                db: std::sync::RwLock::new(db),
+                reopen,
+            }),
+        }
+    }
+
+    /// The pool in use now (a clone: pools are shared handles).
+    fn pool(&self) -> Db {
+        self.inner.db.read().expect("store lock").clone()
+    }
+
+    /// Close every connection this store holds, keeping it usable: the next query opens a
+    /// new pool (with a freshly signed IAM token). Lambda calls this before an invocation
+    /// that used the database returns, so a frozen execution environment holds no
+    /// connection (Aurora pauses only when no user connection is open) and never meets a
+    /// connection or a token that went stale while it was frozen.
+    pub async fn release(&self) {
+        let Some(recipe) = &self.inner.reopen else {
+            return;
+        };
+        let old = {
+            let mut db = self.inner.db.write().expect("store lock");
+            match &*db {
+                Db::Postgres(p) if p.size() > 0 => match recipe.pool() {
+                    Ok(fresh) => Some(std::mem::replace(&mut *db, Db::Postgres(fresh))),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not prepare a new database pool; keeping the open one");
+                        None
+                    }
+                },
+                _ => None,
+            }
+        };
+        if let Some(Db::Postgres(p)) = old {
+            p.close().await;
+            metrics::counter!("authserver_db_pool_released_total").increment(1);
+        }
+    }
+
+    /// Open connections (idle and in use), for tests and metrics.
+    pub fn open_connections(&self) -> u32 {
+        match self.pool() {
+            Db::Postgres(p) => p.size(),
+            Db::Sqlite(p) => p.size(),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
-        match self.db {
+        match self.pool() {
             Db::Postgres(_) => "postgres",
             Db::Sqlite(_) => "sqlite",
         }
@@ -296,7 +359,7 @@ impl Store {
 
     /// Apply pending migrations (idempotent).
     pub async fn migrate(&self) -> Result<()> {
-        match &self.db {
+        match &self.pool() {
             Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
             Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
         }
@@ -316,35 +379,11 @@ impl Store {
 
     pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServerRecord>> {
         let rows: Vec<ResourceServerRow> = with_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT r.identifier, r.name, r.team, r.created_at, r.updated_at, s.name, s.description \
-                 FROM resource_servers r LEFT JOIN resource_server_scopes s ON s.identifier = r.identifier \
-                 ORDER BY r.identifier, s.name",
-            )
+            sqlx::query_as(RESOURCE_SERVERS_SQL)
             .fetch_all(p)
             .await?
         });
-        let mut out: Vec<ResourceServerRecord> = Vec::new();
-        for (identifier, name, team, created_at, updated_at, scope, description) in rows {
-            if out.last().is_none_or(|r| r.identifier != identifier) {
-                out.push(ResourceServerRecord {
-                    identifier,
-                    name,
-                    team,
-                    scopes: Vec::new(),
-                    created_at,
-                    updated_at,
-                });
-            }
-            if let Some(scope) = scope {
-                let last = out.last_mut().expect("pushed above");
-                last.scopes.push(ScopeDef {
-                    name: scope,
-                    description: description.unwrap_or_default(),
-                });
-            }
-        }
-        Ok(out)
+        Ok(resource_servers_from_rows(rows))
     }
 
     pub async fn get_resource_server(
@@ -369,17 +408,17 @@ impl Store {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let inserted = sqlx::query(
-                "INSERT INTO resource_servers (identifier, name, team, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO resource_servers (identifier, name, team, managed_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (identifier) DO NOTHING",
             )
-            .bind(&rs.identifier).bind(&rs.name).bind(&rs.team).bind(rs.created_at).bind(rs.updated_at)
+            .bind(&rs.identifier).bind(&rs.name).bind(&rs.team).bind(&rs.managed_by).bind(rs.created_at).bind(rs.updated_at)
             .execute(&mut *tx).await?.rows_affected() == 1;
             if !inserted {
                 if create_only {
                     return Err(StoreError::Conflict(format!("resource server `{}` already exists", rs.identifier)));
                 }
-                sqlx::query("UPDATE resource_servers SET name = $2, team = $3, updated_at = $4 WHERE identifier = $1")
-                    .bind(&rs.identifier).bind(&rs.name).bind(&rs.team).bind(rs.updated_at)
+                sqlx::query("UPDATE resource_servers SET name = $2, team = $3, managed_by = $4, updated_at = $5 WHERE identifier = $1")
+                    .bind(&rs.identifier).bind(&rs.name).bind(&rs.team).bind(&rs.managed_by).bind(rs.updated_at)
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM resource_server_scopes WHERE identifier = $1")
                     .bind(&rs.identifier).execute(&mut *tx).await?;
@@ -493,7 +532,7 @@ impl Store {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             // Lock the client row (PostgreSQL) so two concurrent rotations cannot both pass the count.
-            let lock_sql = if matches!(self.db, Db::Postgres(_)) {
+            let lock_sql = if matches!(self.pool(), Db::Postgres(_)) {
                 "SELECT client_id FROM clients WHERE client_id = $1 FOR UPDATE"
             } else {
                 "SELECT client_id FROM clients WHERE client_id = $1"
@@ -660,6 +699,51 @@ impl Store {
     }
 }
 
+/// Group joined resource-server rows (ordered by identifier) into resource servers.
+fn resource_servers_from_rows(rows: Vec<ResourceServerRow>) -> Vec<ResourceServerRecord> {
+    let mut out: Vec<ResourceServerRecord> = Vec::new();
+    for (identifier, name, team, managed_by, created_at, updated_at, scope, description) in rows {
+        if out.last().is_none_or(|r| r.identifier != identifier) {
+            out.push(ResourceServerRecord {
+                identifier,
+                name,
+                team,
+                managed_by,
+                scopes: Vec::new(),
+                created_at,
+                updated_at,
+            });
+        }
+        if let Some(scope) = scope {
+            let last = out.last_mut().expect("pushed above");
+            last.scopes.push(ScopeDef {
+                name: scope,
+                description: description.unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+impl PgReopen {
+    /// A lazy pool (nothing connects before the first query), with a token signed now.
+    fn pool(&self) -> std::result::Result<PgPool, String> {
+        let connect = match &self.iam_region {
+            Some(region) => {
+                let token = iam_token(&self.connect, region)?;
+                self.connect.clone().password(&token)
+            }
+            None => self.connect.clone(),
+        };
+        Ok(PgPoolOptions::new()
+            .max_connections(self.options.max_connections)
+            .min_connections(0)
+            .acquire_timeout(self.options.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .connect_lazy_with(connect))
+    }
+}
+
 fn iam_token(connect: &PgConnectOptions, region: &str) -> std::result::Result<String, String> {
     let creds = iam_auth::EnvCredentials::from_env()?;
     iam_auth::auth_token(
@@ -687,3 +771,4 @@ pub fn redact_url(url: &str) -> String {
 // Declared after the macros above, which they use.
 mod audit;
 mod portal;
+pub mod read_model;

@@ -12,6 +12,8 @@ pub struct ResourceServerRecord {
     pub scopes: Vec<ScopeDef>,
     /// The owning team; None: admins only.
     pub team: Option<String>,
+    /// The tool that owns it (`spec`), or None: the portal and the admin API.
+    pub managed_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -11,10 +11,26 @@ use crate::support::{Backend, TestServer, on_both_backends};
 on_both_backends!(private_key_jwt_inline_jwks, private_key_jwt_jwks_uri);
 
 /// A client key pair: signs assertions with jsonwebtoken (as a client library would).
-struct ClientKey {
+pub(crate) struct ClientKey {
     der: Vec<u8>,
     jwk: Value,
     kid: String,
+}
+
+impl ClientKey {
+    pub(crate) fn es256() -> ClientKey {
+        client_key()
+    }
+
+    /// The JWKS a client registers.
+    pub(crate) fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk.clone()] })
+    }
+
+    /// A fresh assertion (unique `jti`) valid for a minute.
+    pub(crate) fn assertion(&self, client_id: &str, aud: &str) -> String {
+        assertion(self, client_id, aud, 60, &authserver::ids::random_token(12))
+    }
 }
 
 fn client_key() -> ClientKey {

@@ -2,56 +2,12 @@
 //! 503 with Retry-After, and recovery without a restart. A real PostgreSQL server sits
 //! behind a loopback TCP proxy that the test can cut (refusing and dropping connections).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{FaultProxy, TestServer};
 use authserver::keys::Algorithm;
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-use crate::support::TestServer;
-
-struct FaultProxy {
-    addr: SocketAddr,
-    up: Arc<watch::Sender<bool>>,
-}
-
-impl FaultProxy {
-    async fn start(target: SocketAddr) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(watch::channel(true).0);
-        let up2 = up.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut state = up2.subscribe();
-                if !*state.borrow() {
-                    drop(inbound); // the database "is not there"
-                    continue;
-                }
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = state.wait_for(|up| !*up) => {} // cut: drop both sides
-                    }
-                });
-            }
-        });
-        FaultProxy { addr, up }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
 
 async fn token(s: &TestServer, id: &str, secret: &str) -> (u16, Option<String>, Value) {
     let r = s
@@ -69,10 +25,7 @@ async fn database_outage_gives_503_then_recovers_without_restart() {
     let pg = authdomain_tests::postgres::server();
     let direct = pg.create_database("outage");
     let proxy = FaultProxy::start(format!("127.0.0.1:{}", pg.port()).parse().unwrap()).await;
-    let via_proxy = direct.replace(
-        &format!(":{}/", pg.port()),
-        &format!(":{}/", proxy.addr.port()),
-    );
+    let via_proxy = direct.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
     let s = TestServer::start_on(
         via_proxy,
         tempfile::tempdir().unwrap(),

@@ -161,3 +161,137 @@ fn lambda_mode_serves_api_gateway_events_and_management_events() {
     assert!(!logs.contains(secret));
     assert!(!logs.contains(body["access_token"].as_str().unwrap()));
 }
+
+/// An API Gateway v2 event for `GET path` (from the discovery fixture).
+fn get_event(path: &str) -> Value {
+    let mut e: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(FIXTURES).join("discovery-request.json")).unwrap(),
+    )
+    .unwrap();
+    e["rawPath"] = path.into();
+    e["requestContext"]["http"]["path"] = path.into();
+    e
+}
+
+/// Open connections to `database` other than the caller's, as PostgreSQL counts them.
+async fn connections(direct: &str, database: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(direct).await.unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(database)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_with_a_read_model_serves_tokens_with_the_database_stopped_and_keeps_no_connection()
+{
+    let (proxy, via_proxy, direct) = crate::support::FaultProxy::postgres("lambda_rm").await;
+    let database = direct.rsplit('/').next().unwrap().to_owned();
+    let location = crate::support::read_model_bucket().await;
+    let kek = authserver::keys::Kek::generate_base64();
+    let issuer = "https://rm123.execute-api.us-east-1.amazonaws.com";
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start("authserver");
+    let start_function = || {
+        emulator
+            .function_command(Path::new(BIN), "authserver")
+            .env("AUTHSERVER_DATABASE_URL", &via_proxy)
+            .env("AUTHSERVER_ISSUER", issuer)
+            .env("AUTHSERVER_KEK", &kek)
+            .env("AUTHSERVER_READ_MODEL", &location)
+            .env("AUTHSERVER_DB_RETRY_SECONDS", "1")
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "AWS_ENDPOINT_URL",
+                authdomain_tests::moto::server().endpoint(),
+            )
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map(Running)
+            .unwrap()
+    };
+    let mut function = start_function();
+    let invoke_json = |name: &str, payload: &Value| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, payload.to_string()).unwrap();
+        invoke(&emulator, &file)
+    };
+
+    // Administration through management events: each one opens database connections and
+    // closes them before it returns.
+    for (name, event) in [
+        (
+            "prepare",
+            serde_json::json!({"authdomain": {"action": "prepare"}}),
+        ),
+        (
+            "api",
+            serde_json::json!({"authdomain": {"action": "put-resource-server", "resource_server": {
+                "identifier": "https://api.example.com", "scopes": [{"name": "read"}]}}}),
+        ),
+    ] {
+        let resp = invoke_json(name, &event);
+        assert_eq!(resp["ok"], true, "{name}: {resp}");
+        assert_eq!(connections(&direct, &database).await, 0, "after {name}");
+    }
+    let created = invoke_json(
+        "client",
+        &serde_json::json!({"authdomain": {"action": "create-client", "client": {"name": "svc", "scopes": ["read"]}}}),
+    );
+    assert_eq!(created["ok"], true, "{created}");
+    assert_eq!(
+        connections(&direct, &database).await,
+        0,
+        "after create-client"
+    );
+    let (id, secret) = (
+        created["result"]["client_id"].as_str().unwrap().to_owned(),
+        created["result"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+
+    // PostgreSQL stops. Tokens, discovery, JWKS and readiness go on, from this instance
+    // and from a new one started while it is stopped.
+    proxy.set_up(false);
+    use base64::Engine as _;
+    let mut token: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(FIXTURES).join("token-request.json")).unwrap(),
+    )
+    .unwrap();
+    token["headers"]["authorization"] = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+    .into();
+    for round in ["warm", "new instance"] {
+        if round == "new instance" {
+            drop(function);
+            function = start_function();
+        }
+        let resp = invoke_json("token", &token);
+        assert_eq!(resp["statusCode"], 200, "{round}: {resp}");
+        for path in ["/.well-known/jwks.json", "/health/ready"] {
+            let resp = invoke_json("get", &get_event(path));
+            assert_eq!(resp["statusCode"], 200, "{round} {path}: {resp}");
+        }
+        let ready: Value = serde_json::from_str(
+            invoke_json("ready", &get_event("/health/ready"))["body"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(ready["read_model_version"].as_i64().unwrap() > 1, "{ready}");
+    }
+    drop(function);
+    proxy.set_up(true);
+}

@@ -12,5 +12,6 @@ mod lambda;
 mod layout;
 mod portal;
 mod portal_browser;
+mod read_model;
 mod support;
 mod token;

@@ -32,7 +32,7 @@ fn teams() -> BTreeMap<String, Vec<String>> {
     ])
 }
 
-fn with_teams(s: &mut Settings) {
+pub(crate) fn with_teams(s: &mut Settings) {
     let mut p = PortalSettings::new(SignIn::Development);
     p.teams = teams();
     p.admin_groups = vec!["platform-admins".into()];
@@ -535,13 +535,13 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
-    cookies: Vec<(String, String)>,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
@@ -551,7 +551,7 @@ impl Browser {
         }
     }
 
-    fn remember(&mut self, resp: &reqwest::Response) {
+    pub(crate) fn remember(&mut self, resp: &reqwest::Response) {
         for v in resp.headers().get_all("set-cookie") {
             let text = v.to_str().unwrap();
             let (pair, _) = text.split_once(';').unwrap_or((text, ""));
@@ -563,7 +563,7 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -571,7 +571,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn get(&mut self, url: &str) -> reqwest::Response {
+    pub(crate) async fn get(&mut self, url: &str) -> reqwest::Response {
         let r = self
             .http
             .get(url)
@@ -583,7 +583,7 @@ impl Browser {
         r
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         url: &str,
         form: &[(&str, &str)],
@@ -603,7 +603,7 @@ impl Browser {
     }
 
     /// Start a sign-in: returns (state, nonce) from the redirect to the provider.
-    async fn start(&mut self, s: &TestServer) -> (String, String) {
+    pub(crate) async fn start(&mut self, s: &TestServer) -> (String, String) {
         let r = self
             .get(&s.url("/portal/login?return_to=/portal/apis"))
             .await;

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
 use authdomain_api::{ClientInput, ResourceServerInput, ScopeInput};
 use authserver::keys::{Algorithm, Kek};
 use authserver::store::{Store, StoreOptions};
@@ -93,18 +96,32 @@ impl TestServer {
         alg: Algorithm,
         tweak: impl FnOnce(&mut Settings),
     ) -> TestServer {
+        Self::instance(url, dir, Kek::generate_base64(), alg, true, tweak).await
+    }
+
+    /// One instance of a domain: on the database at `url` with the KEK `kek` (instances
+    /// of one domain share both), migrated and published when `prepare`.
+    pub async fn instance(
+        url: String,
+        dir: tempfile::TempDir,
+        kek: String,
+        alg: Algorithm,
+        prepare: bool,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut s = settings(&base, alg);
         tweak(&mut s);
-        let kek = Kek::generate_base64();
         let store = Store::open(&url, &StoreOptions::default())
             .await
             .expect("open store");
         let authority = Arc::new(Authority::new(store, Kek::from_base64(&kek).unwrap(), s));
-        authority.prepare().await.expect("prepare");
+        if prepare {
+            authority.prepare().await.expect("prepare");
+        }
         spawn_server(listener, authority.clone());
         TestServer {
             base,
@@ -135,6 +152,7 @@ impl TestServer {
                         })
                         .collect(),
                     team: None,
+                    managed_by: None,
                 },
             )
             .await
@@ -212,6 +230,42 @@ impl TestServer {
     }
 }
 
+/// A fresh bucket in the test moto server (its default account, us-east-1), for a read
+/// model: returns `s3://BUCKET/read-model`.
+pub async fn read_model_bucket() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "rm-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let endpoint = authdomain_tests::moto::server().endpoint();
+    let r = reqwest::Client::new()
+        .put(format!("{endpoint}/{name}"))
+        .send()
+        .await
+        .expect("moto");
+    assert!(
+        r.status().is_success(),
+        "creating bucket {name}: {}",
+        r.status()
+    );
+    format!("s3://{name}/read-model")
+}
+
+/// Read model settings for `location` in the test moto server.
+pub fn read_model(location: &str) -> authserver::settings::ReadModelSettings {
+    authserver::settings::ReadModelSettings {
+        location: location.to_owned(),
+        region: "us-east-1".into(),
+        endpoint: Some(authdomain_tests::moto::server().endpoint().to_owned()),
+        credentials: Some(authserver::store::iam_auth::EnvCredentials::new(
+            "testing", "testing",
+        )),
+    }
+}
+
 /// Decode a JWT's header and claims without verifying (for assertions on their content).
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine as _;
@@ -242,4 +296,60 @@ pub fn verify_with_jwks(token: &str, jwks: &Value, issuer: &str, audience: &str)
     jsonwebtoken::decode::<Value>(token, &key, &v)
         .expect("token verifies")
         .claims
+}
+
+/// A loopback TCP proxy in front of a real server that a test can cut: while down, it
+/// refuses new connections and drops the open ones (a database that is "not there").
+pub struct FaultProxy {
+    addr: SocketAddr,
+    up: Arc<watch::Sender<bool>>,
+}
+
+impl FaultProxy {
+    pub async fn start(target: SocketAddr) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(watch::channel(true).0);
+        let up2 = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut state = up2.subscribe();
+                if !*state.borrow() {
+                    drop(inbound); // the database "is not there"
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = state.wait_for(|up| !*up) => {} // cut: drop both sides
+                    }
+                });
+            }
+        });
+        FaultProxy { addr, up }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// A PostgreSQL database of the shared test server, reached through a new proxy:
+    /// (the proxy, the URL through it, the direct URL).
+    pub async fn postgres(name: &str) -> (FaultProxy, String, String) {
+        let pg = authdomain_tests::postgres::server();
+        let direct = pg.create_database(name);
+        let proxy = FaultProxy::start(format!("127.0.0.1:{}", pg.port()).parse().unwrap()).await;
+        let via = direct.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
+        (proxy, via, direct)
+    }
 }

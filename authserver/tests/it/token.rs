@@ -518,9 +518,9 @@ async fn failed_authentications_are_throttled(backend: Backend) {
             401
         );
     }
-    // Now even the right secret is refused for this client, with a clear reason and Retry-After.
+    // Another guess is refused as throttled, with a clear reason and Retry-After.
     let r = s
-        .token_basic(&id, &secret, &[("grant_type", "client_credentials")])
+        .token_basic(&id, "guess again", &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"]
@@ -537,6 +537,12 @@ async fn failed_authentications_are_throttled(backend: Backend) {
             .contains("too many failed client authentications"),
         "{body}"
     );
+    // The right secret always succeeds: guesses with a victim's client id cannot lock it
+    // out.
+    let r = s
+        .token_basic(&id, &secret, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     // Another client from the same address is unaffected.
     let (other, other_secret) = s
         .client(ClientInput {

@@ -18,8 +18,32 @@ pub struct Args {
     /// Do not ask for confirmation.
     #[arg(long)]
     auto_approve: bool,
+    #[command(flatten)]
+    allow: AllowArgs,
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
+}
+
+/// What an apply of registrations may do beyond the default.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct AllowArgs {
+    /// Take over registrations whose name the spec uses but that the spec did not create
+    /// (made in the portal or through the admin API); never the operator's.
+    #[arg(long)]
+    adopt: bool,
+    /// Remove scopes from a resource server although clients hold them (the server takes
+    /// them from those clients too).
+    #[arg(long)]
+    remove_held_scopes: bool,
+}
+
+impl AllowArgs {
+    pub fn allow(self) -> authdomain_core::plan::Allow {
+        authdomain_core::plan::Allow {
+            adopt: self.adopt,
+            remove_held_scopes: self.remove_held_scopes,
+        }
+    }
 }
 
 pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
@@ -34,12 +58,20 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     if args.output == Output::Text {
         print!("{}", drift::table(&m.metadata.name, &full));
     }
+    let allow = args.allow.allow();
+    let refused = authdomain_core::plan::refusals(&full, &observed, allow);
+    if !refused.is_empty() {
+        for r in &refused {
+            eprintln!("error: refused: {r}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
     // Changes that need a value nothing here can produce (an image not pushed yet) wait;
     // the rest is applied and the command fails naming what waits.
     if !deferred.is_empty() {
         eprintln!("{}; they are not applied now", deferred.summary());
         if let Some(advice) = deferred.advice() {
-            eprintln!("  the image: {advice}");
+            eprintln!("  {advice}");
         }
     }
     if plan.is_empty() && !deferred.is_empty() {
@@ -66,7 +98,10 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
     }
     let progress = Progress::new(plan.changes.len(), args.output == Output::Json);
     aws.notices.subscribe(progress.sink());
-    let result = reconcile::apply(&aws, &m, &plan, &observed, |step| progress.step(step)).await;
+    let result = reconcile::apply_with(&aws, &m, &plan, &observed, allow, |step| {
+        progress.step(step)
+    })
+    .await;
     progress.finish();
     let steps = match result {
         Ok(steps) => steps,

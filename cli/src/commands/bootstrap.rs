@@ -28,6 +28,8 @@ pub struct Args {
     authorizer_binary: Option<PathBuf>,
     #[arg(long)]
     auto_approve: bool,
+    #[command(flatten)]
+    allow: super::apply::AllowArgs,
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
 }
@@ -38,6 +40,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
         binary,
         authorizer_binary,
         auto_approve,
+        allow,
         output,
     } = args;
     let m = &load_for_aws(&file)?;
@@ -79,6 +82,7 @@ pub async fn run(aws_args: &AwsArgs, args: Args) -> anyhow::Result<ExitCode> {
         authorizer_binary: authorizer_binary.as_deref(),
         version: env!("CARGO_PKG_VERSION"),
         timeouts: bootstrap::Timeouts::default(),
+        allow: allow.allow(),
     };
     let result = bootstrap::run(aws, m, &options, |p| match p {
         bootstrap::Progress::Phase(phase) => progress.note(&format!("== {phase}")),

@@ -187,32 +187,11 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
             .unwrap(),
     );
     assert!(admin["client_secret"].as_str().unwrap().len() >= 40);
-    let mut event: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/token-request.json")).unwrap(),
-    )
-    .unwrap();
-    use base64::Engine as _;
-    event["headers"]["authorization"] = json!(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            shipping["client_id"].as_str().unwrap(),
-            shipping["client_secret"].as_str().unwrap()
-        ))
-    ));
-    event["body"] = json!("grant_type=client_credentials");
-    let answer = aws
-        .lambda
-        .invoke()
-        .function_name("boot-authserver")
-        .payload(aws_smithy_types::Blob::new(event.to_string()))
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    let answer = token(&aws, &shipping).await;
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     let jwt = body["access_token"].as_str().unwrap();
+    use base64::Engine as _;
     let part = |i: usize| -> Value {
         serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -252,7 +231,12 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     assert_eq!(second["aws_mutating_calls"], 0, "{second:#}");
     assert_eq!(second["image"], first["image"]);
 
-    // 4. In sync, then a destroy leaves nothing of the domain, credentials included.
+    // 4. The manifest governs registrations after bootstrap (plan, apply, drift).
+    registrations_follow_the_manifest(&aws, &account, registry.url(), dir.path()).await;
+    a_new_image_runs_its_migrations(&aws, &account, registry.url(), dir.path(), &binary, uri).await;
+    std::fs::write(file, SPEC).unwrap();
+
+    // 5. In sync, then a destroy leaves nothing of the domain, credentials included.
     let m = spec::load_str(SPEC, "boot.yaml").unwrap();
     let (plan, _) = reconcile::plan(&aws, &m).await.unwrap();
     assert!(
@@ -280,5 +264,399 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
         lambda.invocations() >= 8,
         "the function really ran ({} invocations)",
         lambda.invocations()
+    );
+}
+
+/// A token request through the function as API Gateway sends it (payload 2.0), with kept
+/// credentials; the function's whole answer.
+async fn token(aws: &provisioner::aws::Aws, credentials: &Value) -> Value {
+    use base64::Engine as _;
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{FIXTURES}/token-request.json")).unwrap(),
+    )
+    .unwrap();
+    event["headers"]["authorization"] = json!(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            credentials["client_id"].as_str().unwrap(),
+            credentials["client_secret"].as_str().unwrap()
+        ))
+    ));
+    event["body"] = json!("grant_type=client_credentials");
+    let answer = aws
+        .lambda
+        .invoke()
+        .function_name("boot-authserver")
+        .payload(aws_smithy_types::Blob::new(event.to_string()))
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap()
+}
+
+/// [`token`] until it answers `status` (at most 10 s: the read model's bound), the last
+/// answer.
+async fn token_until(aws: &provisioner::aws::Aws, credentials: &Value, status: u16) -> Value {
+    let mut answer = token(aws, credentials).await;
+    for _ in 0..20 {
+        if answer["statusCode"] == status {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        answer = token(aws, credentials).await;
+    }
+    answer
+}
+
+/// A management event on the function, as an operator's tooling sends it (what the admin
+/// API does to the same records); its `result`.
+async fn manage(aws: &provisioner::aws::Aws, event: Value) -> Value {
+    let answer = aws
+        .lambda
+        .invoke()
+        .function_name("boot-authserver")
+        .payload(aws_smithy_types::Blob::new(
+            json!({ "authdomain": event }).to_string(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    v["result"].clone()
+}
+
+fn run_ok(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// Add a client to the manifest, widen a spec client by hand, drop the added one: plan,
+/// apply and drift see each, through the read model; a client made outside the spec is
+/// never touched.
+async fn registrations_follow_the_manifest(
+    aws: &provisioner::aws::Aws,
+    account: &str,
+    registry: &str,
+    dir: &std::path::Path,
+) {
+    let file = dir.join("boot.yaml");
+    let f = file.to_str().unwrap();
+    let plan_json = |out: &std::process::Output| -> Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "not JSON:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    // Reading registrations costs two calls and never invokes the function (which would
+    // wake the database), however many the manifest has: 5 APIs and 20 clients here.
+    let mut big = SPEC.replace(
+        "  clients:\n    - name: shipping\n      scopes: [orders:read]\n      tokenTtl: 600\n",
+        "",
+    );
+    for a in 0..5 {
+        big.push_str(&format!(
+            "    - identifier: https://api{a}.example.com\n      scopes:\n        - name: api{a}:read\n"
+        ));
+    }
+    big.push_str("  clients:\n");
+    for c in 0..20 {
+        big.push_str(&format!(
+            "    - name: svc{c}\n      scopes: [api{}:read]\n",
+            c % 5
+        ));
+    }
+    let many = spec::load_str(&big, "many.yaml").unwrap();
+    aws.calls.reset();
+    let (plan, _) = reconcile::plan(aws, &many).await.unwrap();
+    let calls = aws.calls.snapshot();
+    let count = |op: &str| -> u64 {
+        calls
+            .iter()
+            .filter(|(k, _)| k.to_lowercase().ends_with(&format!(":{op}")))
+            .map(|(_, n)| *n)
+            .sum()
+    };
+    assert_eq!(count("invoke"), 0, "a plan invoked the function: {calls:?}");
+    assert_eq!(count("getobject"), 1, "{calls:?}");
+    assert_eq!(count("getsecretvalue"), 1, "the KEK, once: {calls:?}");
+    // The whole domain's 30 (README), and the zones and the S3 prefix list this client
+    // had not read yet.
+    assert!(
+        aws.calls.total() <= 32,
+        "{} calls: {calls:?}",
+        aws.calls.total()
+    );
+    let creates = |kind: &str| {
+        plan.changes
+            .iter()
+            .filter(|c| {
+                c.resource.kind.as_str() == kind
+                    && c.action == authdomain_core::plan::Action::Create
+            })
+            .count()
+    };
+    assert_eq!(
+        (creates("resource-server"), creates("client")),
+        (5, 20),
+        "{plan:#?}"
+    );
+
+    // A client made in the portal or the admin API: not the spec's business.
+    let outsider = manage(
+        aws,
+        json!({"action": "create-client", "client": {"name": "portal-app", "scopes": ["orders:write"]}}),
+    )
+    .await;
+    let outsider_id = outsider["client_id"].as_str().unwrap().to_owned();
+
+    // Added to the manifest: the plan shows it, apply registers it and keeps its credentials.
+    let with_billing = format!("{SPEC}    - name: billing\n      scopes: [orders:write]\n");
+    std::fs::write(&file, &with_billing).unwrap();
+    let out = cli(account, registry, &["plan", "-f", f, "--output", "json"]);
+    let plan = plan_json(&out);
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{plan:#}");
+    assert_eq!(
+        changes[0]["resource"],
+        json!({"kind": "client", "name": "billing"})
+    );
+    assert_eq!(changes[0]["action"], "create");
+    let applied = run_ok(&cli(
+        account,
+        registry,
+        &["apply", "-f", f, "--auto-approve", "--output", "json"],
+    ));
+    assert_eq!(applied["steps"].as_array().unwrap().len(), 1, "{applied:#}");
+    let billing = secret_json(
+        &aws.secrets
+            .get_secret_value()
+            .secret_id("authdomain/boot/clients/billing")
+            .send()
+            .await
+            .unwrap(),
+    );
+    // Within the read model's bound (an instance revalidates its copy every few seconds).
+    let answer = token_until(aws, &billing, 200).await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+
+    // Widened by hand (the admin API's update, keeping the marker): drift names the client
+    // and the field, exit 2; apply sets it back.
+    let shipping = secret_json(
+        &aws.secrets
+            .get_secret_value()
+            .secret_id("authdomain/boot/clients/shipping")
+            .send()
+            .await
+            .unwrap(),
+    );
+    manage(
+        aws,
+        json!({"action": "update-client", "client_id": shipping["client_id"], "client": {
+            "name": "shipping", "scopes": ["orders:read", "orders:write"], "token_ttl_seconds": 600,
+            "token_endpoint_auth_method": "client_secret_basic", "managed_by": "spec"}}),
+    )
+    .await;
+    let mut out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
+    for _ in 0..20 {
+        if out.status.code() == Some(2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drift = plan_json(&out);
+    let text = drift.to_string();
+    assert!(
+        text.contains("\"client\"") && text.contains("shipping"),
+        "{drift:#}"
+    );
+    assert!(
+        text.contains("\"scopes\"") && text.contains("orders:write"),
+        "{drift:#}"
+    );
+    run_ok(&cli(
+        account,
+        registry,
+        &["apply", "-f", f, "--auto-approve", "--output", "json"],
+    ));
+    let out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Dropped from the manifest: deleted, its credentials stop working at once and their
+    // secret is scheduled for deletion.
+    std::fs::write(&file, SPEC).unwrap();
+    let out = cli(account, registry, &["plan", "-f", f, "--output", "json"]);
+    let plan = plan_json(&out);
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{plan:#}");
+    assert_eq!(changes[0]["action"], "delete");
+    assert_eq!(changes[0]["physical_id"], billing["client_id"]);
+    run_ok(&cli(
+        account,
+        registry,
+        &["apply", "-f", f, "--auto-approve", "--output", "json"],
+    ));
+    let answer = token_until(aws, &billing, 401).await;
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+    let described = aws
+        .secrets
+        .describe_secret()
+        .secret_id("authdomain/boot/clients/billing")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.deleted_date().is_some(),
+        "the kept credentials are scheduled for deletion"
+    );
+
+    // The outsider is untouched; an outsider with a spec name is refused until --adopt.
+    let kept = manage(
+        aws,
+        json!({"action": "get-client", "client_id": outsider_id}),
+    )
+    .await;
+    assert_eq!(kept["scopes"], json!(["orders:write"]));
+    manage(
+        aws,
+        json!({"action": "create-client", "client": {"name": "billing", "scopes": ["orders:write"]}}),
+    )
+    .await;
+    std::fs::write(&file, &with_billing).unwrap();
+    let out = cli(account, registry, &["apply", "-f", f, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("client/billing") && err.contains("--adopt"),
+        "{err}"
+    );
+    run_ok(&cli(
+        account,
+        registry,
+        &[
+            "apply",
+            "-f",
+            f,
+            "--auto-approve",
+            "--adopt",
+            "--output",
+            "json",
+        ],
+    ));
+    let out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Leave the domain as the main test expects: the adopted client is the spec's now, and
+    // goes with the manifest's next apply.
+    std::fs::write(&file, SPEC).unwrap();
+    run_ok(&cli(
+        account,
+        registry,
+        &["apply", "-f", f, "--auto-approve", "--output", "json"],
+    ));
+}
+
+/// `psql -tAc SQL` on the auth server's database, as the test's superuser; its output.
+fn psql_authserver(sql: &str) -> String {
+    let url = authdomain_tests::postgres::server()
+        .admin_url()
+        .replace("/postgres", "/authserver");
+    let out = Command::new("psql")
+        .args([url.as_str(), "-tAc", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A database an older image left (migration 0004 not applied) and a new image deployed by
+/// `apply`: the apply runs the migrations (the `prepare` event), not the next bootstrap.
+async fn a_new_image_runs_its_migrations(
+    aws: &provisioner::aws::Aws,
+    account: &str,
+    registry: &str,
+    dir: &std::path::Path,
+    binary: &std::path::Path,
+    repository_uri: &str,
+) {
+    let column = "SELECT count(*) FROM information_schema.columns \
+                  WHERE table_name = 'resource_servers' AND column_name = 'managed_by'";
+    psql_authserver(
+        "ALTER TABLE resource_servers DROP COLUMN managed_by; \
+         DELETE FROM _sqlx_migrations WHERE version = 4",
+    );
+    assert_eq!(psql_authserver(column), "0");
+    let image = provisioner::image::assemble(
+        &std::fs::read(binary).unwrap(),
+        spec::Architecture::Arm64,
+        "next",
+    )
+    .unwrap();
+    let session = Registry::connect(aws, repository_uri).await.unwrap();
+    let pushed = session.push("boot-authserver", &image, None).await.unwrap();
+    let file = dir.join("boot.yaml");
+    std::fs::write(
+        &file,
+        format!("{SPEC}  image:\n    digest: {}\n", pushed.digest),
+    )
+    .unwrap();
+    let applied = run_ok(&cli(
+        account,
+        registry,
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(
+        applied["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["resource"] == json!({"kind": "function", "name": "main"})),
+        "{applied:#}"
+    );
+    assert_eq!(
+        psql_authserver(column),
+        "1",
+        "the new image's migrations ran"
+    );
+    assert_eq!(
+        psql_authserver("SELECT count(*) FROM _sqlx_migrations WHERE version = 4"),
+        "1"
     );
 }

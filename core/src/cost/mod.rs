@@ -6,7 +6,9 @@
 //! Idle means no requests: Aurora with `minCapacity: 0` is paused and bills storage only,
 //! Lambda and API Gateway bill nothing, so what remains is the KMS key, the secrets, the
 //! stored data and images, and whatever runs by the hour (NAT gateways, a database that may
-//! not pause).
+//! not pause). Tokens do not wake the database (the token path reads the read model in S3),
+//! so a busy month is the idle month plus what the requests cost; what wakes the database
+//! is administration, priced per wake.
 
 use std::fmt::Write as _;
 
@@ -24,6 +26,11 @@ pub const AUTHORIZER_BILLED_MS: f64 = 2.0;
 pub const LOG_KIB_PER_REQUEST: f64 = 1.0;
 /// The smallest capacity of an Aurora Serverless v2 instance that is not paused.
 pub const AWAKE_MIN_ACU: f64 = 0.5;
+/// The read model's size per registered client (a client with two secret hashes and a
+/// few scopes, JSON then gzip), bytes; docs/BENCHMARKS.md.
+pub const READ_MODEL_BYTES_PER_CLIENT: f64 = 250.0;
+/// The token volumes a month that `cost` prices besides the idle month.
+pub const BUSY_MONTHS: [f64; 2] = [100_000.0, 1_000_000.0];
 
 /// The auth server image as ECR stores it (one compressed layer), MB; docs/BENCHMARKS.md.
 fn authserver_image_mb(a: Architecture) -> f64 {
@@ -79,6 +86,9 @@ pub struct Prices {
     pub lambda_duration_x86_64: Price,
     pub http_api_requests: Price,
     pub logs_ingestion: Price,
+    pub s3_storage: Price,
+    pub s3_get_requests: Price,
+    pub s3_put_requests: Price,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,8 +195,35 @@ pub struct Estimate {
     pub idle: Vec<Item>,
     pub idle_monthly_usd: f64,
     pub per_million_tokens: PerMillionTokens,
+    /// A month with tokens flowing (and nothing else): the idle month plus the tokens, the
+    /// database asleep throughout.
+    pub busy: Vec<BusyMonth>,
+    /// What wakes the database, for how long, and what one wake costs.
+    pub wakes: Wakes,
     /// What each non-default option adds (those in the spec are in `idle` already).
     pub options: Vec<OptionCost>,
+}
+
+/// A month of `tokens` token requests and no administration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BusyMonth {
+    pub tokens: f64,
+    pub monthly_usd: f64,
+    /// Always true: the token path does not touch the database.
+    pub database_asleep: bool,
+}
+
+/// Waking the database: only administration does (the admin API, the portal, the CLI's and
+/// the operator's changes, key rotation, migrations at deploy); tokens, JWKS, discovery and
+/// introspection do not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Wakes {
+    /// How long one wake keeps it awake after the last connection closes, seconds
+    /// (`database.secondsUntilAutoPause`).
+    pub awake_seconds: u32,
+    /// What one wake costs at least (the minimum awake capacity for that long).
+    pub usd_per_wake: f64,
+    pub why: String,
 }
 
 /// The choices that change what a domain bills; the options are priced by changing one.
@@ -242,6 +279,17 @@ fn idle(s: &AuthDomainSpec, c: Choices, t: &PriceTable) -> Vec<Item> {
         format!(
             "kept by `authdomain bootstrap` (and the operator): the admin client and {}",
             plural(s.clients.len() as f64, "spec client", "spec clients")
+        ),
+    ));
+    let read_model_gb = (credentials as f64 + 10.0) * READ_MODEL_BYTES_PER_CLIENT
+        / (MIB_PER_GIB * MIB_PER_GIB * 1024.0);
+    out.push(item(
+        "S3 storage, read model",
+        read_model_gb,
+        &p.s3_storage,
+        format!(
+            "the published read model (about {} bytes per client); the gateway endpoint that reaches it costs nothing",
+            number(READ_MODEL_BYTES_PER_CLIENT)
         ),
     ));
     out.push(item(
@@ -348,6 +396,22 @@ fn nat_name(n: NatGateway) -> &'static str {
     }
 }
 
+/// What wakes the database and what a wake costs.
+fn wakes(s: &AuthDomainSpec, t: &PriceTable) -> Wakes {
+    let seconds = s.database.seconds_until_auto_pause;
+    let hour = AWAKE_MIN_ACU * t.prices.aurora_acu_hour.usd;
+    Wakes {
+        awake_seconds: seconds,
+        usd_per_wake: hour * f64::from(seconds) / 3600.0,
+        why: format!(
+            "Administration only: a change through the admin API, the portal, `authdomain apply` or the operator, a key rotation, the migrations of a new image. Tokens, JWKS, discovery, introspection and health checks read the read model in S3. Resuming takes about 15 s (30 s after a day paused); a wake bills at least {} ACU (${} an hour) until {} s pass without a connection, and the function closes its connections before each administrative request returns",
+            number(AWAKE_MIN_ACU),
+            price_number(hour),
+            seconds
+        ),
+    }
+}
+
 fn total(items: &[Item]) -> f64 {
     items.iter().map(|i| i.usd).sum()
 }
@@ -402,15 +466,16 @@ fn per_million_tokens(s: &AuthDomainSpec, a: Architecture, t: &PriceTable) -> Pe
         a,
         t,
     ));
-    let awake_hour = AWAKE_MIN_ACU * p.aurora_acu_hour.usd;
+    items.push(item(
+        "S3 GET requests, read model",
+        1.0,
+        &p.s3_get_requests,
+        "at most one conditional GET per token: an instance looks for a newer read model when its copy is 5 s old, and a 304 has no body",
+    ));
     let not_included = if s.database.min_capacity == 0.0 {
         format!(
-            "the database while awake: the first request after a pause resumes it, and it bills at least {} ACU (${} an hour) until {} s pass without connections; with a request every few minutes it never pauses (${:.2} a month). Also not included: Aurora I/O that misses the cache (${} per million), log storage, data transfer out",
-            number(AWAKE_MIN_ACU),
-            price_number(awake_hour),
-            s.database.seconds_until_auto_pause,
-            awake_hour * t.hours_per_month,
-            price_number(p.aurora_io.usd)
+            "the database: tokens never wake it (see what wakes it). Also not included: S3 PUTs of `private_key_jwt` clients (one per assertion, ${} per million), log storage, data transfer out",
+            price_number(p.s3_put_requests.usd)
         )
     } else {
         format!(
@@ -598,6 +663,18 @@ pub fn estimate(m: &AuthDomainManifest, table: &PriceTable) -> Estimate {
         region_differs,
         hours_per_month: table.hours_per_month,
         idle_monthly_usd: total(&idle),
+        busy: {
+            let per = per_million_tokens(s, c.architecture, table).usd;
+            BUSY_MONTHS
+                .iter()
+                .map(|&tokens| BusyMonth {
+                    tokens,
+                    monthly_usd: total(&idle) + tokens / MILLION * per,
+                    database_asleep: s.database.min_capacity == 0.0,
+                })
+                .collect()
+        },
+        wakes: wakes(s, table),
         idle,
         per_million_tokens: per_million_tokens(s, c.architecture, table),
         options: options(s, c, table),
@@ -611,13 +688,31 @@ pub fn summary(e: &Estimate, file: &str) -> String {
     } else {
         String::new()
     };
+    let busy: Vec<String> = e
+        .busy
+        .iter()
+        .map(|b| format!("{} with {} tokens", money(b.monthly_usd), tokens(b.tokens)))
+        .collect();
     format!(
-        "estimated idle cost: {}/month, {} per million tokens ({} prices for {}{differs}); `authdomain cost -f {file}` itemises it",
+        "estimated cost a month: {} idle, {} (the database asleep while only tokens flow; each administrative change wakes it for {} s, about {}) ({} prices for {}{differs}); `authdomain cost -f {file}` itemises it",
         money(e.idle_monthly_usd),
-        money(e.per_million_tokens.usd),
+        busy.join(", "),
+        e.wakes.awake_seconds,
+        money(e.wakes.usd_per_wake),
         e.price_date,
         e.price_region
     )
+}
+
+/// `100k`, `1M`, `2.5M`.
+fn tokens(n: f64) -> String {
+    if n >= MILLION {
+        format!("{}M", number(n / MILLION))
+    } else if n >= 1000.0 {
+        format!("{}k", number(n / 1000.0))
+    } else {
+        number(n)
+    }
 }
 
 /// The estimate as aligned text tables: the idle month, the options, a million tokens.
@@ -708,6 +803,24 @@ pub fn table(e: &Estimate) -> String {
         t.architecture,
         number(t.log_kib_per_request),
         t.not_included
+    );
+    let _ = writeln!(
+        s,
+        "\nA month with tokens flowing (the database asleep: tokens never wake it):\n"
+    );
+    let mut rows = vec![vec!["idle".to_owned(), money(e.idle_monthly_usd)]];
+    rows.extend(
+        e.busy
+            .iter()
+            .map(|b| vec![format!("{} tokens", tokens(b.tokens)), money(b.monthly_usd)]),
+    );
+    s.push_str(&grid(&["MONTH", "MONTHLY"], &rows, &[false, true]));
+    let _ = writeln!(
+        s,
+        "\nWhat wakes the database: {}. One wake: {} s awake, {}.",
+        e.wakes.why,
+        e.wakes.awake_seconds,
+        rate(e.wakes.usd_per_wake)
     );
     let _ = writeln!(s, "{}", e.note);
     s
@@ -874,6 +987,8 @@ mod tests {
             &p.lambda_duration_arm64,
             &p.http_api_requests,
             &p.logs_ingestion,
+            &p.s3_storage,
+            &p.s3_get_requests,
         ];
         for i in e.idle.iter().chain(&e.per_million_tokens.items) {
             assert!(
@@ -925,7 +1040,8 @@ mod tests {
         let expected = p.kms_key.usd
             + 3.0 * p.secret.usd
             + 1.0 * p.aurora_storage.usd
-            + 10.0 * 6.6 / 1024.0 * p.ecr_storage.usd;
+            + 10.0 * 6.6 / 1024.0 * p.ecr_storage.usd
+            + 11.0 * READ_MODEL_BYTES_PER_CLIENT / (1024.0 * 1024.0 * 1024.0) * p.s3_storage.usd;
         assert!(close(e.idle_monthly_usd, expected), "{}", table(&e));
         assert!(e.idle_monthly_usd < 3.0, "{}", table(&e));
         assert_eq!(find(&e.idle, "Aurora writer capacity").usd, 0.0);
@@ -1021,11 +1137,13 @@ mod tests {
             x86.usd - arm.usd,
             gb_seconds * (p.lambda_duration_x86_64.usd - p.lambda_duration_arm64.usd)
         ));
-        // One HTTP API request, one invocation and its logs per token.
+        // One HTTP API request, one invocation and its logs per token, and at most one
+        // conditional GET of the read model.
         let expected = p.http_api_requests.usd
             + p.lambda_requests.usd
             + gb_seconds * p.lambda_duration_arm64.usd
-            + 1e6 * LOG_KIB_PER_REQUEST / (1024.0 * 1024.0) * p.logs_ingestion.usd;
+            + 1e6 * LOG_KIB_PER_REQUEST / (1024.0 * 1024.0) * p.logs_ingestion.usd
+            + p.s3_get_requests.usd;
         assert!(close(arm.usd, expected));
         assert_eq!((arm.architecture.as_str(), arm.memory_mb), ("arm64", 512));
         let default = estimate(&default_spec(), &t);
@@ -1078,8 +1196,17 @@ mod tests {
             "{text}"
         );
         let last: Vec<&&str> = lines.iter().rev().take(2).collect();
-        assert!(last[1].starts_with("Per million tokens: $1.7"), "{text}");
-        assert!(last[1].contains("12 ms at 512 MB, arm64"), "{text}");
+        let per = lines
+            .iter()
+            .find(|l| l.starts_with("Per million tokens: "))
+            .expect("the per-token line");
+        assert!(per.starts_with("Per million tokens: $2.1"), "{text}");
+        assert!(per.contains("12 ms at 512 MB, arm64"), "{text}");
+        let wakes = lines
+            .iter()
+            .find(|l| l.starts_with("What wakes the database: Administration only"))
+            .expect("what wakes the database");
+        assert!(wakes.contains("300 s awake"), "{text}");
         assert!(
             last[0].starts_with("Estimates")
                 && last[0].contains("2026-12-01")

@@ -44,9 +44,22 @@ impl Deferred {
         )
     }
 
+    /// Whether registrations wait for the auth server's first read model.
+    pub fn waits_for_read_model(&self) -> bool {
+        self.missing
+            .iter()
+            .any(|f| f == super::registrations::ISSUER_FACT)
+    }
+
     /// What to do about it, when a person can do something.
     pub fn advice(&self) -> Option<&'static str> {
-        self.waits_for_image().then_some(IMAGE_ADVICE)
+        if self.waits_for_image() {
+            Some(IMAGE_ADVICE)
+        } else if self.waits_for_read_model() {
+            Some(super::registrations::READ_MODEL_ADVICE)
+        } else {
+            None
+        }
     }
 }
 

@@ -7,9 +7,10 @@ use std::net::Ipv4Addr;
 use serde_json::json;
 
 use super::names::{
-    AUTHORIZATION_HEADER, AUTHORIZER_CONFIG_VARIABLE, BASIC_EXECUTION, DATABASE_NAME,
-    DATABASE_USER, ENGINE, KEK_VARIABLE, POLICY_NAME, POSTGRES_PORT, ROUTES, VPC_ACCESS,
-    cors_value, ec2_user_tags, tags_converge, trust_policy,
+    ASSERTION_MARKER_DAYS, AUTHORIZATION_HEADER, AUTHORIZER_CONFIG_VARIABLE, BASIC_EXECUTION,
+    DATABASE_NAME, DATABASE_USER, ENGINE, KEK_VARIABLE, POLICY_NAME, POSTGRES_PORT,
+    READ_MODEL_PREFIX, READ_MODEL_VARIABLE, ROUTES, VPC_ACCESS, cors_value, ec2_user_tags,
+    tags_converge, trust_policy,
 };
 use super::{Desired, Facts, Kind, Ref, ResourceId, Service};
 use crate::spec::{ApiType, AuthDomainManifest, NatGateway, ProtectionMode};
@@ -127,9 +128,22 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
             .reference("vpc", Ref::One(vpc.clone()), true)
             .reference("subnets", Ref::Many(isolated), false),
     );
+    // The read model in S3, reached from the function's subnets through a gateway
+    // endpoint: routes to S3's prefix list in their route tables, no hourly charge.
+    let private_tables: Vec<ResourceId> = zones
+        .iter()
+        .map(|z| id(Kind::RouteTable, format!("private-{}", letter(z))))
+        .collect();
+    out.push(
+        Desired::new(id(Kind::VpcEndpoint, "s3"))
+            .immutable_prop("service", "s3")
+            .immutable_prop("type", "Gateway")
+            .reference("vpc", Ref::One(vpc.clone()), true)
+            .reference("route-tables", Ref::Many(private_tables), false),
+    );
 
-    // The function may reach PostgreSQL inside the VPC and nothing else; the database
-    // accepts PostgreSQL from the function's group only.
+    // The function may reach PostgreSQL inside the VPC and HTTPS to S3 (the read model)
+    // and nothing else; the database accepts PostgreSQL from the function's group only.
     let function_sg = id(Kind::SecurityGroup, "function");
     out.push(
         Desired::new(function_sg.clone())
@@ -138,10 +152,7 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
                 format!("AuthDomain {}: auth server function", m.metadata.name),
             )
             .prop("ingress", json!([]))
-            .prop(
-                "egress",
-                json!([format!("tcp:{POSTGRES_PORT}:{}", s.network.cidr)]),
-            )
+            .prop("egress", json!(function_egress(m)))
             .reference("vpc", Ref::One(vpc.clone()), true),
     );
     out.push(
@@ -156,6 +167,17 @@ pub fn network(m: &AuthDomainManifest) -> Vec<Desired> {
             .reference("vpc", Ref::One(vpc), true),
     );
     out
+}
+
+/// The function's egress rules, sorted as observation sorts them: PostgreSQL inside the
+/// VPC, and HTTPS to the region's S3 prefix list (the fact `prefix-list.s3`).
+pub fn function_egress(m: &AuthDomainManifest) -> Vec<String> {
+    let mut rules = vec![
+        format!("tcp:{POSTGRES_PORT}:{}", m.spec.network.cidr),
+        "tcp:443:${prefix-list.s3}".to_owned(),
+    ];
+    rules.sort();
+    rules
 }
 
 /// The desired database: subnet group over the isolated subnets, the Aurora Serverless v2
@@ -257,6 +279,7 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
         "AUTHSERVER_SIGNING_ALG": format!("{:?}", s.tokens.algorithm),
         "AUTHSERVER_TOKEN_TTL": s.tokens.default_ttl.to_string(),
         KEK_VARIABLE: "${secret/kek.fingerprint}",
+        READ_MODEL_VARIABLE: format!("s3://${{s3-bucket/read-model.id}}/{READ_MODEL_PREFIX}"),
     });
     // The portal's sign-in: its client secret is read from Secrets Manager at start with
     // the function's role (the environment holds only the ARN). A `file` secret is for
@@ -312,6 +335,24 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             "Action": "kms:Decrypt",
             "Resource": "${kms-key/main.arn}",
         }),
+        // The read model: the snapshot read and published, a used assertion recorded.
+        // Listing (only under the prefix) makes a missing object a 404, not a 403.
+        json!({
+            "Sid": "ReadModel",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [
+                format!("arn:aws:s3:::${{s3-bucket/read-model.id}}/{READ_MODEL_PREFIX}/snapshot"),
+                format!("arn:aws:s3:::${{s3-bucket/read-model.id}}/{READ_MODEL_PREFIX}/assertions/*"),
+            ],
+        }),
+        json!({
+            "Sid": "ReadModelList",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::${s3-bucket/read-model.id}",
+            "Condition": { "StringLike": { "s3:prefix": [format!("{READ_MODEL_PREFIX}/*")] } },
+        }),
     ];
     if let Some((_, arn)) = portal {
         statements.push(json!({
@@ -321,7 +362,18 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             "Resource": arn,
         }));
     }
+    let bucket = id(Kind::Bucket, "read-model");
     let mut out = vec![
+        // The read model's bucket: private (Block Public Access, bucket owner enforced, as
+        // S3 makes new buckets), SSE-S3 at rest, the used assertions expiring after a day.
+        Desired::new(bucket.clone()).prop(
+            "lifecycle",
+            json!([{
+                "id": "assertions",
+                "prefix": format!("{READ_MODEL_PREFIX}/assertions/"),
+                "expiration-days": ASSERTION_MARKER_DAYS,
+            }]),
+        ),
         Desired::new(key.clone())
             .immutable_prop("usage", "ENCRYPT_DECRYPT")
             .immutable_prop("spec", "SYMMETRIC_DEFAULT")
@@ -350,7 +402,8 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             )
             .reference("role", Ref::One(role.clone()), true)
             .after(cluster.clone())
-            .after(key.clone()),
+            .after(key.clone())
+            .after(bucket.clone()),
         Desired::new(api.clone())
             .immutable_prop("protocol", "HTTP")
             .prop("name", format!("{domain}-authserver"))
@@ -383,6 +436,8 @@ pub fn application(m: &AuthDomainManifest) -> Vec<Desired> {
             .after(policy)
             .after(secret)
             .after(cluster)
+            .after(bucket)
+            .after(id(Kind::VpcEndpoint, "s3"))
             .after(api.clone()),
         Desired::new(integration.clone())
             .immutable_prop("type", "AWS_PROXY")
@@ -565,6 +620,7 @@ pub fn desired(m: &AuthDomainManifest) -> Vec<Desired> {
     all.extend(database(m));
     all.extend(application(m));
     all.extend(protection(m));
+    all.extend(super::registrations::desired(m));
     for d in all.iter_mut().filter(|d| tags_converge(d.id.kind)) {
         let tags = match d.id.kind.service() {
             Service::Ec2 => ec2_user_tags(&m.metadata.name, &d.id, &m.spec.tags),
@@ -614,6 +670,11 @@ pub fn facts(m: &AuthDomainManifest, region: &str, observed: &[super::Observed])
                 }
             }
         }
+    }
+    // The registrations can be read and written once the function has published its read
+    // model (the provisioner records the issuer it was read for on the function).
+    if let Some(issuer) = f.get("function/main.read-model-issuer").map(str::to_owned) {
+        f.insert(super::registrations::ISSUER_FACT, issuer);
     }
     // The spec's digest; else, while the function still runs the spec's tag, the digest it
     // runs (tags are immutable); else what the repository says the tag points at. A spec
@@ -791,9 +852,24 @@ mod tests {
         assert_eq!(env["AUTHSERVER_DATABASE_IAM_AUTH"], "true");
         assert!(!env.to_string().to_lowercase().contains("password"));
         let policy = g.iter().find(|d| d.id.kind == Kind::IamPolicy).unwrap();
+        let list = |v: &serde_json::Value| -> Vec<String> {
+            match v {
+                serde_json::Value::Array(a) => {
+                    a.iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+                }
+                other => vec![other.as_str().unwrap().to_owned()],
+            }
+        };
         for st in policy.props["document"]["Statement"].as_array().unwrap() {
-            assert!(!st["Action"].as_str().unwrap().contains('*'));
-            assert!(!st["Resource"].as_str().unwrap().ends_with('*'));
+            assert!(list(&st["Action"]).iter().all(|a| !a.contains('*')), "{st}");
+            // The one wildcard: the used-assertion markers, named by a hash, under the
+            // read model's prefix of the domain's own bucket.
+            for r in list(&st["Resource"]) {
+                assert!(
+                    !r.ends_with('*') || r.ends_with("/read-model/assertions/*"),
+                    "{st}"
+                );
+            }
         }
         assert_eq!(
             g.iter().filter(|d| d.id.kind == Kind::ApiRoute).count(),
@@ -1016,9 +1092,20 @@ mod tests {
                 .is_none()
         );
         let p = plain.iter().find(|d| d.id.kind == Kind::IamPolicy).unwrap();
+        let sids: Vec<&str> = p.props["document"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
         assert_eq!(
-            p.props["document"]["Statement"].as_array().unwrap().len(),
-            2
+            sids,
+            [
+                "DatabaseLogin",
+                "DecryptEnvironment",
+                "ReadModel",
+                "ReadModelList"
+            ]
         );
     }
 }

@@ -12,12 +12,13 @@ pub mod graph;
 mod guard;
 pub mod names;
 mod outputs;
+pub mod registrations;
 pub mod zones;
 
 pub use defer::{Deferred, IMAGE_ADVICE, defer_unknown, is_image_fact};
 pub use destroy::{Kept, destroy_plan};
 pub use graph::{desired, retained};
-pub use guard::{Refusal, refusal};
+pub use guard::{Allow, Refusal, refusal, refusals};
 pub use outputs::outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +57,16 @@ pub enum Kind {
     /// The authorization settings of one route of a team's API: the route itself is the
     /// team's; "deleting" this resets the route to no authorization.
     RouteAuthorization,
+    /// The VPC's gateway endpoint for S3: the function reaches the read model through it
+    /// (no NAT, no hourly charge).
+    VpcEndpoint,
+    /// The bucket of the read model.
+    Bucket,
+    /// A resource server (an API and its scopes) registered on the auth server from
+    /// `spec.resourceServers`: named by its identifier.
+    ResourceServer,
+    /// A client registered on the auth server from `spec.clients`: named by its spec name.
+    Client,
 }
 
 /// The AWS service (and, where one service has several, the part of it) whose module
@@ -74,6 +85,9 @@ pub enum Service {
     Api,
     /// The parts of the teams' APIs that `spec.protectedApis` owns.
     Protection,
+    S3,
+    /// The auth server's own registrations, written through management events.
+    Registrations,
 }
 
 impl Kind {
@@ -90,7 +104,10 @@ impl Kind {
             Kind::LambdaPermission => Service::Permission,
             Kind::Api | Kind::ApiIntegration | Kind::ApiRoute | Kind::ApiStage => Service::Api,
             Kind::ApiAuthorizer | Kind::RouteAuthorization => Service::Protection,
+            Kind::Bucket => Service::S3,
+            Kind::ResourceServer | Kind::Client => Service::Registrations,
             Kind::Vpc
+            | Kind::VpcEndpoint
             | Kind::Subnet
             | Kind::InternetGateway
             | Kind::ElasticIp
@@ -125,6 +142,10 @@ impl Kind {
             Kind::LambdaPermission => "lambda-permission",
             Kind::ApiAuthorizer => "api-authorizer",
             Kind::RouteAuthorization => "route-authorization",
+            Kind::VpcEndpoint => "vpc-endpoint",
+            Kind::Bucket => "s3-bucket",
+            Kind::ResourceServer => "resource-server",
+            Kind::Client => "client",
         }
     }
 }
@@ -536,7 +557,11 @@ pub fn diff_with(desired: &[Desired], observed: &[Observed], facts: &Facts) -> P
             action: Action::Delete,
             physical_id: Some(o.physical_id.clone()),
             fields: Vec::new(),
-            reason: "tagged as this domain's but not in the spec".into(),
+            reason: if o.id.kind.service() == Service::Registrations {
+                "registered by the spec (managed-by: spec) but no longer in it".into()
+            } else {
+                "tagged as this domain's but not in the spec".into()
+            },
         });
     }
     Plan { changes }

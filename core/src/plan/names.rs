@@ -51,6 +51,26 @@ pub const POLICY_NAME: &str = "authserver";
 /// The function's environment variable that holds the key-encryption key.
 pub const KEK_VARIABLE: &str = "AUTHSERVER_KEK";
 
+/// The environment variable that points the auth server at its read model.
+pub const READ_MODEL_VARIABLE: &str = "AUTHSERVER_READ_MODEL";
+
+/// The key prefix of the read model in its bucket (the snapshot and used assertions).
+pub const READ_MODEL_PREFIX: &str = "read-model";
+
+/// How long a used client assertion's marker stays (longer than any assertion may live).
+pub const ASSERTION_MARKER_DAYS: i64 = 1;
+
+/// The start of the read model bucket's name; a random suffix follows (bucket names are
+/// global), and the bucket is found again by this prefix and our tags.
+pub fn read_model_bucket_prefix(domain: &str) -> String {
+    format!("authdomain-{domain}-")
+}
+
+/// The S3 gateway endpoint's service name in a region.
+pub fn s3_service_name(region: &str) -> String {
+    format!("com.amazonaws.{region}.s3")
+}
+
 /// The route keys of the API, one per public endpoint of the auth server.
 pub const ROUTES: [&str; 12] = [
     "POST /oauth2/token",
@@ -112,6 +132,7 @@ pub fn tags_converge(kind: Kind) -> bool {
                 | Kind::IamRole
                 | Kind::Api
                 | Kind::Function
+                | Kind::Bucket
         )
 }
 

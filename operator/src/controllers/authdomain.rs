@@ -128,6 +128,18 @@ fn key(ad: &AuthDomain) -> String {
     format!("authdomain/{}", ad.name_any())
 }
 
+/// What the registrations' apply may do beyond the default, from the AuthDomain's
+/// annotations (`authdomain.io/adopt-registrations: "true"`,
+/// `authdomain.io/remove-held-scopes: "true"`): the CLI's `--adopt` and
+/// `--remove-held-scopes`.
+fn allowed(ad: &AuthDomain) -> authdomain_core::plan::Allow {
+    let on = |k: &str| ad.annotations().get(k).map(String::as_str) == Some("true");
+    authdomain_core::plan::Allow {
+        adopt: on("authdomain.io/adopt-registrations"),
+        remove_held_scopes: on("authdomain.io/remove-held-scopes"),
+    }
+}
+
 async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> {
     let generation = ad.meta().generation;
     // Woken by something other than a new generation (our own status write) before the
@@ -186,6 +198,7 @@ async fn apply(ad: Arc<AuthDomain>, ctx: Arc<Context>) -> Result<Action, Error> 
                 database: Duration::ZERO,
                 function: Duration::ZERO,
             },
+            allow: allowed(&ad),
         };
         let result = bootstrap::run(&aws, &m, &options, |_| {}).await;
         ctx.metrics.aws_calls(&aws.calls);

@@ -51,6 +51,8 @@ pub struct Aws {
     pub apigw: aws_sdk_apigatewayv2::Client,
     /// API Gateway's REST APIs (v1): only the teams' APIs of `spec.protectedApis`.
     pub apigw_rest: aws_sdk_apigateway::Client,
+    /// The read model's bucket.
+    pub s3: aws_sdk_s3::Client,
     pub calls: CallCounter,
     pub region: String,
     /// See [`AwsOptions::registry_url`].
@@ -61,6 +63,8 @@ pub struct Aws {
     pub notices: Notices,
     /// The region's availability zones, read once (they do not change while we run).
     pub zones: Arc<tokio::sync::OnceCell<Vec<authdomain_core::plan::zones::Zone>>>,
+    /// The region's S3 prefix list (the gateway endpoint's destinations), read once.
+    pub s3_prefix_list: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Aws {
@@ -158,6 +162,14 @@ impl Aws {
                 .interceptor(edge())
                 .build(),
         );
+        // Path-style addressing against an emulator (moto serves one host); AWS gets the
+        // virtual-hosted style it prefers.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&limited("s3"))
+                .force_path_style(options.endpoint_url.is_some())
+                .interceptor(edge())
+                .build(),
+        );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {
             ec2,
@@ -170,12 +182,14 @@ impl Aws {
             lambda,
             apigw,
             apigw_rest,
+            s3,
             calls,
             region,
             registry_url: options.registry_url.clone(),
             patience: options.patience.clone().unwrap_or_default(),
             notices: Notices::default(),
             zones: Default::default(),
+            s3_prefix_list: Default::default(),
         }
     }
 }

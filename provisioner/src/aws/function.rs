@@ -552,16 +552,32 @@ pub async fn invoke_management(
     let name = function_name(domain);
     let resource = format!("function/main ({})", event.action());
     let payload = serde_json::to_vec(&event.payload()).expect("JSON");
-    let out = with_retries(8, || async {
-        aws.lambda
-            .invoke()
-            .function_name(&name)
-            .payload(aws_smithy_types::Blob::new(payload.clone()))
-            .send()
-            .await
-            .map_err(|e| aws_error("invoke", resource.clone(), e))
-    })
-    .await?;
+    let invoke = || {
+        with_retries(8, || async {
+            aws.lambda
+                .invoke()
+                .function_name(&name)
+                .payload(aws_smithy_types::Blob::new(payload.clone()))
+                .send()
+                .await
+                .map_err(|e| aws_error("invoke", resource.clone(), e))
+        })
+    };
+    // A function idle long enough for Lambda to reclaim its network interfaces is
+    // `Inactive`: the invocation fails, Lambda sets it `Pending` while it re-creates them,
+    // then `Active` (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+    // Wait for that, saying so, then invoke again.
+    let out = match invoke().await {
+        Err(e) if e.code == "ResourceNotReadyException" => {
+            aws.notices.say(&format!(
+                "{resource}: the function is not ready ({}); waiting for Lambda to make it Active",
+                e.message
+            ));
+            wait_ready(aws, domain, aws.patience.function).await?;
+            invoke().await?
+        }
+        other => other?,
+    };
     let body: Value = out
         .payload()
         .and_then(|p| serde_json::from_slice(p.as_ref()).ok())

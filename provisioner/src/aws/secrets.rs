@@ -218,6 +218,31 @@ pub async fn delete(aws: &super::Aws, o: &Observed) -> Result<(), AwsError> {
     }
 }
 
+/// Schedule the secret `name` for deletion (7 days, the shortest window); one that does
+/// not exist or is already scheduled is done.
+pub async fn schedule_deletion(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
+    match aws
+        .secrets
+        .delete_secret()
+        .secret_id(name)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = aws_error("delete", name.to_owned(), e);
+            // AWS: InvalidRequestException "You tried to perform the operation on a secret
+            // that's currently marked deleted" (DeleteSecret, Errors:
+            // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html).
+            if e.code == "InvalidRequestException" && e.message.contains("marked deleted") {
+                return Ok(());
+            }
+            super::already_gone(Err(e))
+        }
+    }
+}
+
 /// Where `authdomain bootstrap` keeps the admin client's credentials.
 pub fn admin_secret_name(domain: &str) -> String {
     format!("authdomain/{domain}/admin")

@@ -41,6 +41,9 @@ pub async fn retag(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), Aw
     let (set, remove) = tag_delta(d.props.get("tags"), o.props.get("tags"));
     let name = d.id.to_string();
     let pairs = || set.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if d.id.kind.service() == Service::S3 {
+        return super::s3::retag(aws, d, o).await;
+    }
     match d.id.kind.service() {
         Service::Ec2 => {
             use aws_sdk_ec2::types::Tag;
@@ -208,7 +211,12 @@ pub async fn retag(aws: &super::Aws, d: &Desired, o: &Observed) -> Result<(), Aw
             );
         }
         // Not converged (see [`tags_converge`]).
-        Service::IamPolicy | Service::Kms | Service::Permission | Service::Protection => {}
+        Service::IamPolicy
+        | Service::Kms
+        | Service::Permission
+        | Service::Protection
+        | Service::S3
+        | Service::Registrations => {}
     }
     Ok(())
 }

@@ -39,6 +39,10 @@ fn other_describes() -> Vec<Rule> {
             .then_output(|| DescribeRouteTablesOutput::builder().build()),
         mock!(aws_sdk_ec2::Client::describe_security_groups)
             .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::describe_vpc_endpoints).then_output(|| {
+            aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput::builder()
+                .build()
+        }),
     ]
 }
 

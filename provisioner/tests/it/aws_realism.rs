@@ -384,6 +384,57 @@ async fn mocked_code_update_waits_for_successful_and_reports_failed_with_aws_rea
     );
 }
 
+/// AWS's documented answer to invoking an Inactive function
+/// (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html): the invocation
+/// fails with ResourceNotReadyException, the function is Pending while Lambda re-creates
+/// its network interfaces, then Active. A management event waits for that and is answered.
+#[tokio::test(start_paused = true)]
+async fn mocked_a_management_event_to_an_inactive_function_waits_until_it_is_active() {
+    use aws_sdk_lambda::types::{LastUpdateStatus, State};
+    let not_ready = || {
+        aws_sdk_lambda::operation::invoke::InvokeError::generic(
+            aws_sdk_lambda::error::ErrorMetadata::builder()
+                .code("ResourceNotReadyException")
+                .message("The function is currently in the following state: Inactive")
+                .build(),
+        )
+    };
+    let invoke = mock!(aws_sdk_lambda::Client::invoke)
+        .sequence()
+        .error(not_ready)
+        .times(8)
+        .output(|| {
+            aws_sdk_lambda::operation::invoke::InvokeOutput::builder()
+                .status_code(200)
+                .payload(aws_smithy_types::Blob::new(
+                    br#"{"ok": true, "result": ["done"]}"#.to_vec(),
+                ))
+                .build()
+        })
+        .build();
+    let state = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .sequence()
+        .output(|| function_state(State::Pending, LastUpdateStatus::Successful))
+        .times(3)
+        .output(|| function_state(State::Active, LastUpdateStatus::Successful))
+        .build();
+    let aws = mocked::client(&[&invoke, &state]);
+    let answer =
+        function::invoke_management(&aws, "demo", &authdomain_api::ManagementEvent::ListKeys)
+            .await
+            .unwrap();
+    assert_eq!(answer, json!(["done"]));
+    assert_eq!(state.num_calls(), 4, "polled while Pending");
+    assert!(
+        aws.notices
+            .lines()
+            .iter()
+            .any(|l| l.contains("Inactive") && l.contains("waiting for Lambda")),
+        "{:?}",
+        aws.notices.lines()
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Availability zones
 

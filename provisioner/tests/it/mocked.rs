@@ -54,6 +54,7 @@ pub fn client(rules: &[&Rule]) -> Aws {
         lambda: with_rules!(aws_sdk_lambda),
         apigw: with_rules!(aws_sdk_apigatewayv2),
         apigw_rest: with_rules!(aws_sdk_apigateway),
+        s3: with_rules!(aws_sdk_s3),
         ec2: aws_sdk_ec2::Client::from_conf(conf),
         calls: CallCounter::default(),
         region: "eu-west-1".into(),
@@ -61,5 +62,6 @@ pub fn client(rules: &[&Rule]) -> Aws {
         patience: Patience::default(),
         notices: Notices::default(),
         zones: Default::default(),
+        s3_prefix_list: Default::default(),
     }
 }

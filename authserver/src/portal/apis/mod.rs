@@ -82,6 +82,7 @@ async fn api_create(State(state): State<AppState>, viewer: Viewer, body: Bytes) 
         name: form.get("name").map(str::to_owned),
         scopes: parse_scopes(form.get("scopes").unwrap_or("")),
         team: form.get("team").map(str::to_owned),
+        managed_by: None,
     };
     match state
         .authority
@@ -147,6 +148,7 @@ fn rs_input(r: &ResourceServer) -> ResourceServerInput {
         name: Some(r.name.clone()),
         scopes: r.scopes.clone(),
         team: r.team.clone(),
+        managed_by: r.managed_by.clone(),
     }
 }
 

@@ -72,20 +72,27 @@ pub(super) fn api_view(
             .unwrap_or(0)
     };
     let id = &r.identifier;
+    // Registrations the manifest manages change there (apply converges them back).
+    let editable = r.managed_by.is_none();
     layout(
         ctx,
         &r.name,
         html! {
             div.page-head {
                 h1 { (r.name) }
-                form.inline method="post" action=(format!("{}?id={}", ctx.href("/apis/delete"), enc(id)))
-                    data-confirm=(format!("Delete the API {}? Its scopes go with it.", r.name)) {
-                    (ctx.csrf())
-                    button.btn.btn-danger.btn-small type="submit" { "Delete API" }
+                @if editable {
+                    form.inline method="post" action=(format!("{}?id={}", ctx.href("/apis/delete"), enc(id)))
+                        data-confirm=(format!("Delete the API {}? Its scopes go with it.", r.name)) {
+                        (ctx.csrf())
+                        button.btn.btn-danger.btn-small type="submit" { "Delete API" }
+                    }
                 }
             }
             @if let Some(d) = done { (flash("ok", d)) }
             @if let Some(e) = draft.general_error() { (flash("error", e)) }
+            @if let Some(m) = &r.managed_by {
+                (flash("warn", &format!("Managed by {}: read-only here. Change the AuthDomain manifest (spec.resourceServers) and apply it instead.", if m == "spec" { "the AuthDomain manifest" } else { m.as_str() })))
+            }
             dl.meta {
                 dt { "Identifier (audience)" } dd.mono { (id) }
                 dt { "Team" } dd { @if let Some(t) = &r.team { span.badge.badge-team { (t) } } @else { "none (admins only)" } }
@@ -105,10 +112,12 @@ pub(super) fn api_view(
                                     td data-label="Description" { (s.description) }
                                     td data-label="Held by" { (held_by(&s.name)) " clients" }
                                     td.actions {
-                                        form.inline method="post" action=(format!("{}?id={}", ctx.href("/apis/scopes/remove"), enc(id))) {
-                                            (ctx.csrf())
-                                            input type="hidden" name="scope" value=(s.name);
-                                            button.btn.btn-small type="submit" aria-label=(format!("Remove scope {}", s.name)) { "Remove" }
+                                        @if editable {
+                                            form.inline method="post" action=(format!("{}?id={}", ctx.href("/apis/scopes/remove"), enc(id))) {
+                                                (ctx.csrf())
+                                                input type="hidden" name="scope" value=(s.name);
+                                                button.btn.btn-small type="submit" aria-label=(format!("Remove scope {}", s.name)) { "Remove" }
+                                            }
                                         }
                                     }
                                 }
@@ -116,6 +125,7 @@ pub(super) fn api_view(
                         }
                     }
                 }
+                @if editable {
                 h3 { "Add a scope" }
                 form method="post" action=(format!("{}?id={}", ctx.href("/apis/scopes/add"), enc(id))) {
                     (ctx.csrf())
@@ -132,7 +142,9 @@ pub(super) fn api_view(
                     }
                     @if let Some(e) = draft.field_error("scopes") { p.field-error role="alert" { (e) } }
                 }
+                }
             }
+            @if editable {
             section.card {
                 h2 { "Details" }
                 form.stack method="post" action=(format!("{}?id={}", ctx.href("/apis/update"), enc(id))) {
@@ -145,6 +157,7 @@ pub(super) fn api_view(
                     (team_select(ctx, draft, "rs-team", r.team.as_deref()))
                     div.form-actions { button.btn.btn-primary type="submit" { "Save" } }
                 }
+            }
             }
         },
     )

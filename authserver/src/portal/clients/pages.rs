@@ -59,7 +59,7 @@ pub(super) fn clients(
                             tr {
                                 td data-label="Name" {
                                     a href=(client_href(ctx, &c.client_id)) { (c.name) }
-                                    @if c.managed_by.is_some() { " " span.badge.badge-managed { "managed by Kubernetes" } }
+                                    @if let Some(m) = &c.managed_by { " " span.badge.badge-managed { (managed_label(m)) } }
                                 }
                                 td.mono data-label="Client id" { (c.client_id) }
                                 td data-label="Team" { @if let Some(t) = &c.team { span.badge.badge-team { (t) } } @else { span.muted { "none" } } }
@@ -136,7 +136,11 @@ pub(super) fn client_view(
             @if let Some(d) = done { (flash("ok", d)) }
             @if let Some(e) = draft.general_error() { (flash("error", e)) }
             @if let Some(m) = &c.managed_by {
-                (flash("warn", &format!("Managed by {m}: read-only here. Change the OAuthClient resource instead.")))
+                (flash("warn", &if m == "spec" {
+                    "Managed by the AuthDomain manifest (spec.clients): read-only here. Change the manifest and apply it instead.".to_owned()
+                } else {
+                    format!("Managed by {m}: read-only here. Change the OAuthClient resource instead.")
+                }))
             }
             dl.meta {
                 dt { "Client id" } dd.mono { (id) }
@@ -273,4 +277,13 @@ pub(super) fn secret_shown(ctx: &Ctx, s: &ShownSecret) -> Markup {
             p { a.btn href=(client_href(ctx, &c.client_id)) { "Done: back to the client" } }
         },
     )
+}
+
+/// The badge of a client a tool manages.
+fn managed_label(managed_by: &str) -> &'static str {
+    if managed_by == "spec" {
+        "managed by the manifest"
+    } else {
+        "managed by Kubernetes"
+    }
 }

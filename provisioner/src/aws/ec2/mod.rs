@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::Tag;
 
 pub use mutate::TAG_ZONE_ID;
 pub use mutate::{create, delete, update};
-pub use observe::{observe, observe_domains, zone_assignment, zones};
+pub use observe::{observe, observe_domains, s3_prefix_list, zone_assignment, zones};
 
 /// Physical ids known so far (observed, or created during this apply).
 pub type Physical = BTreeMap<ResourceId, String>;

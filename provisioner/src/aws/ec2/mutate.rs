@@ -204,6 +204,28 @@ pub async fn create(
             sync_rules(aws, d, &id, &[], &have, &[], physical).await?;
             Ok(id)
         }
+        Kind::VpcEndpoint => {
+            let out = ec2
+                .create_vpc_endpoint()
+                .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+                .vpc_id(one(d, "vpc", physical)?)
+                .service_name(authdomain_core::plan::names::s3_service_name(&aws.region))
+                .set_route_table_ids(Some(many(d, "route-tables", physical)?))
+                .tag_specifications(tag_spec(
+                    ResourceType::VpcEndpoint,
+                    domain,
+                    &d.id,
+                    extra_tags,
+                ))
+                .send()
+                .await
+                .map_err(err!("create"))?;
+            Ok(out
+                .vpc_endpoint()
+                .and_then(|e| e.vpc_endpoint_id())
+                .unwrap_or_default()
+                .to_owned())
+        }
         _ => unreachable!("not an EC2 kind: {}", d.id),
     }
 }
@@ -378,6 +400,19 @@ pub async fn update(
                         .map_err(|e| aws_error("associate", name.clone(), e))?;
                 }
             }
+        }
+        Kind::VpcEndpoint if changed("route-tables") && !changed("vpc") => {
+            let want = many(d, "route-tables", physical)?;
+            let have = o.refs.get("route-tables").cloned().unwrap_or_default();
+            let add: Vec<String> = want.iter().filter(|t| !have.contains(t)).cloned().collect();
+            let remove: Vec<String> = have.iter().filter(|t| !want.contains(t)).cloned().collect();
+            ec2.modify_vpc_endpoint()
+                .vpc_endpoint_id(&o.physical_id)
+                .set_add_route_table_ids((!add.is_empty()).then_some(add))
+                .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
+                .send()
+                .await
+                .map_err(|e| aws_error("modify", name.clone(), e))?;
         }
         Kind::SecurityGroup => {
             let have_in = crate::aws::strings(o.props.get("ingress"));
@@ -675,6 +710,13 @@ async fn delete_once(aws: &crate::aws::Aws, o: &Observed) -> Result<(), AwsError
                 Kind::SecurityGroup => ec2
                     .delete_security_group()
                     .group_id(&pid)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(e!()),
+                Kind::VpcEndpoint => ec2
+                    .delete_vpc_endpoints()
+                    .vpc_endpoint_ids(&pid)
                     .send()
                     .await
                     .map(|_| ())

@@ -296,7 +296,89 @@ async fn observe_chunk(
         );
         out.entry(domain.to_owned()).or_default().push(o);
     }
+
+    let endpoints = with_retries(5, || async {
+        ec2.describe_vpc_endpoints()
+            .filters(domains_filter(domains))
+            .send()
+            .await
+            .map_err(|e| aws_error("describe", "VPC endpoints", e))
+    })
+    .await?;
+    for (domain, e) in endpoints
+        .vpc_endpoints()
+        .iter()
+        // A deleted endpoint is listed for a while; AWS spells its states in lower case.
+        .filter(|e| {
+            !e.state().is_some_and(|s| {
+                matches!(
+                    s.as_str().to_ascii_lowercase().as_str(),
+                    "deleted" | "deleting"
+                )
+            })
+        })
+        .filter_map(|x| domain_of(x.tags(), domains).map(|d| (d, x)))
+    {
+        let pid = e.vpc_endpoint_id().unwrap_or_default();
+        let mut o = observed(resource_id(e.tags(), Kind::VpcEndpoint, pid), pid, e.tags());
+        let service = e
+            .service_name()
+            .and_then(|s| s.rsplit('.').next())
+            .unwrap_or_default();
+        o.props.insert("service".into(), json!(service));
+        o.props.insert(
+            "type".into(),
+            json!(e.vpc_endpoint_type().map(|t| t.as_str())),
+        );
+        o.refs.insert(
+            "vpc".into(),
+            e.vpc_id().map(|v| vec![v.to_owned()]).unwrap_or_default(),
+        );
+        let mut tables: Vec<String> = e.route_table_ids().to_vec();
+        tables.sort();
+        o.refs.insert("route-tables".into(), tables);
+        out.entry(domain.to_owned()).or_default().push(o);
+    }
     Ok(())
+}
+
+/// The region's S3 prefix list (`pl-…`: the destinations a gateway endpoint routes),
+/// read once per [`Aws`], for the function's egress rule.
+///
+/// [`Aws`]: crate::aws::Aws
+pub async fn s3_prefix_list(aws: &crate::aws::Aws) -> Result<String, AwsError> {
+    let name = authdomain_core::plan::names::s3_service_name(&aws.region);
+    aws.s3_prefix_list
+        .get_or_try_init(|| async {
+            let out = with_retries(5, || async {
+                aws.ec2
+                    .describe_prefix_lists()
+                    .filters(
+                        Filter::builder()
+                            .name("prefix-list-name")
+                            .values(&name)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("describe", "prefix lists", e))
+            })
+            .await?;
+            out.prefix_lists()
+                .iter()
+                .find(|p| p.prefix_list_name() == Some(name.as_str()))
+                .and_then(|p| p.prefix_list_id())
+                .map(str::to_owned)
+                .ok_or_else(|| AwsError {
+                    action: "describe",
+                    resource: format!("prefix list {name}"),
+                    code: "NotFound".into(),
+                    message: format!("the region has no S3 prefix list named {name}"),
+                    class: crate::aws::ErrorClass::Terminal,
+                })
+        })
+        .await
+        .cloned()
 }
 
 /// The region's availability zones as this account sees them, read once per [`Aws`]

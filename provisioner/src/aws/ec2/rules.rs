@@ -2,11 +2,12 @@
 //! becomes sorted strings like `tcp:5432:10.0.0.0/16`, so a rule list AWS returns in
 //! another order or grouping is not drift; and back, for the calls that add and remove.
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, IpRange, PrefixListId, UserIdGroupPair};
 
 use authdomain_core::plan::names::POSTGRES_PORT;
 
-/// Canonical rule strings (`tcp:5432:10.0.0.0/16`) and referenced group ids of a rule list.
+/// Canonical rule strings (`tcp:5432:10.0.0.0/16`, `tcp:443:pl-63a5400a` for a prefix
+/// list) and referenced group ids of a rule list.
 pub fn canonical(perms: &[IpPermission]) -> (Vec<String>, Vec<(String, String)>) {
     let mut cidrs = Vec::new();
     let mut groups = Vec::new();
@@ -23,6 +24,11 @@ pub fn canonical(perms: &[IpPermission]) -> (Vec<String>, Vec<(String, String)>)
         for r in p.ip_ranges() {
             if let Some(c) = r.cidr_ip() {
                 cidrs.push(format!("{proto}:{ports}:{c}"));
+            }
+        }
+        for l in p.prefix_list_ids() {
+            if let Some(id) = l.prefix_list_id() {
+                cidrs.push(format!("{proto}:{ports}:{id}"));
             }
         }
         for g in p.user_id_group_pairs() {
@@ -47,14 +53,17 @@ pub fn permission(rule: &str) -> Option<IpPermission> {
         },
     };
     let proto = if proto == "all" { "-1" } else { proto };
-    Some(
-        IpPermission::builder()
-            .ip_protocol(proto)
-            .from_port(from)
-            .to_port(to)
-            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-            .build(),
-    )
+    let p = IpPermission::builder()
+        .ip_protocol(proto)
+        .from_port(from)
+        .to_port(to);
+    Some(if cidr.starts_with("pl-") {
+        p.prefix_list_ids(PrefixListId::builder().prefix_list_id(cidr).build())
+            .build()
+    } else {
+        p.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    })
 }
 
 /// PostgreSQL from the members of another group (the database's one ingress rule).
