@@ -37,6 +37,17 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer image that older ones cannot run against.
+    #[error(
+        "the database's schema is at migration {database}, newer than this image's {image}, and \
+         images before migration {oldest_compatible} cannot run on it: deploy an image whose \
+         migrations reach {oldest_compatible} or later (README: rolling back)"
+    )]
+    SchemaTooNew {
+        database: i64,
+        image: i64,
+        oldest_compatible: i64,
+    },
     #[error("database error: {0}")]
     Database(sqlx::Error),
 }
@@ -357,12 +368,55 @@ impl Store {
         }
     }
 
-    /// Apply pending migrations (idempotent).
+    /// Apply pending migrations (idempotent). A database a newer image migrated is run on
+    /// only when that image said older ones may (`authdomain_schema.oldest_compatible`);
+    /// otherwise [`StoreError::SchemaTooNew`], before anything is changed.
     pub async fn migrate(&self) -> Result<()> {
-        match &self.pool() {
-            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
-            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+        let mut migrator = match &self.pool() {
+            Db::Postgres(_) => sqlx::migrate!("./migrations/postgres"),
+            Db::Sqlite(_) => sqlx::migrate!("./migrations/sqlite"),
+        };
+        let image = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = with_pool!(self, p => {
+            match sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM _sqlx_migrations")
+                .fetch_one(p)
+                .await
+            {
+                Ok(v) => v,
+                // No table yet: a new database.
+                Err(sqlx::Error::Database(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        });
+        if let Some(database) = applied.filter(|v| *v > image) {
+            let oldest: Option<i64> = with_pool!(self, p => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT oldest_compatible FROM authdomain_schema WHERE id = 1",
+                )
+                .fetch_optional(p)
+                .await
+                .ok()
+                .flatten()
+            });
+            match oldest {
+                Some(o) if o <= image => {
+                    tracing::info!(
+                        database,
+                        image,
+                        "the database is newer than this image and says it may run on it"
+                    );
+                    migrator.set_ignore_missing(true);
+                }
+                o => {
+                    return Err(StoreError::SchemaTooNew {
+                        database,
+                        image,
+                        oldest_compatible: o.unwrap_or(database),
+                    });
+                }
+            }
         }
+        with_pool!(self, p => migrator.run(p).await?);
         Ok(())
     }
 

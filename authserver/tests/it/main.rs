@@ -13,5 +13,6 @@ mod layout;
 mod portal;
 mod portal_browser;
 mod read_model;
+mod schema;
 mod support;
 mod token;

@@ -2,6 +2,7 @@
 //! AWS), one module per command, and `input` for what they share (reading manifests,
 //! connecting, asking before changing anything).
 
+mod admin;
 mod apply;
 mod bootstrap;
 mod cost;
@@ -87,6 +88,22 @@ enum Command {
     },
     /// Delete everything tagged for the domain, in reverse dependency order.
     Destroy(destroy::Args),
+    /// The deployed domain's clients: list (from the published read model: the database
+    /// stays asleep), create, delete.
+    Clients {
+        #[command(subcommand)]
+        command: admin::Clients,
+    },
+    /// The deployed domain's resource servers (APIs) and their scopes.
+    Apis {
+        #[command(subcommand)]
+        command: admin::Apis,
+    },
+    /// The deployed domain's signing keys: list, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: admin::Keys,
+    },
     /// Access tokens, for people debugging them: `verify` one as a resource server
     /// would, `get` one from a domain.
     Token {
@@ -116,5 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Image { command } => image::run(aws, command).await,
         Command::Destroy(args) => destroy::run(aws, args).await,
         Command::Token { command } => token::run(aws, command).await,
+        Command::Clients { command } => admin::clients(aws, command).await,
+        Command::Apis { command } => admin::apis(aws, command).await,
+        Command::Keys { command } => admin::keys(aws, command).await,
     }
 }

@@ -206,6 +206,38 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     assert_eq!(part(1)["scope"], "orders:read");
     assert_eq!(body["expires_in"], 600);
 
+    // Where the credentials are kept, and the credentials themselves only when asked.
+    let out = cli(
+        &account,
+        registry.url(),
+        &["outputs", "-f", file, "--output", "json"],
+    );
+    let outputs = run_ok(&out);
+    assert_eq!(
+        outputs["clientCredentialsSecrets"]["shipping"], "authdomain/boot/clients/shipping",
+        "{outputs:#}"
+    );
+    assert_eq!(outputs["adminCredentialsSecret"], "authdomain/boot/admin");
+    let secret = shipping["client_secret"].as_str().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    let revealed = run_ok(&cli(
+        &account,
+        registry.url(),
+        &["outputs", "-f", file, "--reveal", "shipping"],
+    ));
+    assert_eq!(revealed["client_secret"], secret);
+    let out = cli(
+        &account,
+        registry.url(),
+        &["outputs", "-f", file, "--reveal", "../admin"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected `admin` or the name"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // 3. Again: nothing changes, and no AWS call mutates anything.
     let out = cli(
         &account,
@@ -235,6 +267,7 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     registrations_follow_the_manifest(&aws, &account, registry.url(), dir.path()).await;
     a_new_image_runs_its_migrations(&aws, &account, registry.url(), dir.path(), &binary, uri).await;
     std::fs::write(file, SPEC).unwrap();
+    remote_administration(&aws, &account, registry.url(), file, &lambda).await;
 
     // 5. In sync, then a destroy leaves nothing of the domain, credentials included.
     let m = spec::load_str(SPEC, "boot.yaml").unwrap();
@@ -377,8 +410,19 @@ async fn registrations_follow_the_manifest(
         ));
     }
     let many = spec::load_str(&big, "many.yaml").unwrap();
+    // Connections to the auth server's database, counted by PostgreSQL itself: those
+    // open now and those ever established (counted when they end).
+    let connections = || {
+        psql_admin(
+            "SELECT numbackends || '/' || sessions FROM pg_stat_database WHERE datname = 'authserver'",
+        )
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let before = connections();
     aws.calls.reset();
     let (plan, _) = reconcile::plan(aws, &many).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(connections(), before, "a plan connected to the database");
     let calls = aws.calls.snapshot();
     let count = |op: &str| -> u64 {
         calls
@@ -582,6 +626,24 @@ async fn registrations_follow_the_manifest(
     ));
 }
 
+/// `psql -tAc SQL` on the maintenance database, as the test's superuser; its output.
+fn psql_admin(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            authdomain_tests::postgres::server().admin_url().as_str(),
+            "-tAc",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// `psql -tAc SQL` on the auth server's database, as the test's superuser; its output.
 fn psql_authserver(sql: &str) -> String {
     let url = authdomain_tests::postgres::server()
@@ -612,7 +674,7 @@ async fn a_new_image_runs_its_migrations(
     let column = "SELECT count(*) FROM information_schema.columns \
                   WHERE table_name = 'resource_servers' AND column_name = 'managed_by'";
     psql_authserver(
-        "ALTER TABLE resource_servers DROP COLUMN managed_by; \
+        "ALTER TABLE resource_servers DROP COLUMN managed_by; DROP TABLE authdomain_schema; \
          DELETE FROM _sqlx_migrations WHERE version = 4",
     );
     assert_eq!(psql_authserver(column), "0");
@@ -659,4 +721,152 @@ async fn a_new_image_runs_its_migrations(
         psql_authserver("SELECT count(*) FROM _sqlx_migrations WHERE version = 4"),
         "1"
     );
+
+    // The upgrade path from before migration 0004: the spec's API carries no marker, so
+    // the next apply names the take-over, and --adopt takes it.
+    let f = file.to_str().unwrap();
+    let mut out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
+    for _ in 0..20 {
+        if out.status.code() == Some(2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("managed-by"));
+    let out = cli(account, registry, &["apply", "-f", f, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--adopt"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run_ok(&cli(
+        account,
+        registry,
+        &[
+            "apply",
+            "-f",
+            f,
+            "--auto-approve",
+            "--adopt",
+            "--output",
+            "json",
+        ],
+    ));
+}
+
+/// `authdomain clients|apis|keys` against the deployed domain: lists come from the read
+/// model (no invocation), changes through management events; managed clients are refused.
+async fn remote_administration(
+    aws: &provisioner::aws::Aws,
+    account: &str,
+    registry: &str,
+    file: &str,
+    lambda: &authdomain_tests::lambda::FakeLambda,
+) {
+    let invocations = lambda.invocations();
+    let listed = run_ok(&cli(
+        account,
+        registry,
+        &["clients", "list", "-f", file, "--output", "json"],
+    ));
+    let apis = run_ok(&cli(
+        account,
+        registry,
+        &["apis", "list", "-f", file, "--output", "json"],
+    ));
+    let keys = run_ok(&cli(
+        account,
+        registry,
+        &["keys", "list", "-f", file, "--output", "json"],
+    ));
+    assert_eq!(
+        lambda.invocations(),
+        invocations,
+        "listing invoked the function"
+    );
+    let shipping = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "shipping")
+        .unwrap_or_else(|| panic!("{listed:#}"));
+    assert_eq!(shipping["managed_by"], "spec");
+    assert!(!listed.to_string().contains("hash"), "{listed:#}");
+    assert!(
+        apis.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["identifier"] == "https://orders.example.com"),
+        "{apis:#}"
+    );
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["state"] == "active"),
+        "{keys:#}"
+    );
+    assert!(!keys.to_string().contains("private"), "{keys:#}");
+
+    // A managed client is changed where it is managed.
+    let out = cli(
+        account,
+        registry,
+        &[
+            "clients",
+            "delete",
+            "-f",
+            file,
+            shipping["client_id"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("managed by spec"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Create, use, delete.
+    let created = run_ok(&cli(
+        account,
+        registry,
+        &[
+            "clients",
+            "create",
+            "-f",
+            file,
+            "--name",
+            "remote",
+            "--scope",
+            "orders:read",
+            "--output",
+            "json",
+        ],
+    ));
+    let answer = token_until(aws, &created, 200).await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    run_ok(&cli(
+        account,
+        registry,
+        &[
+            "clients",
+            "delete",
+            "-f",
+            file,
+            created["client_id"].as_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    ));
+    let answer = token_until(aws, &created, 401).await;
+    assert_eq!(answer["statusCode"], 401, "{answer}");
 }

@@ -222,6 +222,16 @@ pub fn kms_alias(domain: &str) -> String {
     format!("alias/authdomain/{domain}")
 }
 
+/// Where the admin client's credentials are kept (Secrets Manager).
+pub fn admin_credentials_secret(domain: &str) -> String {
+    format!("authdomain/{domain}/admin")
+}
+
+/// Where the credentials of the spec's client `client` are kept (Secrets Manager).
+pub fn client_credentials_secret(domain: &str, client: &str) -> String {
+    format!("authdomain/{domain}/clients/{client}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

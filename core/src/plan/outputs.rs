@@ -1,5 +1,7 @@
 //! What a deployed domain exposes (issuer, endpoints, ARNs), read from what exists.
 
+use super::names::{admin_credentials_secret, client_credentials_secret};
+use super::registrations::SPEC_OWNER;
 use super::{Kind, Observed};
 use crate::spec::AuthDomainManifest;
 
@@ -45,6 +47,31 @@ pub fn outputs(m: &AuthDomainManifest, observed: &[Observed]) -> serde_json::Val
         out["issuer"] = serde_json::json!(issuer);
         out["tokenEndpoint"] = serde_json::json!(format!("{issuer}/oauth2/token"));
         out["jwksUri"] = serde_json::json!(format!("{issuer}/.well-known/jwks.json"));
+    }
+    // Where the kept credentials are (never the credentials: `outputs --reveal NAME`
+    // reads one, when asked).
+    let domain = &m.metadata.name;
+    if find(Kind::Function).is_some() {
+        out["adminCredentialsSecret"] = serde_json::json!(admin_credentials_secret(domain));
+    }
+    let clients: std::collections::BTreeMap<&str, String> = observed
+        .iter()
+        .filter(|o| {
+            o.id.kind == Kind::Client
+                && o.props
+                    .get("managed-by")
+                    .and_then(serde_json::Value::as_str)
+                    == Some(SPEC_OWNER)
+        })
+        .map(|o| {
+            (
+                o.id.name.as_str(),
+                client_credentials_secret(domain, &o.id.name),
+            )
+        })
+        .collect();
+    if !clients.is_empty() {
+        out["clientCredentialsSecrets"] = serde_json::json!(clients);
     }
     if let Some(map) = out.as_object_mut() {
         map.retain(|_, v| !v.is_null());

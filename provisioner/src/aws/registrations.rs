@@ -86,6 +86,30 @@ pub async fn observe(
     ))
 }
 
+/// What the domain's function last published (its read model), or None before the first
+/// publication (or with no function). One GetFunction, one GetObject, the KEK: never an
+/// invocation, so reading it never wakes the database (`authdomain clients list`).
+pub async fn published(aws: &super::Aws, domain: &str) -> Result<Option<Snapshot>, AwsError> {
+    let observed = function::observe(aws, domain).await?;
+    let Some(f) = observed
+        .iter()
+        .find(|o| o.id == ResourceId::new(Kind::Function, "main"))
+    else {
+        return Ok(None);
+    };
+    let env = |k: &str| {
+        f.props
+            .get("environment")
+            .and_then(|e| e.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let (Some(issuer), Some(location)) = (env(ISSUER_VARIABLE), env(READ_MODEL_VARIABLE)) else {
+        return Ok(None);
+    };
+    read(aws, domain, &issuer, &location).await
+}
+
 /// The published snapshot at `location` (`s3://bucket/prefix`), or None before the first
 /// publication.
 async fn read(

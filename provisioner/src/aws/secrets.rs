@@ -245,12 +245,12 @@ pub async fn schedule_deletion(aws: &super::Aws, name: &str) -> Result<(), AwsEr
 
 /// Where `authdomain bootstrap` keeps the admin client's credentials.
 pub fn admin_secret_name(domain: &str) -> String {
-    format!("authdomain/{domain}/admin")
+    authdomain_core::plan::names::admin_credentials_secret(domain)
 }
 
 /// Where `authdomain bootstrap` keeps the credentials of the spec's client `client`.
 pub fn client_secret_name(domain: &str, client: &str) -> String {
-    format!("authdomain/{domain}/clients/{client}")
+    authdomain_core::plan::names::client_credentials_secret(domain, client)
 }
 
 /// A credentials secret's JSON value, or None when it does not exist (or is scheduled for
