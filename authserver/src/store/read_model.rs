@@ -64,41 +64,29 @@ impl Store {
         let revoked_sql =
             "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= $1 ORDER BY jti";
         let version_sql = "SELECT version FROM read_model_state WHERE id = 1";
-        let (version, clients, servers, keys, revoked) = match &self.pool() {
-            Db::Postgres(p) => {
-                let mut tx = p.begin().await?;
+        // One body for both backends; PostgreSQL's transaction is made a single snapshot
+        // (SQLite's read transaction in WAL mode already is).
+        let postgres = matches!(self.pool(), Db::Postgres(_));
+        let (version, clients, servers, keys, revoked) = with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            if postgres {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(&mut *tx)
                     .await?;
-                let (version,): (i64,) = sqlx::query_as(version_sql).fetch_one(&mut *tx).await?;
-                let rows = sqlx::query(client_sql).fetch_all(&mut *tx).await?;
-                let clients = records::clients_from_rows(rows.iter().map(|r| client_row!(r)))?;
-                let servers: Vec<ResourceServerRow> =
-                    sqlx::query_as(rs_sql).fetch_all(&mut *tx).await?;
-                let keys: Vec<KeyRow> = sqlx::query_as(key_sql).fetch_all(&mut *tx).await?;
-                let revoked: Vec<(String, i64)> = sqlx::query_as(revoked_sql)
-                    .bind(now)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                (version, clients, servers, keys, revoked)
             }
-            Db::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                let (version,): (i64,) = sqlx::query_as(version_sql).fetch_one(&mut *tx).await?;
-                let rows = sqlx::query(client_sql).fetch_all(&mut *tx).await?;
-                let clients = records::clients_from_rows(rows.iter().map(|r| client_row!(r)))?;
-                let servers: Vec<ResourceServerRow> =
-                    sqlx::query_as(rs_sql).fetch_all(&mut *tx).await?;
-                let keys: Vec<KeyRow> = sqlx::query_as(key_sql).fetch_all(&mut *tx).await?;
-                let revoked: Vec<(String, i64)> = sqlx::query_as(revoked_sql)
-                    .bind(now)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                (version, clients, servers, keys, revoked)
-            }
-        };
+            let (version,): (i64,) = sqlx::query_as(version_sql).fetch_one(&mut *tx).await?;
+            let rows = sqlx::query(client_sql).fetch_all(&mut *tx).await?;
+            let clients = records::clients_from_rows(rows.iter().map(|r| client_row!(r)))?;
+            let servers: Vec<ResourceServerRow> =
+                sqlx::query_as(rs_sql).fetch_all(&mut *tx).await?;
+            let keys: Vec<KeyRow> = sqlx::query_as(key_sql).fetch_all(&mut *tx).await?;
+            let revoked: Vec<(String, i64)> = sqlx::query_as(revoked_sql)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (version, clients, servers, keys, revoked)
+        });
         Ok(ReadModelRecords {
             version,
             clients,

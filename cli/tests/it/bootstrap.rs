@@ -328,6 +328,27 @@ async fn token(aws: &provisioner::aws::Aws, credentials: &Value) -> Value {
     serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap()
 }
 
+/// `authdomain drift` until it reports drift (exit 2; at most 10 s: the read model's
+/// bound), its last run.
+async fn drift_until_found(account: &str, registry: &str, file: &str) -> std::process::Output {
+    let run = || {
+        cli(
+            account,
+            registry,
+            &["drift", "-f", file, "--format", "json"],
+        )
+    };
+    let mut out = run();
+    for _ in 0..20 {
+        if out.status.code() == Some(2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        out = run();
+    }
+    out
+}
+
 /// [`token`] until it answers `status` (at most 10 s: the read model's bound), the last
 /// answer.
 async fn token_until(aws: &provisioner::aws::Aws, credentials: &Value, status: u16) -> Value {
@@ -511,14 +532,7 @@ async fn registrations_follow_the_manifest(
             "token_endpoint_auth_method": "client_secret_basic", "managed_by": "spec"}}),
     )
     .await;
-    let mut out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
-    for _ in 0..20 {
-        if out.status.code() == Some(2) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
-    }
+    let out = drift_until_found(account, registry, f).await;
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -725,14 +739,7 @@ async fn a_new_image_runs_its_migrations(
     // The upgrade path from before migration 0004: the spec's API carries no marker, so
     // the next apply names the take-over, and --adopt takes it.
     let f = file.to_str().unwrap();
-    let mut out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
-    for _ in 0..20 {
-        if out.status.code() == Some(2) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        out = cli(account, registry, &["drift", "-f", f, "--format", "json"]);
-    }
+    let out = drift_until_found(account, registry, f).await;
     assert_eq!(
         out.status.code(),
         Some(2),
