@@ -11,6 +11,12 @@
 #                                      write DIR/sa-NAMESPACE-SERVICEACCOUNT.kubeconfig, with
 #                                      a TokenRequest token (default 86400 s) of that existing
 #                                      ServiceAccount, and print its path
+#   scripts/kube-up.sh --for-server DIR < manifests > adapted
+#                                      the manifests as the cluster in DIR takes them with
+#                                      kubectl's validation on: on a server older than 1.25
+#                                      the CRDs' x-kubernetes-validations (CEL) blocks are
+#                                      removed (the server would drop them; its kubectl
+#                                      refuses the unknown field); otherwise unchanged
 #
 # On start it prints `export KUBECONFIG=DIR/admin.kubeconfig` (stdout; progress goes to
 # stderr). Everything lives in DIR (KUBE_UP_DIR, or a new temp dir): certificates, the etcd
@@ -38,7 +44,9 @@
 # namespace default; kill all three (SIGTERM) when done. The command lines are below.
 #
 # What 1.20 is not: no CEL (x-kubernetes-validations is dropped from a CRD, and kubectl's
-# client-side validation rejects it: apply such CRDs with --validate=false); unknown CR
+# client-side validation rejects it: --for-server removes the blocks, so nothing is ever
+# applied with --validate=false, which would hide every other schema mistake too; the
+# rules themselves are checked with a CEL interpreter in operator/src/crd/cel_tests.rs); unknown CR
 # fields are pruned silently by the server; kubectl has no `patch --subresource` (PATCH
 # .../status with curl) and no `create token`; `kubectl kustomize` is kustomize v2.0.3
 # (no `patches:` with targets, no `labels:`; use patchesStrategicMerge/patchesJson6902,
@@ -125,6 +133,33 @@ current-context: kube-up
 EOF
 }
 
+# stdin to stdout without the x-kubernetes-validations blocks (the key and every line
+# indented deeper, or a list item at its own indentation): the CRDs as a pre-1.25 server
+# and its kubectl take them.
+without_cel() {
+  awk '
+    skip {
+      match($0, /^ */)
+      if (RLENGTH > indent || (RLENGTH == indent && substr($0, RLENGTH + 1, 2) == "- ")) next
+      skip = 0
+    }
+    /^ *x-kubernetes-validations:/ { match($0, /^ */); indent = RLENGTH; skip = 1; next }
+    { print }
+  '
+}
+
+# The server's minor version from the binaries in BIN (`Kubernetes v1.20.2` -> 20).
+server_minor() {
+  local v
+  v=$("$1/kube-apiserver" --version) || die "$1/kube-apiserver --version failed"
+  v=${v#*v1.}
+  echo "${v%%.*}"
+}
+
+for_server() {
+  if (($(server_minor "$1") < 25)); then without_cel; else cat; fi
+}
+
 mode=foreground
 case "${1:-}" in
   "") ;;
@@ -139,6 +174,12 @@ case "${1:-}" in
     [[ $# == 4 || $# == 5 ]] || usage 2
     shift
     sa_kubeconfig "${1%/}" "${@:2}"
+    exit 0
+    ;;
+  --for-server)
+    [[ $# == 2 && -f ${2%/}/cluster.env ]] || usage 2
+    # shellcheck disable=SC1091
+    for_server "$(. "${2%/}/cluster.env" && echo "$KUBE_BIN")"
     exit 0
     ;;
   -h | --help) usage 0 ;;
@@ -311,7 +352,8 @@ say "kube-apiserver ready after $(elapsed)"
 # dependents of custom resources whose CRD came later are collected up to 30 s late.
 for f in ${KUBE_UP_APPLY:-}; do
   say "applying $f"
-  "$BIN/kubectl" --kubeconfig "$KUBECONFIG" apply --validate=false -f "$f" >>"$DIR/apply.log" 2>&1 ||
+  { if [[ -d $f ]]; then find "$f" -maxdepth 1 -name '*.yaml' | sort | while read -r y; do echo "---"; cat "$y"; done; else cat "$f"; fi; } |
+    for_server "$BIN" | "$BIN/kubectl" --kubeconfig "$KUBECONFIG" apply -f - >>"$DIR/apply.log" 2>&1 ||
     die "kubectl apply -f $f failed: $(tail -n 5 "$DIR/apply.log")"
 done
 if [[ -n ${KUBE_UP_APPLY:-} && -n $("$BIN/kubectl" --kubeconfig "$KUBECONFIG" get crd -o name 2>/dev/null) ]]; then

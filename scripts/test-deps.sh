@@ -11,7 +11,8 @@ SUDO=""
 [[ $(id -u) == 0 ]] || SUDO="sudo"
 
 apt_packages=()
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_packages+=(postgresql)
+# PostgreSQL's clients (psql, createdb); the server is 16, from scripts/postgres.sh below.
+command -v psql >/dev/null && command -v createdb >/dev/null || apt_packages+=(postgresql-client)
 command -v runuser >/dev/null || apt_packages+=(util-linux)
 [[ -x /usr/bin/docker-registry ]] || apt_packages+=(docker-registry)
 command -v htpasswd >/dev/null || apt_packages+=(apache2-utils)
@@ -64,6 +65,9 @@ command -v node >/dev/null && command -v npm >/dev/null || {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 }
 "$(dirname "$0")/../bench/npm/install.sh" "$(dirname "$0")/../bench/oidc-provider" oidc-provider >/dev/null
+
+# PostgreSQL 16 (the default Aurora engine's major), cached; tests/src/postgres.rs runs it.
+"$(dirname "$0")/postgres.sh" >/dev/null
 
 # kube-apiserver, kube-controller-manager and kubectl v1.20.2 (built and cached once, about
 # 10 to 20 minutes on 2 cores; quick afterwards). --no-kube skips it (CI builds it in the

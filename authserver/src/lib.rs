@@ -15,6 +15,7 @@ pub mod jwks_client;
 pub mod keys;
 pub mod lambda;
 pub mod oauth;
+pub mod outbound;
 pub mod portal;
 pub mod read_model;
 pub mod secrets_manager;

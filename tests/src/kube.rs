@@ -107,6 +107,64 @@ impl TestKube {
         c
     }
 
+    /// Manifests as this cluster's server and kubectl take them with validation on (a
+    /// pre-1.25 test server gets the CRDs without their CEL rules, which it would drop):
+    /// `kube-up.sh --for-server`. An external cluster gets them unchanged.
+    pub fn for_server(&self, manifests: &str) -> String {
+        let Some(dir) = &self.dir else {
+            return manifests.to_owned();
+        };
+        let mut child = Command::new(format!("{SCRIPTS}/kube-up.sh"))
+            .arg("--for-server")
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running kube-up.sh --for-server");
+        let mut stdin = child.stdin.take().unwrap();
+        let text = manifests.to_owned();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            stdin.write_all(text.as_bytes())
+        });
+        let out = child.wait_with_output().expect("kube-up.sh --for-server");
+        writer
+            .join()
+            .unwrap()
+            .expect("writing to kube-up.sh --for-server");
+        assert!(
+            out.status.success(),
+            "kube-up.sh --for-server: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 manifests")
+    }
+
+    /// `kubectl apply -f -` of `manifests` (adapted by [`Self::for_server`]), validation
+    /// on; `extra` arguments go before `-f`. Returns kubectl's output and success.
+    pub fn apply_stdin(&self, manifests: &str, extra: &[&str]) -> std::process::Output {
+        let mut child = self
+            .kubectl()
+            .arg("apply")
+            .args(extra)
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running kubectl apply");
+        let mut stdin = child.stdin.take().unwrap();
+        let text = self.for_server(manifests);
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            stdin.write_all(text.as_bytes())
+        });
+        let out = child.wait_with_output().expect("kubectl apply");
+        writer.join().unwrap().expect("writing to kubectl");
+        out
+    }
+
     /// Run kubectl; panics with its output when it fails.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl().args(args).output().expect("running kubectl");

@@ -2,8 +2,16 @@
 //! temporary directory, started once per test process and stopped when that process
 //! exits (a watchdog shell waits for the test process and then stops the server).
 //!
-//! Set `AUTHDOMAIN_TEST_POSTGRES_URL` (a superuser URL without database name) to use an
-//! existing server instead.
+//! As strict as Aurora: PostgreSQL 16 (the default engine's major; scripts/postgres.sh
+//! installs it), and the tests connect as `master`, a role with the RDS master user's
+//! rights: LOGIN, CREATEROLE and CREATEDB, a member of `rds_superuser`, not a superuser
+//! (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.MasterAccounts.html>).
+//! `rds_iam` exists, with `rds_superuser` holding ADMIN OPTION on it, as on Aurora. The
+//! bootstrap superuser `postgres` only sets that up.
+//!
+//! Set `AUTHDOMAIN_TEST_POSTGRES_URL` (a URL without database name, of a role like
+//! `master` above) to use an existing server instead; `AUTHDOMAIN_PG_BIN` to pick the
+//! server binaries.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,9 +21,14 @@ use std::time::Duration;
 
 use crate::net::{free_port, wait_for_port};
 
+/// The oldest major the tests run on (the default Aurora engine is 16.4).
+pub const MIN_MAJOR: u32 = 16;
+/// The role the tests (and the day-one SQL) run as: RDS's master user's rights.
+pub const MASTER: &str = "master";
+
 #[derive(Debug)]
 pub struct TestPostgres {
-    /// `postgres://postgres@127.0.0.1:PORT`
+    /// `postgres://master@127.0.0.1:PORT`
     base_url: String,
     bin_dir: Option<PathBuf>,
     port: u16,
@@ -34,7 +47,8 @@ pub fn server() -> &'static TestPostgres {
         Err(_) => start().unwrap_or_else(|e| {
             panic!(
                 "PostgreSQL could not be started for the tests: {e}\n\
-                 Install it (Debian: `apt-get install postgresql`) or set AUTHDOMAIN_TEST_POSTGRES_URL."
+                 scripts/postgres.sh installs PostgreSQL {MIN_MAJOR} (scripts/test-deps.sh runs it), \
+                 or set AUTHDOMAIN_TEST_POSTGRES_URL."
             )
         }),
     })
@@ -48,10 +62,27 @@ mod url {
     }
 }
 
-/// Debian installs server binaries under /usr/lib/postgresql/<major>/bin; prefer the newest.
+/// The server binaries: `AUTHDOMAIN_PG_BIN`, else what scripts/postgres.sh installed
+/// (the newest), else Debian's newest under /usr/lib/postgresql (accepted only if it is
+/// `MIN_MAJOR` or later, see [`major`]).
 fn find_bin_dir() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("AUTHDOMAIN_PG_BIN") {
         return Some(PathBuf::from(dir));
+    }
+    let cache = std::env::var_os("AUTHDOMAIN_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/authdomain")));
+    let installed = cache.and_then(|c| {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(c.join("postgres"))
+            .ok()?
+            .filter_map(|e| Some(e.ok()?.path().join("native/bin")))
+            .filter(|b| b.join("postgres").exists())
+            .collect();
+        dirs.sort();
+        dirs.pop()
+    });
+    if installed.is_some() {
+        return installed;
     }
     let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
@@ -66,6 +97,27 @@ fn find_bin_dir() -> Option<PathBuf> {
     dirs.pop().map(|(_, p)| p)
 }
 
+/// The major version of the server in `bin` (`postgres (PostgreSQL) 16.14` -> 16).
+fn major(bin: &Path) -> Result<u32, String> {
+    let out = Command::new(bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("running {}/postgres --version: {e}", bin.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.rsplit(' ')
+        .next()
+        .and_then(|v| v.trim().split('.').next()?.parse().ok())
+        .ok_or_else(|| format!("cannot read a version from {text:?}"))
+}
+
+/// A client program: from the server's bin dir when it has one (Debian's does; the npm
+/// package has only the server), else from PATH.
+fn client(bin: Option<&Path>, name: &str) -> PathBuf {
+    bin.map(|b| b.join(name))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -77,40 +129,71 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Build a command that runs as the `postgres` user when we are root (PostgreSQL refuses root).
+/// The unprivileged user the server runs as when we are root (PostgreSQL refuses root):
+/// `nobody` exists everywhere, unlike a `postgres` user.
+const SERVER_USER: &str = "nobody";
+
+/// Build a command that runs as [`SERVER_USER`] when we are root.
 fn as_server_user(program: &Path, root: bool) -> Command {
     if root {
         let mut c = Command::new("runuser");
-        c.arg("-u").arg("postgres").arg("--").arg(program);
+        c.arg("-u").arg(SERVER_USER).arg("--").arg(program);
         c
     } else {
         Command::new(program)
     }
 }
 
+/// Under root, the server's user cannot read binaries under /root (mode 0700): a copy of
+/// the installation (bin, lib and share side by side, as its RUNPATH wants) in the test's
+/// directory.
+fn reachable(bin: &Path, root: bool, dir: &Path) -> Result<PathBuf, String> {
+    if !root || !bin.starts_with("/root") {
+        return Ok(bin.to_owned());
+    }
+    let install = bin.parent().ok_or("a bin dir has a parent")?;
+    let copy = dir.join("pg");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(install)
+        .arg(&copy)
+        .status()
+        .map_err(|e| format!("copying {}: {e}", install.display()))?;
+    if !status.success() {
+        return Err(format!("copying {} failed", install.display()));
+    }
+    Ok(copy.join("bin"))
+}
+
 fn start() -> Result<TestPostgres, String> {
-    let bin =
-        find_bin_dir().ok_or("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")?;
+    let bin = find_bin_dir()
+        .ok_or("no PostgreSQL server binaries (scripts/postgres.sh installs them)")?;
+    let found = major(&bin)?;
+    if found < MIN_MAJOR {
+        return Err(format!(
+            "{} is PostgreSQL {found}; the tests need {MIN_MAJOR} or later, as strict as Aurora's \
+             default engine (scripts/postgres.sh installs it)",
+            bin.display()
+        ));
+    }
     let root = running_as_root();
     let dir = tempfile::Builder::new()
         .prefix("authdomain-pg-")
         .tempdir()
         .map_err(|e| e.to_string())?
         .keep();
+    let bin = reachable(&bin, root, &dir)?;
     let data = dir.join("data");
     std::fs::create_dir(&data).map_err(|e| e.to_string())?;
     if root {
         let status = Command::new("chown")
             .arg("-R")
-            .arg("postgres:postgres")
+            .arg(format!("{SERVER_USER}:"))
             .arg(&dir)
             .status()
             .map_err(|e| e.to_string())?;
         if !status.success() {
-            return Err(
-                "chown of the data directory to `postgres` failed (is there a postgres user?)"
-                    .into(),
-            );
+            return Err("chown of the data directory to `nobody` failed".into());
         }
     }
     let out = as_server_user(&bin.join("initdb"), root)
@@ -143,7 +226,7 @@ fn start() -> Result<TestPostgres, String> {
          while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
          kill -INT \"$(head -1 {data}/postmaster.pid 2>/dev/null)\" 2>/dev/null; kill -INT $pg 2>/dev/null; \
          wait $pg; rm -rf {dir}",
-        runas = if root { "runuser -u postgres --" } else { "" },
+        runas = if root { "runuser -u nobody --" } else { "" },
         postgres = bin.join("postgres").display(),
         data = data.display(),
         dir = dir.display(),
@@ -164,28 +247,44 @@ fn start() -> Result<TestPostgres, String> {
             "postgres did not accept connections on port {port} within 30 s:\n{log}"
         ));
     }
-    // The port opens slightly before the server accepts logins.
+    // The port opens slightly before the server accepts logins: the first statement is
+    // retried for a while.
+    let superuser = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let mut last = String::new();
     for _ in 0..300 {
-        let ok = Command::new(bin.join("pg_isready"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            break;
+        let out = Command::new(client(Some(&bin), "psql"))
+            .args([&superuser, "-v", "ON_ERROR_STOP=1", "-qc", AURORA_ROLES])
+            .output()
+            .map_err(|e| format!("running psql: {e}"))?;
+        if out.status.success() {
+            return Ok(TestPostgres {
+                base_url: format!("postgres://{MASTER}@127.0.0.1:{port}"),
+                bin_dir: Some(bin),
+                port,
+            });
         }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(TestPostgres {
-        base_url: format!("postgres://postgres@127.0.0.1:{port}"),
-        bin_dir: Some(bin),
-        port,
-    })
+    Err(format!("setting up the master role failed: {last}"))
 }
+
+/// The roles Aurora has and the master user: `rds_superuser` (the master's group, with
+/// ADMIN OPTION on `rds_iam` so the master can grant IAM login), `rds_iam`, and `master`.
+const AURORA_ROLES: &str = "CREATE ROLE rds_superuser NOLOGIN; \
+     CREATE ROLE rds_iam NOLOGIN; \
+     GRANT rds_iam TO rds_superuser WITH ADMIN OPTION; \
+     CREATE ROLE master WITH LOGIN CREATEROLE CREATEDB NOSUPERUSER IN ROLE rds_superuser;";
 
 impl TestPostgres {
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// libpq key-value connection string of the master, no database named (what
+    /// the AWS emulator's Data API runs statements with).
+    pub fn conninfo(&self) -> String {
+        format!("host=127.0.0.1 port={} user={MASTER}", self.port)
     }
 
     /// URL of the `postgres` maintenance database.
@@ -193,22 +292,26 @@ impl TestPostgres {
         format!("{}/postgres", self.base_url)
     }
 
-    /// Make this server look like Aurora to the day-one SQL: Aurora has the `rds_iam` role
-    /// built in, plain PostgreSQL needs it created.
-    pub fn ensure_rds_iam_role(&self) {
-        let psql = Command::new("psql")
+    /// The admin role's rights as the tests see them: `(superuser, createrole, createdb)`
+    /// of the role the URLs name.
+    pub fn master_rights(&self) -> (bool, bool, bool) {
+        let out = Command::new(client(self.bin_dir.as_deref(), "psql"))
             .args([
                 &self.admin_url(),
-                "-c",
-                "DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+                "-tAc",
+                "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user",
             ])
             .output()
             .expect("running psql");
-        assert!(
-            psql.status.success(),
-            "creating the rds_iam role: {}",
-            String::from_utf8_lossy(&psql.stderr)
+        let text = String::from_utf8_lossy(&out.stdout);
+        let flags: Vec<bool> = text.trim().split('|').map(|f| f == "t").collect();
+        assert_eq!(
+            flags.len(),
+            3,
+            "psql: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
         );
+        (flags[0], flags[1], flags[2])
     }
 
     /// Create a fresh, empty database and return its URL.
@@ -218,19 +321,14 @@ impl TestPostgres {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let createdb = self
-            .bin_dir
-            .as_ref()
-            .map(|b| b.join("createdb"))
-            .unwrap_or_else(|| PathBuf::from("createdb"));
-        let out = Command::new(createdb)
+        let out = Command::new(client(self.bin_dir.as_deref(), "createdb"))
             .args([
                 "-h",
                 "127.0.0.1",
                 "-p",
                 &self.port.to_string(),
                 "-U",
-                "postgres",
+                MASTER,
                 &name,
             ])
             .output()
@@ -252,6 +350,8 @@ mod tests {
         let a = pg.create_database("harness");
         let b = pg.create_database("harness");
         assert_ne!(a, b);
-        assert!(a.starts_with("postgres://postgres@127.0.0.1:"));
+        assert!(a.starts_with("postgres://master@127.0.0.1:"));
+        // RDS's master: creates roles and databases, is no superuser.
+        assert_eq!(pg.master_rights(), (false, true, true));
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use authdomain_api::names::is_client_id;
 
-use super::{Actor, AdminError, check_url, client_view, invalid};
+use super::{Actor, AdminError, client_view, invalid};
 use crate::authority::Authority;
 use crate::ids::{now, random_id, random_token};
 use crate::store::{ClientRecord, SecretRecord};
@@ -123,7 +123,12 @@ impl Authority {
             None => None,
         };
         if let Some(uri) = &input.jwks_uri {
-            check_url("jwks_uri", uri)?;
+            // The server will fetch it when anyone presents an assertion: no loopback,
+            // private or metadata address, by form and by what the name resolves to.
+            self.outbound()
+                .check_resolved(uri)
+                .await
+                .map_err(|e| invalid("jwks_uri", e.to_string()))?;
         }
         if method == ClientAuthMethod::PrivateKeyJwt && jwks.is_none() && input.jwks_uri.is_none() {
             return Err(invalid(

@@ -133,15 +133,3 @@ fn rs_view(r: &ResourceServerRecord) -> ResourceServer {
         updated_at: r.updated_at,
     }
 }
-
-fn check_url(field: &str, value: &str) -> Result<(), AdminError> {
-    let u = url::Url::parse(value).map_err(|_| invalid(field, "expected an absolute URL"))?;
-    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
-        return Err(invalid(
-            field,
-            "expected an https URL (http only for localhost)",
-        ));
-    }
-    Ok(())
-}

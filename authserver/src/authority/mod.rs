@@ -29,6 +29,7 @@ use crate::jwks_client::JwksClient;
 use crate::keys::{Kek, KeyRing, KeyState, StoredKey};
 use crate::oauth::OAuthError;
 use crate::oauth::grant::Catalog;
+use crate::outbound::Outbound;
 use crate::read_model::{Assertions, ObjectStore, Published, ReadModelError, View};
 use crate::settings::Settings;
 use crate::store::retry::retry_while_unavailable;
@@ -96,13 +97,19 @@ impl Authority {
             store,
             kek,
             throttle: Throttle::new(settings.throttle),
+            client_keys: JwksClient::new(Outbound::for_issuer(&settings.issuer)),
             settings,
             clients: RwLock::new(HashMap::new()),
             catalog: RwLock::new(None),
-            client_keys: JwksClient::default(),
             assertions: objects.map(Assertions::new),
             published,
         }
+    }
+
+    /// What the server may fetch from on others' behalf (loopback only under a loopback
+    /// issuer).
+    pub(crate) fn outbound(&self) -> Outbound {
+        Outbound::for_issuer(&self.settings.issuer)
     }
 
     /// Whether the token path reads the published read model (not the database).

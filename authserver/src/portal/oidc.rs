@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use super::OidcProvider;
 use crate::cached::Cached;
-use crate::jwks_client::{JwksClient, built_in_roots};
+use crate::jwks_client::JwksClient;
+use crate::outbound::Outbound;
 
 /// Why a sign-in did not finish. Messages are for the person at the browser and the log:
 /// they never carry a code, a token or a secret.
@@ -162,26 +163,34 @@ pub fn s256(verifier: &str) -> String {
 /// The provider, its metadata and keys, fetched on first use and cached.
 pub struct OidcClient {
     pub provider: OidcProvider,
+    outbound: Outbound,
     http: reqwest::Client,
     metadata: RwLock<Option<Cached<ProviderMetadata>>>,
     keys: JwksClient,
 }
 
 const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
+/// The largest discovery document or token response read.
+const METADATA_MAX_BYTES: usize = 256 * 1024;
 
 impl OidcClient {
-    pub fn new(provider: OidcProvider) -> OidcClient {
+    /// The provider's URLs (its issuer, and the endpoints its discovery document names)
+    /// are fetched under `outbound`'s rules, as a client's `jwks_uri` is: the same
+    /// protection against a configuration (or a discovery document) that points inside.
+    pub fn new(provider: OidcProvider, outbound: Outbound) -> OidcClient {
         OidcClient {
             provider,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::limited(3))
-                .tls_certs_merge(built_in_roots())
-                .build()
-                .expect("HTTP client"),
+            outbound,
+            http: outbound.client(Duration::from_secs(10)),
             metadata: RwLock::new(None),
-            keys: JwksClient::default(),
+            keys: JwksClient::new(outbound),
         }
+    }
+
+    fn checked(&self, what: &str, url: &str) -> Result<url::Url, SignInError> {
+        self.outbound
+            .check_url(url)
+            .map_err(|e| SignInError::Unavailable(format!("{what}: {e}")))
     }
 
     /// The provider's metadata (discovery), whose `issuer` must be exactly the one
@@ -196,19 +205,17 @@ impl OidcClient {
             "{}/.well-known/openid-configuration",
             self.provider.issuer.trim_end_matches('/')
         );
+        let checked = self.checked("the provider's issuer", &url)?;
         let resp = self
             .http
-            .get(&url)
+            .get(checked)
             .send()
             .await
             .map_err(|e| SignInError::Unavailable(format!("{url}: {}", without_url(&e))))?;
-        if !resp.status().is_success() {
-            return Err(SignInError::Unavailable(format!(
-                "{url} answered HTTP {}",
-                resp.status().as_u16()
-            )));
-        }
-        let m: ProviderMetadata = resp.json().await.map_err(|e| {
+        let body = crate::outbound::read_capped(resp, METADATA_MAX_BYTES)
+            .await
+            .map_err(|e| SignInError::Unavailable(format!("{url}: {e}")))?;
+        let m: ProviderMetadata = serde_json::from_slice(&body).map_err(|e| {
             SignInError::Unavailable(format!("{url} is not a discovery document: {e}"))
         })?;
         if m.issuer != self.provider.issuer {
@@ -257,9 +264,10 @@ impl OidcClient {
         let m = self.metadata().await?;
         // RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let token_endpoint = self.checked("the token endpoint", &m.token_endpoint)?;
         let resp = self
             .http
-            .post(&m.token_endpoint)
+            .post(token_endpoint)
             .basic_auth(
                 enc(&self.provider.client_id),
                 Some(enc(&self.provider.client_secret.0)),
@@ -276,7 +284,11 @@ impl OidcClient {
                 SignInError::Unavailable(format!("token endpoint: {}", without_url(&e)))
             })?;
         let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let body: Value = crate::outbound::read_body_capped(resp, METADATA_MAX_BYTES)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
         if !status.is_success() {
             let error = body["error"].as_str().unwrap_or("no error code");
             let description = body["error_description"].as_str().unwrap_or("");

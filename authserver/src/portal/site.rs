@@ -37,7 +37,10 @@ impl Portal {
             None => (PortalSettings::new(SignIn::Development), false),
         };
         let oidc = match &portal_settings.sign_in {
-            SignIn::Oidc(p) if configured => Some(oidc::OidcClient::new(p.clone())),
+            SignIn::Oidc(p) if configured => Some(oidc::OidcClient::new(
+                p.clone(),
+                crate::outbound::Outbound::for_issuer(&settings.issuer),
+            )),
             _ => None,
         };
         Portal {

@@ -55,7 +55,7 @@ fn assertion(key: &ClientKey, client_id: &str, aud: &str, exp_in: i64, jti: &str
     .unwrap()
 }
 
-async fn token_with(s: &TestServer, assertion: &str) -> (u16, Value) {
+pub(crate) async fn token_with(s: &TestServer, assertion: &str) -> (u16, Value) {
     let r = s
         .http
         .post(s.url("/oauth2/token"))

@@ -14,5 +14,6 @@ mod portal;
 mod portal_browser;
 mod read_model;
 mod schema;
+mod ssrf;
 mod support;
 mod token;

@@ -77,7 +77,6 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
     let registry =
         authdomain_tests::registry::start(Some(("AWS", &format!("{account}-auth-token"))));
     let pg = authdomain_tests::postgres::server();
-    pg.ensure_rds_iam_role();
     let aws = authdomain_tests::aws::moto(&account, "eu-west-1", registry.url()).await;
     let binary = authdomain_tests::cross::authserver("arm64");
     let lambda =
@@ -91,7 +90,7 @@ async fn bootstrap_builds_pushes_deploys_seeds_and_a_second_run_changes_nothing(
         &account,
         &json!({
             "lambda_invoke": {"boot-authserver": lambda.invoke_url("boot-authserver")},
-            "psql": format!("host=127.0.0.1 port={} user=postgres", pg.port()),
+            "psql": pg.conninfo(),
         })
         .to_string(),
     );
@@ -640,7 +639,7 @@ async fn registrations_follow_the_manifest(
     ));
 }
 
-/// `psql -tAc SQL` on the maintenance database, as the test's superuser; its output.
+/// `psql -tAc SQL` on the maintenance database, as the test's master user (RDS's rights); its output.
 fn psql_admin(sql: &str) -> String {
     let out = Command::new("psql")
         .args([
@@ -658,7 +657,7 @@ fn psql_admin(sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// `psql -tAc SQL` on the auth server's database, as the test's superuser; its output.
+/// `psql -tAc SQL` on the auth server's database, as the test's master user (RDS's rights); its output.
 fn psql_authserver(sql: &str) -> String {
     let url = authdomain_tests::postgres::server()
         .admin_url()

@@ -51,6 +51,7 @@ pub struct Metadata {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthDomainSpec {
     /// AWS region, e.g. `eu-west-1`.
+    #[schemars(length(min = 1, max = 32))]
     pub region: String,
     #[serde(default)]
     pub network: Network,
@@ -226,6 +227,7 @@ impl AuthDomainSpec {
 pub struct Network {
     /// IPv4 CIDR of the VPC, prefix /16 to /20.
     #[serde(default = "defaults::cidr")]
+    #[schemars(length(max = 18))]
     pub cidr: String,
     /// Availability zones to spread subnets over (2 to 6; Aurora needs 2).
     #[serde(default = "defaults::availability_zones")]
@@ -326,9 +328,11 @@ pub struct Image {
     pub architecture: Architecture,
     /// Tag to deploy (resolved to a digest before deploying) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
     pub tag: Option<String>,
     /// ... or an exact digest (`sha256:…`). Neither: `bootstrap` builds and pushes the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 71))]
     pub digest: Option<String>,
     /// How many images the repository keeps (1 to 1,000, default 10): an ECR lifecycle
     /// rule expires older ones. The image the function runs is pinned by digest; keep

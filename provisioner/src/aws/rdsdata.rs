@@ -51,11 +51,27 @@ pub struct Setup {
 }
 
 /// The statements of the setup, in order, for a role and database that do not exist yet.
-pub fn statements() -> [String; 3] {
+///
+/// The master user is not a superuser (RDS gives it `rds_superuser`, CREATEROLE and
+/// CREATEDB). From PostgreSQL 16 on, `CREATE DATABASE … OWNER r` needs the creator to be
+/// able to `SET ROLE r`, and a CREATEROLE user gets only ADMIN OPTION on the roles it
+/// creates (`createrole_self_grant` is empty by default): without the grant to the master
+/// itself the statement fails with "must be able to SET ROLE". Granting an existing
+/// membership again is a notice, not an error.
+/// <https://www.postgresql.org/docs/16/sql-createdatabase.html>,
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.MasterAccounts.html>
+pub fn statements() -> [String; 4] {
+    statements_for(DATABASE_USER, DATABASE_NAME)
+}
+
+/// [`statements`] for another role and database name (the tests run them on a shared
+/// server). Both are our own constants: never a value from outside.
+pub fn statements_for(user: &str, database: &str) -> [String; 4] {
     [
-        format!("CREATE ROLE \"{DATABASE_USER}\" WITH LOGIN"),
-        format!("GRANT rds_iam TO \"{DATABASE_USER}\""),
-        format!("CREATE DATABASE \"{DATABASE_NAME}\" OWNER \"{DATABASE_USER}\""),
+        format!("CREATE ROLE \"{user}\" WITH LOGIN"),
+        format!("GRANT rds_iam TO \"{user}\""),
+        format!("GRANT \"{user}\" TO CURRENT_USER"),
+        format!("CREATE DATABASE \"{database}\" OWNER \"{user}\""),
     ]
 }
 
@@ -66,7 +82,7 @@ pub async fn setup(
     cluster_arn: &str,
     secret_arn: &str,
 ) -> Result<Setup, AwsError> {
-    let [create_role, grant, create_database] = statements();
+    let [create_role, grant, grant_to_master, create_database] = statements();
     let mut done = Setup::default();
     let role = execute(
         aws,
@@ -89,6 +105,7 @@ pub async fn setup(
     )
     .await?;
     if database.is_empty() {
+        execute(aws, cluster_arn, secret_arn, &grant_to_master).await?;
         // CREATE DATABASE cannot run inside a transaction block: its own statement.
         execute(aws, cluster_arn, secret_arn, &create_database).await?;
         done.created_database = true;

@@ -7,6 +7,7 @@
 
 mod aws_errors;
 mod aws_realism;
+mod day_one_sql;
 mod image;
 mod mocked;
 mod protected_apis;
