@@ -23,10 +23,14 @@ pub fn is_team(t: &str) -> bool {
 /// What a team name must be, for error messages.
 pub const TEAM_RULE: &str = "1 to 64 characters a-z 0-9 - _ .";
 
+/// The longest client id (in bytes; ids are ASCII). The token endpoint refuses a longer
+/// claimed id before anything keeps or logs it.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
 /// A client id chosen at registration: 3 to 128 of A-Z a-z 0-9 - _ . ~ (URL-safe, so it
 /// needs no encoding in HTTP Basic, forms or paths).
 pub fn is_client_id(s: &str) -> bool {
-    (3..=128).contains(&s.len())
+    (3..=MAX_CLIENT_ID_LEN).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
 }

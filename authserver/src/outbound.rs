@@ -151,7 +151,7 @@ impl Outbound {
                     attempt.follow()
                 }
             }))
-            .tls_certs_merge(crate::jwks_client::built_in_roots())
+            .tls_certs_merge(authdomain_verifier::jwks::built_in_roots())
             .build()
             .expect("HTTP client")
     }

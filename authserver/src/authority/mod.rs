@@ -156,6 +156,11 @@ impl Authority {
         self.store.open_connections()
     }
 
+    /// Entries the failure throttle holds now (bounded; see [`crate::throttle`]).
+    pub fn throttled_keys(&self) -> usize {
+        self.throttle.tracked()
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

@@ -182,6 +182,7 @@ pub async fn authority(g: &Global, default_issuer: String) -> anyhow::Result<Arc
     settings.max_token_ttl = g.max_token_ttl;
     settings.cache_ttl = Duration::from_secs(g.cache_ttl);
     settings.db_retry_deadline = Duration::from_secs(g.db_retry_seconds);
+    settings.trusted_proxies = g.trusted_proxies.clone();
     if let Some(location) = &g.read_model {
         settings.read_model = Some(authserver::settings::ReadModelSettings {
             location: location.clone(),

@@ -82,6 +82,18 @@ pub struct Global {
         global = true
     )]
     pub db_retry_seconds: u64,
+    /// Server mode behind a reverse proxy: the proxies' addresses or CIDRs (comma
+    /// separated). A request from one of them is attributed to the right-most
+    /// `X-Forwarded-For` address that is not a trusted proxy; from anyone else, to its TCP
+    /// peer. Without it `X-Forwarded-For` is ignored. (On Lambda, API Gateway's `sourceIp`.)
+    #[arg(
+        long,
+        env = "AUTHSERVER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_net,
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// PostgreSQL: authenticate with IAM database authentication (Aurora); the region comes
     /// from AWS_REGION and the credentials from the environment (the Lambda role's).
     #[arg(long, env = "AUTHSERVER_DATABASE_IAM_AUTH", global = true)]
@@ -393,4 +405,12 @@ pub async fn run(cli: Cli, lambda: bool) -> anyhow::Result<()> {
             manage::run(&a, other).await
         }
     }
+}
+
+/// An address (`10.0.0.5`, a /32 or /128) or a CIDR (`10.0.0.0/8`).
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}`: expected an IP address or a CIDR such as 10.0.0.0/8"))
 }

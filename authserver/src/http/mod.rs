@@ -32,6 +32,7 @@ use crate::portal::Portal;
 pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> Router {
     let discovery = discovery::document(authority.settings());
     let portal = Arc::new(Portal::new(authority.settings()));
+    let trusted: Arc<[ipnet::IpNet]> = authority.settings().trusted_proxies.clone().into();
     let state = AppState {
         authority,
         metrics,
@@ -59,20 +60,33 @@ pub fn router(authority: Arc<Authority>, metrics: Option<PrometheusHandle>) -> R
         .merge(crate::portal::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn_with_state(trusted, track))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
 }
 
-/// Record request metrics and put the peer address into extensions (when not already set
-/// by the Lambda adapter).
-async fn track(mut req: Request, next: Next) -> Response {
+/// Record request metrics and put the client's address into extensions (when not already
+/// set by the Lambda adapter): the TCP peer, or behind a trusted proxy the address it
+/// forwarded ([`crate::throttle::source_of`]).
+async fn track(
+    axum::extract::State(trusted): axum::extract::State<Arc<[ipnet::IpNet]>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if req.extensions().get::<SourceAddress>().is_none()
         && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
     {
-        let ip = addr.ip().to_string();
-        req.extensions_mut().insert(SourceAddress(ip));
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if let Some(ip) = crate::throttle::source_of(addr.ip(), &forwarded, &trusted) {
+            let key = crate::throttle::source_key(ip);
+            req.extensions_mut().insert(SourceAddress(key));
+        }
     }
     let path = req
         .extensions()

@@ -12,7 +12,9 @@ use crate::portal::site::Portal;
 /// Request bodies above this size are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The client's address, put into request extensions by the server or Lambda adapter.
+/// The client's address as the throttle keys it (an IPv4 address or an IPv6 /64), put
+/// into request extensions by the server (peer, or trusted proxy's forwarded address) or
+/// the Lambda adapter (API Gateway's `sourceIp`).
 #[derive(Debug, Clone)]
 pub struct SourceAddress(pub String);
 

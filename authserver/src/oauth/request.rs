@@ -68,8 +68,28 @@ impl PresentedCredentials {
     }
 }
 
-/// Extract the client's credentials from the Authorization header and the form.
+/// Extract the client's credentials from the Authorization header and the form. A claimed
+/// client id longer than any registered one can be is refused here, before the throttle
+/// keeps anything of it or a log line prints it.
 pub fn client_credentials(
+    authorization: Option<&[u8]>,
+    form: &Form,
+) -> Result<PresentedCredentials, OAuthError> {
+    let presented = parse_credentials(authorization, form)?;
+    let max = authdomain_api::names::MAX_CLIENT_ID_LEN;
+    if presented
+        .claimed_client_id()
+        .is_some_and(|id| id.len() > max)
+    {
+        return Err(OAuthError::invalid_client(format!(
+            "`client_id`: expected at most {max} characters"
+        ))
+        .with_header(presented.used_authorization_header()));
+    }
+    Ok(presented)
+}
+
+fn parse_credentials(
     authorization: Option<&[u8]>,
     form: &Form,
 ) -> Result<PresentedCredentials, OAuthError> {

@@ -26,6 +26,9 @@ pub struct Settings {
     /// Total time a request may spend retrying an unavailable database before a 503.
     pub db_retry_deadline: Duration,
     pub throttle: ThrottleSettings,
+    /// Server mode: the reverse proxies whose `X-Forwarded-For` is believed (see
+    /// [`crate::throttle::source_of`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Longest accepted lifetime of a `private_key_jwt` assertion (exp − now).
     pub assertion_max_lifetime: i64,
     /// The self-serve portal (None: `/portal` explains how to configure it).
@@ -86,6 +89,7 @@ impl Settings {
             jwks_max_age: 300,
             db_retry_deadline: Duration::from_secs(20),
             throttle: ThrottleSettings::default(),
+            trusted_proxies: Vec::new(),
             assertion_max_lifetime: 3600,
             portal: None,
             read_model: None,

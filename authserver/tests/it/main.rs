@@ -16,4 +16,5 @@ mod read_model;
 mod schema;
 mod ssrf;
 mod support;
+mod throttle;
 mod token;
