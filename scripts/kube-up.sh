@@ -352,7 +352,7 @@ say "kube-apiserver ready after $(elapsed)"
 # dependents of custom resources whose CRD came later are collected up to 30 s late.
 for f in ${KUBE_UP_APPLY:-}; do
   say "applying $f"
-  { if [[ -d $f ]]; then find "$f" -maxdepth 1 -name '*.yaml' | sort | while read -r y; do echo "---"; cat "$y"; done; else cat "$f"; fi; } |
+  { if [[ -d $f ]]; then find "$f" -maxdepth 1 -name '*.yaml' | sort | while read -r y; do printf "\n---\n"; cat "$y"; done; else cat "$f"; fi; } |
     for_server "$BIN" | "$BIN/kubectl" --kubeconfig "$KUBECONFIG" apply -f - >>"$DIR/apply.log" 2>&1 ||
     die "kubectl apply -f $f failed: $(tail -n 5 "$DIR/apply.log")"
 done

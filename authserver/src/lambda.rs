@@ -26,9 +26,8 @@ async fn source_ip(mut req: Request, next: Next) -> Response {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,
     };
-    if let Some(ip) = ip.and_then(|ip| ip.parse().ok()) {
-        let key = crate::throttle::source_key(ip);
-        req.extensions_mut().insert(SourceAddress(key));
+    if let Some(ip) = ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
+        req.extensions_mut().insert(SourceAddress(ip.to_string()));
     }
     next.run(req).await
 }

@@ -50,6 +50,18 @@ pub enum Refused {
     NoAddress(String),
 }
 
+impl Refused {
+    /// The reason without what a name resolved to (for the caller; the log has it).
+    pub fn public_message(&self) -> String {
+        match self {
+            Refused::Resolves { host, .. } => format!(
+                "{host} resolves to a loopback, private, link-local or otherwise special-purpose address, which the server does not fetch from"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A fetch that failed: the detail is for the server's log only (it would make the
 /// server a port scanner if it went back to whoever triggered the fetch).
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +155,8 @@ impl Outbound {
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver(policy)))
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 3 {
+                // `previous` holds the first URL too: 3 redirects followed, the 4th refused.
+                if attempt.previous().len() > 3 {
                     attempt.error("more than 3 redirects")
                 } else if let Err(e) = policy.check_url(attempt.url().as_str()) {
                     attempt.error(e)

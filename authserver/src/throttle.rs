@@ -164,6 +164,8 @@ pub fn source_key(ip: IpAddr) -> String {
 /// proxy appends the address it saw; entries left of the first untrusted one could have
 /// been written by the client). `None` when a trusted proxy sent no usable header.
 pub fn source_of(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return Some(peer);
@@ -173,13 +175,31 @@ pub fn source_of(peer: IpAddr, forwarded_for: &[&str], trusted: &[ipnet::IpNet])
         .flat_map(|h| h.split(','))
         .map(str::trim)
         .collect::<Vec<_>>();
+    // The nearest proxy that forwarded: what the source is taken to be when a hop cannot
+    // be read (never `None` for a malformed header a client could send on purpose).
+    let mut nearest = peer;
     for hop in hops.into_iter().rev() {
-        let ip: IpAddr = hop.parse().ok()?;
+        let Some(ip) = parse_hop(hop) else {
+            return Some(nearest);
+        };
         if !is_trusted(&ip) {
             return Some(ip);
         }
+        nearest = ip;
     }
-    None
+    // Every hop a trusted proxy (a caller inside the proxies' own network): the first.
+    (nearest != peer).then_some(nearest)
+}
+
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or
+/// `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    hop.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.ip().to_canonical())
 }
 
 #[cfg(test)]
@@ -273,9 +293,31 @@ mod tests {
             source_of("203.0.113.5".parse().unwrap(), &["198.51.100.9"], &proxies),
             ip("203.0.113.5")
         );
-        // A trusted proxy without a usable header: unknown.
+        // A trusted proxy without a header: unknown; with an unreadable hop: the nearest
+        // proxy that forwarded (a malformed header gains its sender nothing).
         assert_eq!(source_of(peer, &[], &proxies), None);
-        assert_eq!(source_of(peer, &["not-an-ip"], &proxies), None);
+        assert_eq!(source_of(peer, &["not-an-ip"], &proxies), ip("10.1.1.1"));
+        assert_eq!(
+            source_of(peer, &["not-an-ip, 10.3.3.3"], &proxies),
+            ip("10.3.3.3")
+        );
+        // Ports, brackets, and IPv4 peers of a dual-stack listener.
+        assert_eq!(
+            source_of(peer, &["198.51.100.9:5678"], &proxies),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            source_of(peer, &["[2001:db8::7]:443"], &proxies),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            source_of(
+                "::ffff:10.1.1.1".parse().unwrap(),
+                &["198.51.100.9"],
+                &proxies
+            ),
+            ip("198.51.100.9")
+        );
         // No trusted proxies configured: the peer, always.
         assert_eq!(source_of(peer, &["198.51.100.9"], &[]), ip("10.1.1.1"));
     }

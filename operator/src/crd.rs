@@ -260,8 +260,8 @@ pub const AUTHDOMAIN_RULES: &[(&str, &str, &str)] = &[
 
 /// Both CRDs, as applied to a cluster. The schemas are the types' own, made acceptable
 /// to the API server's structural-schema rules: no `additionalProperties: false` (the
-/// server prunes unknown fields instead; `kubectl apply` rejects them client-side) and no
-/// `default: null`.
+/// server prunes unknown fields instead; `kubectl apply` rejects them client-side), no
+/// `default: null`, and no `nullable` (explicit nulls are pruned).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     [AuthDomain::crd(), OAuthClient::crd()]
         .into_iter()
@@ -318,6 +318,13 @@ fn strip_closed_objects(v: &mut serde_json::Value) {
         serde_json::Value::Object(map) => {
             if map.get("additionalProperties") == Some(&serde_json::Value::Bool(false)) {
                 map.remove("additionalProperties");
+            }
+            // `nullable: true` (schemars' `Option`) would keep an explicit `null`, which CEL's
+            // `has()` counts as present (`{digest: …, tag: null}` refused as "both"); without
+            // it the API server prunes nulls before defaulting and validation, and the
+            // operator reads an absent field and a null alike.
+            if map.get("nullable") == Some(&serde_json::Value::Bool(true)) {
+                map.remove("nullable");
             }
             // A `null` default (a defaulted field whose type's default is none) is not one,
             // and Kubernetes 1.20 reads an empty-string default as null and refuses it.

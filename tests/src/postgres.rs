@@ -73,13 +73,25 @@ fn find_bin_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/authdomain")));
     let installed = cache.and_then(|c| {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(c.join("postgres"))
+        // Versions `16.14.0-beta.17`: compared numerically, a leftover `*.new` of an
+        // interrupted install ignored.
+        let version = |p: &Path| -> Option<Vec<u64>> {
+            let name = p.file_name()?.to_str()?;
+            name.split(['.', '-'])
+                .filter(|part| !part.is_empty() && *part != "beta")
+                .map(|part| part.parse().ok())
+                .collect()
+        };
+        let mut dirs: Vec<(Vec<u64>, PathBuf)> = std::fs::read_dir(c.join("postgres"))
             .ok()?
-            .filter_map(|e| Some(e.ok()?.path().join("native/bin")))
-            .filter(|b| b.join("postgres").exists())
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                Some((version(&path)?, path.join("native/bin")))
+            })
+            .filter(|(_, b)| b.join("postgres").exists())
             .collect();
         dirs.sort();
-        dirs.pop()
+        dirs.pop().map(|(_, b)| b)
     });
     if installed.is_some() {
         return installed;
@@ -144,11 +156,20 @@ fn as_server_user(program: &Path, root: bool) -> Command {
     }
 }
 
-/// Under root, the server's user cannot read binaries under /root (mode 0700): a copy of
-/// the installation (bin, lib and share side by side, as its RUNPATH wants) in the test's
-/// directory.
+/// Under root, the server's user may not reach the binaries (under /root, mode 0700, say):
+/// then a copy of the installation (bin, lib and share side by side, as its RUNPATH
+/// wants) in the test's directory.
 fn reachable(bin: &Path, root: bool, dir: &Path) -> Result<PathBuf, String> {
-    if !root || !bin.starts_with("/root") {
+    if !root {
+        return Ok(bin.to_owned());
+    }
+    let usable = Command::new("runuser")
+        .args(["-u", SERVER_USER, "--", "test", "-x"])
+        .arg(bin.join("postgres"))
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if usable {
         return Ok(bin.to_owned());
     }
     let install = bin.parent().ok_or("a bin dir has a parent")?;
@@ -185,11 +206,21 @@ fn start() -> Result<TestPostgres, String> {
     let bin = reachable(&bin, root, &dir)?;
     let data = dir.join("data");
     std::fs::create_dir(&data).map_err(|e| e.to_string())?;
+    // The socket's directory; the log is written by the (root) shell.
+    let run = dir.join("run");
+    std::fs::create_dir(&run).map_err(|e| e.to_string())?;
     if root {
+        // The server's user gets the data and socket directories only: the test directory
+        // and the copied binaries in it stay root's (readable), so it cannot replace what
+        // root runs.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
         let status = Command::new("chown")
             .arg("-R")
             .arg(format!("{SERVER_USER}:"))
-            .arg(&dir)
+            .arg(&data)
+            .arg(&run)
             .status()
             .map_err(|e| e.to_string())?;
         if !status.success() {
@@ -220,7 +251,7 @@ fn start() -> Result<TestPostgres, String> {
     // The watchdog: start postgres, wait for the test process to exit, then stop it (by the
     // postmaster's pid: `runuser` does not pass signals on) and remove the directory.
     let script = format!(
-        "{runas} {postgres} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
+        "{runas} {postgres} -D {data} -p {port} -k {run} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB \
          > {dir}/postgres.log 2>&1 & pg=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
@@ -230,6 +261,7 @@ fn start() -> Result<TestPostgres, String> {
         postgres = bin.join("postgres").display(),
         data = data.display(),
         dir = dir.display(),
+        run = run.display(),
         parent = std::process::id(),
     );
     Command::new("sh")
@@ -269,11 +301,12 @@ fn start() -> Result<TestPostgres, String> {
     Err(format!("setting up the master role failed: {last}"))
 }
 
-/// The roles Aurora has and the master user: `rds_superuser` (the master's group, with
-/// ADMIN OPTION on `rds_iam` so the master can grant IAM login), `rds_iam`, and `master`.
+/// The roles Aurora has and the master user: `rds_superuser` (the master's group, which
+/// may grant `rds_iam` but does not hold it: a master holding `rds_iam` must log in with
+/// IAM, and RDS's master logs in with its password), `rds_iam`, and `master`.
 const AURORA_ROLES: &str = "CREATE ROLE rds_superuser NOLOGIN; \
      CREATE ROLE rds_iam NOLOGIN; \
-     GRANT rds_iam TO rds_superuser WITH ADMIN OPTION; \
+     GRANT rds_iam TO rds_superuser WITH ADMIN TRUE, INHERIT FALSE, SET FALSE; \
      CREATE ROLE master WITH LOGIN CREATEROLE CREATEDB NOSUPERUSER IN ROLE rds_superuser;";
 
 impl TestPostgres {
@@ -285,6 +318,13 @@ impl TestPostgres {
     /// the AWS emulator's Data API runs statements with).
     pub fn conninfo(&self) -> String {
         format!("host=127.0.0.1 port={} user={MASTER}", self.port)
+    }
+
+    /// URL of database `db` as the bootstrap superuser, for a test's own inspection and
+    /// set-up only (simulating what an older release left, say): nothing the product runs
+    /// connects as it.
+    pub fn superuser_url_for_inspection(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
     /// URL of the `postgres` maintenance database.

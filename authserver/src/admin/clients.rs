@@ -125,10 +125,12 @@ impl Authority {
         if let Some(uri) = &input.jwks_uri {
             // The server will fetch it when anyone presents an assertion: no loopback,
             // private or metadata address, by form and by what the name resolves to.
-            self.outbound()
-                .check_resolved(uri)
-                .await
-                .map_err(|e| invalid("jwks_uri", e.to_string()))?;
+            // What the name resolved to stays in the log: the answer would let a team
+            // member map internal names to addresses.
+            self.outbound().check_resolved(uri).await.map_err(|e| {
+                tracing::info!(jwks_uri = %uri, refused = %e, "jwks_uri refused");
+                invalid("jwks_uri", e.public_message())
+            })?;
         }
         if method == ClientAuthMethod::PrivateKeyJwt && jwks.is_none() && input.jwks_uri.is_none() {
             return Err(invalid(

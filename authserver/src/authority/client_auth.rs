@@ -50,10 +50,12 @@ impl Authority {
             Err(e) => e,
         };
         let now = Instant::now();
-        if let Err(t) = self
-            .throttle
-            .check(claimed, ctx.source_address.as_deref(), now)
-        {
+        let source = ctx
+            .source_address
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .map(crate::throttle::source_key);
+        if let Err(t) = self.throttle.check(claimed, source.as_deref(), now) {
             metrics::counter!("authserver_client_auth_throttled_total").increment(1);
             let secs = t.retry_after.as_secs().max(1);
             let mut e = OAuthError::new(
@@ -69,7 +71,7 @@ impl Authority {
         }
         metrics::counter!("authserver_client_auth_failures_total").increment(1);
         self.throttle
-            .record_failure(claimed, ctx.source_address.as_deref(), now);
+            .record_failure(claimed, source.as_deref(), now);
         tracing::info!(client_id = claimed.unwrap_or("-"), reason = %e.description, "client authentication failed");
         Err(e.with_header(header))
     }

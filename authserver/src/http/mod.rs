@@ -77,15 +77,16 @@ async fn track(
     if req.extensions().get::<SourceAddress>().is_none()
         && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
     {
-        let forwarded: Vec<&str> = req
+        // Bytes that are not text become an unreadable hop (not a missing header).
+        let forwarded: Vec<String> = req
             .headers()
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
+        let forwarded: Vec<&str> = forwarded.iter().map(String::as_str).collect();
         if let Some(ip) = crate::throttle::source_of(addr.ip(), &forwarded, &trusted) {
-            let key = crate::throttle::source_key(ip);
-            req.extensions_mut().insert(SourceAddress(key));
+            req.extensions_mut().insert(SourceAddress(ip.to_string()));
         }
     }
     let path = req

@@ -12,9 +12,9 @@ use crate::portal::site::Portal;
 /// Request bodies above this size are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The client's address as the throttle keys it (an IPv4 address or an IPv6 /64), put
-/// into request extensions by the server (peer, or trusted proxy's forwarded address) or
-/// the Lambda adapter (API Gateway's `sourceIp`).
+/// The client's IP address, put into request extensions by the server (the peer, or
+/// behind a trusted proxy the address it forwarded) or the Lambda adapter (API Gateway's
+/// `sourceIp`). The throttle keys it by [`crate::throttle::source_key`].
 #[derive(Debug, Clone)]
 pub struct SourceAddress(pub String);
 

@@ -657,11 +657,11 @@ fn psql_admin(sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// `psql -tAc SQL` on the auth server's database, as the test's master user (RDS's rights); its output.
+/// `psql -tAc SQL` on the auth server's database, as the test server's superuser (the
+/// master holds no rights on the auth server's tables, as on Aurora: this is the test's
+/// own inspection and set-up); its output.
 fn psql_authserver(sql: &str) -> String {
-    let url = authdomain_tests::postgres::server()
-        .admin_url()
-        .replace("/postgres", "/authserver");
+    let url = authdomain_tests::postgres::server().superuser_url_for_inspection("authserver");
     let out = Command::new("psql")
         .args([url.as_str(), "-tAc", sql])
         .output()

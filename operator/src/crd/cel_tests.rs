@@ -62,10 +62,14 @@ fn typed(node: &Value, value: &Value) -> Value {
     }
 }
 
-/// Structural defaulting, top-down, as the API server does before validating.
+/// Structural defaulting, top-down, as the API server does before validating: nulls of
+/// fields that are not `nullable` pruned first, then missing properties defaulted.
 fn default(node: &Value, value: &mut Value) {
     if let Value::Object(map) = value {
         if let Some(props) = node["properties"].as_object() {
+            map.retain(|name, v| {
+                !(v.is_null() && props.get(name).is_some_and(|p| p["nullable"] != true))
+            });
             for (name, prop) in props {
                 if !map.contains_key(name)
                     && let Some(d) = prop.get("default")
@@ -185,6 +189,15 @@ fn all_nodes() -> Vec<(String, String, Value, bool)> {
 const OLD_IMAGE_RULE: &str = "has(self.digest) || has(self.tag)";
 
 #[test]
+fn no_field_is_nullable() {
+    let text = serde_json::to_string(&schemas()).unwrap();
+    assert!(
+        !text.contains("\"nullable\""),
+        "a nullable field keeps explicit nulls"
+    );
+}
+
+#[test]
 fn every_schema_default_passes_the_rules_at_and_below_its_node() {
     let mut checked = 0;
     for (kind, path, node, _) in all_nodes() {
@@ -282,6 +295,17 @@ fn the_rules_refuse_what_the_controller_refuses() {
             spec(json!({"image": {"tag": "-leading-dash"}})),
             None,
             vec!["expected an image tag"],
+        ),
+        // Explicit nulls (Helm and some generators write them) are pruned, not "present".
+        (
+            spec(json!({"image": {"digest": digest, "tag": null}})),
+            None,
+            vec![],
+        ),
+        (
+            spec(json!({"image": {"tag": null}})),
+            None,
+            vec![image_pinned],
         ),
         (
             spec(json!({"database": {"minCapacity": 0.5, "maxCapacity": 2}})),

@@ -55,24 +55,54 @@ pub struct Setup {
 /// The master user is not a superuser (RDS gives it `rds_superuser`, CREATEROLE and
 /// CREATEDB). From PostgreSQL 16 on, `CREATE DATABASE … OWNER r` needs the creator to be
 /// able to `SET ROLE r`, and a CREATEROLE user gets only ADMIN OPTION on the roles it
-/// creates (`createrole_self_grant` is empty by default): without the grant to the master
-/// itself the statement fails with "must be able to SET ROLE". Granting an existing
-/// membership again is a notice, not an error.
+/// creates (`createrole_self_grant` is empty by default): without a grant to the master
+/// itself the statement fails with "must be able to SET ROLE".
+///
+/// That grant is revoked right after, before the role gets `rds_iam`: a master that is a
+/// member of a role holding `rds_iam` would hold it too, and RDS then requires IAM
+/// authentication for the master ("If the rds_iam role is added to the master user, IAM
+/// authentication takes precedence over password authentication"), which would lock out
+/// the Data API's secret. Granting and revoking are idempotent (a notice or a warning).
 /// <https://www.postgresql.org/docs/16/sql-createdatabase.html>,
-/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.MasterAccounts.html>
-pub fn statements() -> [String; 4] {
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.MasterAccounts.html>,
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html>
+pub fn statements() -> Statements {
     statements_for(DATABASE_USER, DATABASE_NAME)
+}
+
+/// The day-one statements by purpose.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    pub create_role: String,
+    pub grant_to_master: String,
+    pub create_database: String,
+    pub revoke_from_master: String,
+    pub grant_rds_iam: String,
+}
+
+impl Statements {
+    /// In the order a first run executes them.
+    pub fn in_order(&self) -> [&str; 5] {
+        [
+            &self.create_role,
+            &self.grant_to_master,
+            &self.create_database,
+            &self.revoke_from_master,
+            &self.grant_rds_iam,
+        ]
+    }
 }
 
 /// [`statements`] for another role and database name (the tests run them on a shared
 /// server). Both are our own constants: never a value from outside.
-pub fn statements_for(user: &str, database: &str) -> [String; 4] {
-    [
-        format!("CREATE ROLE \"{user}\" WITH LOGIN"),
-        format!("GRANT rds_iam TO \"{user}\""),
-        format!("GRANT \"{user}\" TO CURRENT_USER"),
-        format!("CREATE DATABASE \"{database}\" OWNER \"{user}\""),
-    ]
+pub fn statements_for(user: &str, database: &str) -> Statements {
+    Statements {
+        create_role: format!("CREATE ROLE \"{user}\" WITH LOGIN"),
+        grant_to_master: format!("GRANT \"{user}\" TO CURRENT_USER"),
+        create_database: format!("CREATE DATABASE \"{database}\" OWNER \"{user}\""),
+        revoke_from_master: format!("REVOKE \"{user}\" FROM CURRENT_USER"),
+        grant_rds_iam: format!("GRANT rds_iam TO \"{user}\""),
+    }
 }
 
 /// Create the function's login role (granted `rds_iam`, so it logs in with IAM tokens
@@ -82,7 +112,7 @@ pub async fn setup(
     cluster_arn: &str,
     secret_arn: &str,
 ) -> Result<Setup, AwsError> {
-    let [create_role, grant, grant_to_master, create_database] = statements();
+    let sql = statements();
     let mut done = Setup::default();
     let role = execute(
         aws,
@@ -92,11 +122,9 @@ pub async fn setup(
     )
     .await?;
     if role.is_empty() {
-        execute(aws, cluster_arn, secret_arn, &create_role).await?;
+        execute(aws, cluster_arn, secret_arn, &sql.create_role).await?;
         done.created_role = true;
     }
-    // Granting again is a no-op.
-    execute(aws, cluster_arn, secret_arn, &grant).await?;
     let database = execute(
         aws,
         cluster_arn,
@@ -105,10 +133,13 @@ pub async fn setup(
     )
     .await?;
     if database.is_empty() {
-        execute(aws, cluster_arn, secret_arn, &grant_to_master).await?;
+        execute(aws, cluster_arn, secret_arn, &sql.grant_to_master).await?;
         // CREATE DATABASE cannot run inside a transaction block: its own statement.
-        execute(aws, cluster_arn, secret_arn, &create_database).await?;
+        execute(aws, cluster_arn, secret_arn, &sql.create_database).await?;
         done.created_database = true;
     }
+    // Every run: a run stopped between the grant and here is repaired by the next one.
+    execute(aws, cluster_arn, secret_arn, &sql.revoke_from_master).await?;
+    execute(aws, cluster_arn, secret_arn, &sql.grant_rds_iam).await?;
     Ok(done)
 }

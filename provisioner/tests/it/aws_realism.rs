@@ -888,7 +888,7 @@ async fn mocked_data_api_bad_request_while_the_http_endpoint_is_enabled_is_retri
         })
         .times(3)
         .output(|| aws_sdk_rdsdata::operation::execute_statement::ExecuteStatementOutput::builder().build())
-        .times(6)
+        .times(7)
         .build();
     let aws = mocked::client(&[&execute]);
     let done = rdsdata::setup(
@@ -901,7 +901,7 @@ async fn mocked_data_api_bad_request_while_the_http_endpoint_is_enabled_is_retri
     assert!(done.created_role && done.created_database);
     assert_eq!(
         execute.num_calls(),
-        3 + 6,
-        "three refusals, then the six statements (two lookups, create role, grant rds_iam, grant to the master, create database)"
+        3 + 7,
+        "three refusals, then the seven statements (two lookups, create role, grant to the master, create database, revoke from the master, grant rds_iam)"
     );
 }
