@@ -31,7 +31,13 @@ const MAX_URIS: usize = 10_000;
 /// What the caller is told when the key set cannot be had, whatever the reason.
 pub const FETCH_FAILED: &str = "the keys at the client's jwks_uri could not be fetched";
 
+/// Cheap to share: the state is behind one `Arc`, so a fetch can outlive the request
+/// that started it.
 pub struct JwksClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     outbound: Outbound,
     cache: RwLock<HashMap<String, Cached<JwkSet>>>,
     failures: Mutex<HashMap<String, Instant>>,
@@ -44,20 +50,39 @@ pub struct JwksClient {
 impl JwksClient {
     pub fn new(outbound: Outbound) -> JwksClient {
         JwksClient {
-            outbound,
-            cache: RwLock::default(),
-            failures: Mutex::default(),
-            flights: Mutex::default(),
-            http: OnceLock::new(),
+            inner: Arc::new(Inner {
+                outbound,
+                cache: RwLock::default(),
+                failures: Mutex::default(),
+                flights: Mutex::default(),
+                http: OnceLock::new(),
+            }),
         }
     }
 
     /// The key set at `uri`, for an assertion naming `kid`. The error is
     /// [`FETCH_FAILED`] (the reason is logged).
+    ///
+    /// A fetch runs in a task of its own: a caller that goes away (a client that
+    /// disconnects, a timeout) does not cancel it, so its outcome is always recorded and a
+    /// burst of abandoned requests still costs one fetch.
     pub async fn get(&self, uri: &str, kid: Option<&str>) -> Result<Arc<JwkSet>, String> {
-        if let Some(set) = self.fresh(uri, kid) {
+        if let Some(set) = self.inner.fresh(uri, kid) {
             return Ok(set);
         }
+        let inner = self.inner.clone();
+        let (uri, kid) = (uri.to_owned(), kid.map(str::to_owned));
+        tokio::spawn(async move { inner.get_in_flight(&uri, kid.as_deref()).await })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a JWKS fetch task failed");
+                Err(FETCH_FAILED.to_owned())
+            })
+    }
+}
+
+impl Inner {
+    async fn get_in_flight(&self, uri: &str, kid: Option<&str>) -> Result<Arc<JwkSet>, String> {
         let flight = {
             let mut flights = self.flights.lock().expect("flights lock");
             if flights.len() >= MAX_URIS {
@@ -86,8 +111,15 @@ impl JwksClient {
             Ok(set) => {
                 let set = Arc::new(set);
                 let mut cache = self.cache.write().expect("cache lock");
-                if cache.len() >= MAX_URIS {
-                    cache.clear();
+                if cache.len() >= MAX_URIS && !cache.contains_key(uri) {
+                    // Make room by dropping the oldest, not everyone's stale fallback.
+                    if let Some(oldest) = cache
+                        .iter()
+                        .min_by_key(|(_, c)| c.at)
+                        .map(|(k, _)| k.clone())
+                    {
+                        cache.remove(&oldest);
+                    }
                 }
                 cache.insert(uri.to_owned(), Cached::new(set.clone()));
                 self.failures.lock().expect("failures lock").remove(uri);

@@ -229,3 +229,48 @@ async fn a_failing_jwks_uri_is_fetched_once_for_a_burst_and_not_again_for_a_whil
     assert_eq!(status, 401);
     assert_eq!(hits.load(Ordering::SeqCst), 1, "failures are remembered");
 }
+
+/// Callers that give up (disconnect) do not cancel the fetch they started: its failure is
+/// recorded, so a stream of abandoned assertions costs the victim's JWKS host one fetch,
+/// not one each.
+#[tokio::test]
+async fn abandoned_requests_still_cost_one_fetch() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.resource_server("https://api.example.com", &["read"])
+        .await;
+    let (uri, hits) = endpoint(|| (500, Vec::new()), Duration::from_millis(400)).await;
+    let c = s
+        .authority
+        .create_client(&authdomain_tests::issuer::test_actor(), remote_keys(&uri))
+        .await
+        .unwrap();
+    let key = ClientKey::es256();
+    let aud = s.url("/oauth2/token");
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        let a = key.assertion(&c.client.client_id, &aud);
+        let r = impatient
+            .post(&aud)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", a.as_str()),
+            ])
+            .send()
+            .await;
+        // The first gives up before the fetch (400 ms) ends; later ones may find its
+        // failure recorded and get their answer at once.
+        if i == 0 {
+            assert!(r.is_err(), "the caller gave up before the answer");
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch for all of them");
+}
