@@ -13,6 +13,21 @@ pub fn is_nqchar(c: char) -> bool {
     matches!(c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }
 
+/// A scope name defined by a resource server: a scope token of at most 128 characters
+/// from A-Z a-z 0-9 and `- _ . : / + = , @ %` only. Narrower than RFC 6749 on purpose:
+/// names end up in commands people paste (the portal's curl) and in logs, and quotes,
+/// `;`, `$`, `` ` ``, `|`, `&`, `!` and the like have no business in a scope name.
+pub fn is_scope_name(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | ':' | '/' | '+' | '=' | ',' | '@' | '%')
+        })
+}
+
+/// What a scope name must be, for error messages.
+pub const SCOPE_NAME_RULE: &str = "1 to 128 characters A-Z a-z 0-9 - _ . : / + = , @ % (no quotes, spaces or shell metacharacters)";
+
 /// A team name: 1 to 64 of a-z 0-9 - _ . (it becomes part of a scope name).
 pub fn is_team(t: &str) -> bool {
     (1..=64).contains(&t.len())
@@ -49,6 +64,33 @@ mod tests {
         }
         for bad in ["", "a b", "a\"b", "a\\b", "é", "a\tb"] {
             assert!(!is_scope_token(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scope_names_are_safe_to_paste() {
+        for ok in [
+            "read",
+            "orders:write",
+            "https://api.example.com/x.read",
+            "a+b=c,d@e%f",
+        ] {
+            assert!(is_scope_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a'b",
+            "a;b",
+            "$(id)",
+            "`id`",
+            "a|b",
+            "a&b",
+            "a!b",
+            "a b",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(!is_scope_name(bad), "{bad:?}");
         }
     }
 

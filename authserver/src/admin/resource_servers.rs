@@ -8,7 +8,7 @@ use authdomain_api::{
 use serde::Serialize;
 use serde_json::json;
 
-use authdomain_api::names::is_scope_token;
+use authdomain_api::names::{SCOPE_NAME_RULE, is_scope_name};
 
 use super::{Actor, AdminError, Via, invalid, rs_view};
 use crate::authority::Authority;
@@ -44,10 +44,10 @@ impl Authority {
         }
         let mut seen = BTreeSet::new();
         for (i, s) in input.scopes.iter().enumerate() {
-            if !is_scope_token(&s.name) {
+            if !is_scope_name(&s.name) {
                 return Err(invalid(
                     format!("scopes[{i}].name"),
-                    "expected a non-empty scope token (printable ASCII without space, `\"` or `\\`)",
+                    format!("expected {SCOPE_NAME_RULE}"),
                 ));
             }
             if s.description.len() > 500 {

@@ -405,12 +405,13 @@ fn resource_servers<'a>(
         }
         for (j, scope) in rs.scopes.iter().enumerate() {
             let path = format!("{base}.scopes[{j}].name");
-            if !names::is_scope_token(&scope.name) {
+            if !names::is_scope_name(&scope.name) {
                 bad(
                     &path,
                     format!(
-                        "expected a scope token (printable ASCII without space, `\"` or `\\`), found `{}`",
-                        scope.name
+                        "expected {}, found `{}`",
+                        names::SCOPE_NAME_RULE,
+                        scope.name.escape_debug()
                     ),
                 );
             } else if !scopes.insert(scope.name.as_str()) {

@@ -219,24 +219,42 @@ pub(super) struct ShownSecret<'a> {
     pub(super) rotated: bool,
 }
 
-pub(super) fn secret_shown(ctx: &Ctx, s: &ShownSecret) -> Markup {
-    let c = s.client;
+/// `s` as one POSIX shell word: single-quoted, with each `'` written as `'\''`. Every
+/// value in a command the page offers to paste goes through it, whatever the naming
+/// rules let in (scopes registered before they were narrowed, say).
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The curl that gets a token with a client's secret.
+fn curl_command(c: &Client, secret: &str, token_endpoint: &str) -> String {
     let scope = if c.scopes.is_empty() {
         String::new()
     } else {
-        format!(" -d scope='{}'", c.scopes.join(" "))
-    };
-    let curl = if c.token_endpoint_auth_method == "client_secret_post" {
         format!(
-            "curl -s {} -d grant_type=client_credentials -d client_id='{}' -d client_secret='{}'{scope}",
-            s.token_endpoint, c.client_id, s.secret
+            " -d {}",
+            shell_word(&format!("scope={}", c.scopes.join(" ")))
+        )
+    };
+    if c.token_endpoint_auth_method == "client_secret_post" {
+        format!(
+            "curl -s {} -d grant_type=client_credentials -d {} -d {}{scope}",
+            shell_word(token_endpoint),
+            shell_word(&format!("client_id={}", c.client_id)),
+            shell_word(&format!("client_secret={secret}")),
         )
     } else {
         format!(
-            "curl -s -u '{}:{}' {} -d grant_type=client_credentials{scope}",
-            c.client_id, s.secret, s.token_endpoint
+            "curl -s -u {} {} -d grant_type=client_credentials{scope}",
+            shell_word(&format!("{}:{secret}", c.client_id)),
+            shell_word(token_endpoint),
         )
-    };
+    }
+}
+
+pub(super) fn secret_shown(ctx: &Ctx, s: &ShownSecret) -> Markup {
+    let c = s.client;
+    let curl = curl_command(c, s.secret, s.token_endpoint);
     let title = if s.rotated {
         "New secret"
     } else {
@@ -285,5 +303,65 @@ fn managed_label(managed_by: &str) -> &'static str {
         "managed by the manifest"
     } else {
         "managed by Kubernetes"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page's curl, run by a real shell with `curl` replaced by a function that prints
+    /// its arguments: a hostile scope name comes back as one argument, and runs nothing.
+    #[test]
+    fn the_pasted_curl_runs_nothing_but_curl() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("pwned");
+        let hostile = format!(
+            "read';touch {}';'$(touch {})",
+            marker.display(),
+            marker.display()
+        );
+        for method in ["client_secret_basic", "client_secret_post"] {
+            let client = Client {
+                client_id: "svc".into(),
+                name: "svc".into(),
+                scopes: vec![hostile.clone(), "write".into()],
+                default_scopes: Vec::new(),
+                token_ttl_seconds: None,
+                token_endpoint_auth_method: method.into(),
+                grant_types: vec!["client_credentials".into()],
+                jwks: None,
+                jwks_uri: None,
+                secrets: Vec::new(),
+                team: None,
+                managed_by: None,
+                created_at: 0,
+                updated_at: 0,
+            };
+            let command = curl_command(&client, "s3cr'et", "http://127.0.0.1:1/oauth2/token");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("curl() {{ printf '%s\\n' \"$@\"; }}; {command}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let args = String::from_utf8(out.stdout).unwrap();
+            assert!(
+                args.lines().any(|l| l == format!("scope={hostile} write")),
+                "{method}: {args}"
+            );
+            assert!(
+                args.contains("svc:s3cr'et") || args.contains("client_secret=s3cr'et"),
+                "{method}: {args}"
+            );
+            assert!(
+                !marker.exists(),
+                "{method}: the pasted command ran something"
+            );
+        }
     }
 }
