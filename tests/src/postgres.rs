@@ -320,6 +320,20 @@ impl TestPostgres {
         format!("host=127.0.0.1 port={} user={MASTER}", self.port)
     }
 
+    /// `psql -X -v ON_ERROR_STOP=1 -tAc SQL` at `url` (one statement string, no
+    /// transaction around it, as the Data API runs one): its output, or its error text.
+    pub fn psql(&self, url: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(client(self.bin_dir.as_deref(), "psql"))
+            .args([url, "-X", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .output()
+            .map_err(|e| format!("running psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+
     /// URL of database `db` as the bootstrap superuser, for a test's own inspection and
     /// set-up only (simulating what an older release left, say): nothing the product runs
     /// connects as it.

@@ -112,25 +112,33 @@ async fn endpoint(
     (uri, hits)
 }
 
-async fn present(s: &TestServer, uri: &str) -> (u16, Value) {
-    let c = s
-        .authority
+/// A server on loopback (its issuer too, as under `authdomain dev`) with one API.
+async fn server_with_api() -> TestServer {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.resource_server("https://api.example.com", &["read"])
+        .await;
+    s
+}
+
+/// A `private_key_jwt` client whose keys are at `uri`; its id.
+async fn register(s: &TestServer, uri: &str) -> String {
+    s.authority
         .create_client(&authdomain_tests::issuer::test_actor(), remote_keys(uri))
         .await
-        .unwrap();
+        .unwrap()
+        .client
+        .client_id
+}
+
+async fn present(s: &TestServer, uri: &str) -> (u16, Value) {
+    let client_id = register(s, uri).await;
     let key = ClientKey::es256();
-    token_with(
-        s,
-        &key.assertion(&c.client.client_id, &s.url("/oauth2/token")),
-    )
-    .await
+    token_with(s, &key.assertion(&client_id, &s.url("/oauth2/token"))).await
 }
 
 #[tokio::test]
 async fn the_caller_learns_nothing_about_why_a_fetch_failed() {
-    let s = TestServer::start(Backend::Sqlite).await;
-    s.resource_server("https://api.example.com", &["read"])
-        .await;
+    let s = server_with_api().await;
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!(
@@ -157,9 +165,7 @@ async fn the_caller_learns_nothing_about_why_a_fetch_failed() {
 /// its timeout before, holding everything it read (a 400 MB JWKS took it to 800 MB).
 #[tokio::test]
 async fn an_endless_jwks_is_not_read_past_the_cap() {
-    let s = TestServer::start(Backend::Sqlite).await;
-    s.resource_server("https://api.example.com", &["read"])
-        .await;
+    let s = server_with_api().await;
     let sent = Arc::new(AtomicUsize::new(0));
     let counted = sent.clone();
     let app = axum::Router::new().route(
@@ -198,20 +204,14 @@ async fn an_endless_jwks_is_not_read_past_the_cap() {
 
 #[tokio::test]
 async fn a_failing_jwks_uri_is_fetched_once_for_a_burst_and_not_again_for_a_while() {
-    let s = TestServer::start(Backend::Sqlite).await;
-    s.resource_server("https://api.example.com", &["read"])
-        .await;
+    let s = server_with_api().await;
     let (uri, hits) = endpoint(|| (500, Vec::new()), Duration::from_millis(300)).await;
-    let c = s
-        .authority
-        .create_client(&authdomain_tests::issuer::test_actor(), remote_keys(&uri))
-        .await
-        .unwrap();
+    let client_id = register(&s, &uri).await;
     let key = ClientKey::es256();
     let aud = s.url("/oauth2/token");
     let burst: Vec<_> = (0..20)
         .map(|_| {
-            let a = key.assertion(&c.client.client_id, &aud);
+            let a = key.assertion(&client_id, &aud);
             let s = &s;
             async move { token_with(s, &a).await }
         })
@@ -225,7 +225,7 @@ async fn a_failing_jwks_uri_is_fetched_once_for_a_burst_and_not_again_for_a_whil
         "one fetch in flight per URI"
     );
     // Within the failure cache's 30 s: no new fetch.
-    let (status, _) = token_with(&s, &key.assertion(&c.client.client_id, &aud)).await;
+    let (status, _) = token_with(&s, &key.assertion(&client_id, &aud)).await;
     assert_eq!(status, 401);
     assert_eq!(hits.load(Ordering::SeqCst), 1, "failures are remembered");
 }
@@ -235,15 +235,9 @@ async fn a_failing_jwks_uri_is_fetched_once_for_a_burst_and_not_again_for_a_whil
 /// not one each.
 #[tokio::test]
 async fn abandoned_requests_still_cost_one_fetch() {
-    let s = TestServer::start(Backend::Sqlite).await;
-    s.resource_server("https://api.example.com", &["read"])
-        .await;
+    let s = server_with_api().await;
     let (uri, hits) = endpoint(|| (500, Vec::new()), Duration::from_millis(400)).await;
-    let c = s
-        .authority
-        .create_client(&authdomain_tests::issuer::test_actor(), remote_keys(&uri))
-        .await
-        .unwrap();
+    let client_id = register(&s, &uri).await;
     let key = ClientKey::es256();
     let aud = s.url("/oauth2/token");
     let impatient = reqwest::Client::builder()
@@ -251,7 +245,7 @@ async fn abandoned_requests_still_cost_one_fetch() {
         .build()
         .unwrap();
     for i in 0..10 {
-        let a = key.assertion(&c.client.client_id, &aud);
+        let a = key.assertion(&client_id, &aud);
         let r = impatient
             .post(&aud)
             .form(&[

@@ -641,37 +641,18 @@ async fn registrations_follow_the_manifest(
 
 /// `psql -tAc SQL` on the maintenance database, as the test's master user (RDS's rights); its output.
 fn psql_admin(sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            authdomain_tests::postgres::server().admin_url().as_str(),
-            "-tAc",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let pg = authdomain_tests::postgres::server();
+    pg.psql(&pg.admin_url(), sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// `psql -tAc SQL` on the auth server's database, as the test server's superuser (the
 /// master holds no rights on the auth server's tables, as on Aurora: this is the test's
 /// own inspection and set-up); its output.
 fn psql_authserver(sql: &str) -> String {
-    let url = authdomain_tests::postgres::server().superuser_url_for_inspection("authserver");
-    let out = Command::new("psql")
-        .args([url.as_str(), "-tAc", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let pg = authdomain_tests::postgres::server();
+    pg.psql(&pg.superuser_url_for_inspection("authserver"), sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// A database an older image left (migration 0004 not applied) and a new image deployed by

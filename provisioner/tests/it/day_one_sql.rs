@@ -5,34 +5,16 @@
 //! must not leave the master holding `rds_iam` (RDS would then require IAM authentication
 //! for the master).
 
-use std::process::Command;
-
 use provisioner::aws::rdsdata::statements_for;
 
 /// Each statement on its own, as the Data API runs them (no transaction around them).
 fn run_as_master(pg: &authdomain_tests::postgres::TestPostgres, sql: &str) -> Result<(), String> {
-    let out = Command::new("psql")
-        .args([&pg.admin_url(), "-X", "-v", "ON_ERROR_STOP=1", "-qc", sql])
-        .output()
-        .expect("running psql");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
+    pg.psql(&pg.admin_url(), sql).map(|_| ())
 }
 
 fn query_as_master(pg: &authdomain_tests::postgres::TestPostgres, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([&pg.admin_url(), "-X", "-tAc", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    pg.psql(&pg.admin_url(), sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 #[test]
